@@ -1,0 +1,71 @@
+"""The emotion classifier: an ONNX Runtime session whose preprocessing comes from the model's metadata."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+
+from .align import crop_face
+from .errors import ModelNotFoundError
+from .models import ModelInfo, resolve_emotion_model
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+class EmotionClassifier:
+    """Probabilities per emotion for face crops; all faces of an image go through in one batch."""
+
+    def __init__(self, model: str | Path | None = None, threads: int = 2):
+        self.path = resolve_emotion_model(model)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            self._session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # ONNX Runtime raises its own error types for unreadable models
+            raise ModelNotFoundError(f"{self.path}: not a loadable ONNX model ({str(error).splitlines()[0]})") from None
+        self.info = ModelInfo.from_metadata(self._session.get_modelmeta().custom_metadata_map, str(self.path))
+        self._input_name = self._session.get_inputs()[0].name
+        self._mean = np.asarray(self.info.mean, np.float32).reshape(1, -1, 1, 1)
+        self._std = np.asarray(self.info.std, np.float32).reshape(1, -1, 1, 1)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.info.labels
+
+    def crop(self, image_bgr: np.ndarray, box, landmarks) -> np.ndarray:
+        """One face crop in the model's colour order and size, uint8 (H, W) or (H, W, 3)."""
+        if self.info.color == "gray":
+            source = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
+        elif self.info.color == "rgb":
+            source = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
+        else:
+            source = image_bgr
+        return crop_face(source, box, landmarks, self.info.crop, self.info.input_size)
+
+    def to_tensor(self, crops: list[np.ndarray]) -> np.ndarray:
+        batch = np.stack(crops).astype(np.float32) / 255.0
+        batch = batch[:, None] if batch.ndim == 3 else batch.transpose(0, 3, 1, 2)
+        if batch.shape[1] != self.info.channels:
+            batch = np.repeat(batch, self.info.channels, axis=1)
+        return np.ascontiguousarray((batch - self._mean) / self._std)
+
+    def raw_outputs(self, crops: list[np.ndarray]) -> np.ndarray:
+        """The model's own output (logits or probabilities, as its metadata says) for N crops."""
+        return self._session.run(None, {self._input_name: self.to_tensor(crops)})[0]
+
+    def predict(self, crops: list[np.ndarray]) -> np.ndarray:
+        """(N, K) probabilities for N crops made by :meth:`crop`."""
+        if not crops:
+            return np.zeros((0, len(self.labels)), np.float32)
+        outputs = self.raw_outputs(crops)
+        if self.info.outputs == "logits":
+            return softmax(outputs / self.info.temperature)
+        return outputs

@@ -1,0 +1,236 @@
+"""The ``emoscope`` command: thin commands over the library. Extras are imported inside the
+command that needs them, so ``emoscope image`` never loads torch."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import EmoScopeError
+
+
+def _add_analyzer_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("models")
+    group.add_argument("--detector", choices=("auto", "yunet", "haar"), default="auto",
+                       help="face detector: yunet where its model is found, else haar (default: auto)")
+    group.add_argument("--detector-model", metavar="FILE", help="YuNet ONNX file (else EMOSCOPE_MODELS or the user cache)")
+    group.add_argument("--model", metavar="FILE", help="emotion model ONNX file (default: the bundled model)")
+    group.add_argument("--min-face", type=int, default=20, metavar="PX", help="ignore faces smaller than this (default: 20)")
+    group.add_argument("--score-threshold", type=float, default=0.8, help="detector score threshold (default: 0.8)")
+    group.add_argument("--max-side", type=int, default=1280, metavar="PX",
+                       help="detect on a copy scaled to at most this longer side (default: 1280)")
+    group.add_argument("--threads", type=int, default=2, help="CPU threads for inference (default: 2)")
+
+
+def _analyzer(args):
+    from .pipeline import Analyzer
+
+    return Analyzer(args.detector, args.model, detector_model=args.detector_model, threads=args.threads,
+                    min_face=args.min_face, score_threshold=args.score_threshold, max_side=args.max_side)
+
+
+def cmd_image(args) -> int:
+    from .io.images import find_images
+    from tqdm import tqdm
+
+    from .io.writers import ImageOutputs
+
+    paths = find_images(args.paths)
+    analyzer = _analyzer(args)
+    failures = 0
+    with ImageOutputs(args.out, args.json, args.csv, analyzer.labels) as outputs:
+        show_bar = len(paths) > 1 and args.json != "-" and sys.stderr.isatty()
+        for result in tqdm(analyzer.analyze_many(paths), total=len(paths), disable=not show_bar, unit="image"):
+            outputs.add(result)
+            if result.error:
+                failures += 1
+                print(f"emoscope: error: {result.error}", file=sys.stderr)
+            elif not args.json and not args.csv and not args.out:
+                print(_summary_line(result))
+    if failures == len(paths):
+        return 1
+    return 2 if failures else 0
+
+
+def _summary_line(result) -> str:
+    faces = ", ".join(f"{f.emotion} {f.confidence:.0%}" for f in result.faces) or "no face found"
+    return f"{result.path}: {len(result.faces)} face(s): {faces}"
+
+
+def cmd_models(args) -> int:
+    from . import models
+
+    if args.action == "list":
+        bundled = models.bundled_models_dir()
+        for path in sorted(bundled.glob("*.onnx")):
+            print(f"emotion  {path.name}  (bundled)  {path}")
+        for name in models.DOWNLOADABLE:
+            found = models.find_downloadable(name)
+            where = found if found else "not installed: emoscope models download " + name
+            print(f"detector {name}  {where}")
+        return 0
+    if args.action == "download":
+        for name in args.names or list(models.DOWNLOADABLE):
+            path = models.download(name)
+            print(f"{name}: {path} (sha256 checked)")
+        return 0
+    if args.action == "info":
+        import json
+
+        from .classification import EmotionClassifier
+
+        classifier = EmotionClassifier(args.names[0] if args.names else None)
+        print(json.dumps({"path": str(classifier.path), **classifier.info.metadata}, indent=2))
+        return 0
+    raise AssertionError(args.action)
+
+
+def _add_train_parser(commands) -> None:
+    parser = commands.add_parser("train", help="train an emotion model (needs the 'train' extra)",
+                                 description="Train an emotion classifier. Running the same command again resumes "
+                                             "from OUT/last.pt.")
+    parser.add_argument("--dataset", required=True, choices=("fer2013", "ferplus", "folder", "rafdb", "affectnet"),
+                        help="data set layout")
+    parser.add_argument("--data", required=True, metavar="PATH",
+                        help="FER2013 CSV (fer2013, ferplus), class-folder tree (folder), or data set root (rafdb, affectnet)")
+    parser.add_argument("--votes", metavar="CSV", help="FER+ fer2013new.csv (ferplus only)")
+    parser.add_argument("--scheme", choices=("majority", "plurality", "soft"), default="majority",
+                        help="FER+ label scheme (default: majority)")
+    parser.add_argument("--with-contempt", action="store_true", help="keep contempt as an 8th class (FER+, AffectNet)")
+    parser.add_argument("--arch", default="mobilenet_v2", help="architecture from the registry (see --list-archs)")
+    parser.add_argument("--epochs", type=int, default=8, help="training epochs (default: 8)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate of the one-cycle schedule")
+    parser.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW weight decay")
+    parser.add_argument("--label-smoothing", type=float, default=0.1)
+    parser.add_argument("--class-weighting", choices=("none", "sqrt", "inverse"), default="sqrt",
+                        help="loss weights against class imbalance (default: sqrt of inverse frequency)")
+    parser.add_argument("--no-augment", action="store_true", help="turn off augmentation (shift, scale, rotation, "
+                        "flip, brightness/contrast, erasing)")
+    parser.add_argument("--patience", type=int, default=5, help="stop after this many epochs without validation gain")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads for PyTorch")
+    parser.add_argument("--on-error", choices=("skip", "fail"), default="fail",
+                        help="malformed rows or unreadable images: skip with a warning, or stop (default)")
+    parser.add_argument("--restart", action="store_true", help="start over even if OUT holds a run")
+    parser.add_argument("--out", required=True, metavar="DIR", help="run folder: checkpoints, metrics log, curves")
+    parser.set_defaults(handler=cmd_train)
+
+
+def cmd_train(args) -> int:
+    from .training.augment import AugmentConfig
+    from .data import load_train_val
+    from .training.trainer import TrainConfig, train
+
+    train_set, val_set = load_train_val(args.dataset, args.data, args.votes, args.scheme, args.with_contempt,
+                                        args.on_error, args.seed)
+    print(f"train {len(train_set)} {train_set.class_counts()}\nval {len(val_set)} {val_set.class_counts()}")
+    config = TrainConfig(
+        arch=args.arch, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+        label_smoothing=args.label_smoothing, class_weighting=args.class_weighting,
+        augment=AugmentConfig.none() if args.no_augment else AugmentConfig(), patience=args.patience,
+        seed=args.seed, threads=args.threads)
+    best = train(config, train_set, val_set, args.out, restart=args.restart)
+    print(f"best checkpoint: {best}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    import json
+
+    from .models import CropSpec
+    from .training.export import export_onnx, max_abs_difference
+
+    metrics = json.loads(Path(args.metrics).read_text()) if args.metrics else None
+    crop = CropSpec(margin=args.margin, shift_y=args.shift_y, align_eyes=not args.no_align)
+    out = export_onnx(args.checkpoint, args.out, crop, args.version, metrics, args.temperature)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB); "
+          f"max |PyTorch - ONNX Runtime| = {max_abs_difference(args.checkpoint, out):.2e}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .evaluation.run import evaluate_model
+
+    report = evaluate_model(args.model, args.dataset, args.data, args.split, args.out, votes=args.votes,
+                            with_contempt=args.with_contempt, flip_tta=args.flip_tta, on_error=args.on_error,
+                            calibrate=not args.no_calibration)
+    print(report.summary_text())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="emoscope", description="Facial emotion recognition: faces, emotions, "
+                                                                   "probabilities.")
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"emoscope {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    image = commands.add_parser("image", help="analyse photos or folders of photos",
+                                description="Find every face in each image and the probability of each emotion.")
+    image.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders (searched recursively)")
+    image.add_argument("--out", metavar="DIR", help="write annotated images here")
+    image.add_argument("--json", metavar="FILE", help="write results as JSON ('-' for standard output)")
+    image.add_argument("--csv", metavar="FILE", help="write one row per face as CSV")
+    _add_analyzer_options(image)
+    image.set_defaults(handler=cmd_image)
+
+    models = commands.add_parser("models", help="list, inspect or download models",
+                                 description="list: models found; info [FILE]: an emotion model's metadata; "
+                                             "download [NAME]: fetch a detector model and check its sha256.")
+    models.add_argument("action", choices=("list", "info", "download"))
+    models.add_argument("names", nargs="*", metavar="NAME", help="model name (download) or ONNX file (info)")
+    models.set_defaults(handler=cmd_models)
+
+    _add_train_parser(commands)
+
+    export = commands.add_parser("export", help="export a training checkpoint to ONNX with EmoScope metadata")
+    export.add_argument("checkpoint", help="training checkpoint (.pt)")
+    export.add_argument("--out", required=True, help="ONNX file to write")
+    export.add_argument("--margin", type=float, default=0.1, help="crop margin around the face box, fraction of its side")
+    export.add_argument("--shift-y", type=float, default=0.0, help="move the crop centre down by this fraction of its side")
+    export.add_argument("--no-align", action="store_true", help="do not level the eyes before cropping")
+    export.add_argument("--version", default="0", help="model version recorded in the metadata")
+    export.add_argument("--metrics", metavar="JSON", help="measured metrics to record in the metadata")
+    export.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (from calibration)")
+    export.set_defaults(handler=cmd_export)
+
+    evaluate = commands.add_parser("evaluate", help="evaluate an ONNX emotion model on a labelled data set",
+                                   description="Accuracy, macro-F1, per-class scores, confusion matrices, "
+                                               "calibration; a Markdown and HTML report in --out.")
+    evaluate.add_argument("model", help="ONNX emotion model")
+    evaluate.add_argument("--dataset", required=True, choices=("fer2013", "ferplus", "folder", "rafdb", "affectnet"))
+    evaluate.add_argument("--data", required=True, metavar="PATH")
+    evaluate.add_argument("--votes", metavar="CSV", help="FER+ fer2013new.csv (ferplus only)")
+    evaluate.add_argument("--with-contempt", action="store_true", help="FER+: 8 classes with contempt")
+    evaluate.add_argument("--split", default="test", choices=("train", "val", "test"))
+    evaluate.add_argument("--flip-tta", action="store_true", help="also report horizontal-flip test-time augmentation")
+    evaluate.add_argument("--no-calibration", action="store_true", help="skip temperature scaling on the val split")
+    evaluate.add_argument("--on-error", choices=("skip", "fail"), default="fail")
+    evaluate.add_argument("--out", required=True, metavar="DIR", help="report folder")
+    evaluate.set_defaults(handler=cmd_evaluate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except EmoScopeError as error:
+        print(f"emoscope: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("emoscope: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, OSError) as error:  # data set and file problems from the extras' loaders
+        print(f"emoscope: error: {error}", file=sys.stderr)
+        return 1
+    except ImportError as error:
+        print(f"emoscope: error: {error.name or error} is not installed; "
+              "this command needs an extra: pip install 'emoscope[train]'", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

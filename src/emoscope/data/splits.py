@@ -1,0 +1,66 @@
+"""Pick a data set layout by name and return its training and validation splits."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .loaders import (DatasetError, FaceDataset, load_affectnet, load_fer2013, load_ferplus, load_image_folder,
+                       load_rafdb)
+
+DATASET_KINDS = ("fer2013", "ferplus", "folder", "rafdb", "affectnet")
+
+
+def holdout_split(dataset: FaceDataset, fraction: float, seed: int) -> tuple[FaceDataset, FaceDataset]:
+    """Stratified random split for layouts that ship no validation set."""
+    rng = np.random.default_rng(seed)
+    labels = dataset.hard_labels
+    val_index = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        rng.shuffle(members)
+        val_index.extend(members[: max(1, int(round(len(members) * fraction)))])
+    is_val = np.zeros(len(dataset), bool)
+    is_val[val_index] = True
+
+    def subset(mask, suffix):
+        return FaceDataset(dataset.images[mask], dataset.targets[mask], dataset.labels, f"{dataset.name}/{suffix}")
+
+    return subset(~is_val, "train"), subset(is_val, "val")
+
+
+def load_split(kind: str, data: str | Path, split: str, votes: str | Path | None = None,
+               scheme: str = "majority", with_contempt: bool = False, on_error: str = "fail") -> FaceDataset:
+    """One split (train, val or test) of a data set given by layout name and path."""
+    data = Path(data)
+    if kind == "fer2013":
+        return load_fer2013(data, split, on_error)
+    if kind == "ferplus":
+        if votes is None:
+            raise DatasetError("FER+ needs --votes PATH/fer2013new.csv beside the FER2013 CSV")
+        return load_ferplus(data, votes, split, scheme, with_contempt, on_error)
+    if kind == "folder":
+        folder = next((data / name for name in _FOLDER_SPLIT_NAMES[split] if (data / name).is_dir()), None)
+        return load_image_folder(folder if folder else data, on_error=on_error)
+    if kind == "rafdb":
+        return load_rafdb(data, "test" if split in ("val", "test") else "train", on_error=on_error)
+    if kind == "affectnet":
+        folder = next((data / name for name in _FOLDER_SPLIT_NAMES[split] if (data / name).is_dir()), data)
+        return load_affectnet(folder, with_contempt=with_contempt, on_error=on_error)
+    raise DatasetError(f"unknown data set layout {kind!r}; use one of {', '.join(DATASET_KINDS)}")
+
+
+# Sub-folder names per split; the Kaggle FER2013 layout has only train/ and test/, so test/ validates there.
+_FOLDER_SPLIT_NAMES = {"train": ("train", "training", "Training"), "val": ("val", "validation", "PublicTest", "test"),
+                       "test": ("test", "PrivateTest", "val", "validation")}
+
+
+def load_train_val(kind: str, data: str | Path, votes=None, scheme="majority", with_contempt=False,
+                   on_error="fail", seed=0) -> tuple[FaceDataset, FaceDataset]:
+    """Training and validation splits; layouts without a validation split get a 10% stratified hold-out."""
+    train_set = load_split(kind, data, "train", votes, scheme, with_contempt, on_error)
+    has_val = kind in ("fer2013", "ferplus") or (
+        kind in ("folder", "affectnet") and any((Path(data) / n).is_dir() for n in _FOLDER_SPLIT_NAMES["val"]))
+    if has_val:
+        return train_set, load_split(kind, data, "val", votes, scheme, with_contempt, on_error)
+    return holdout_split(train_set, 0.1, seed)

@@ -1,0 +1,1 @@
+"""Metrics and reports from predictions and labels; no model code inside."""

@@ -1,0 +1,84 @@
+"""Sinks for image results, as context managers: annotated images, a JSON array, a CSV of faces.
+
+JSON is streamed (one image object per element, the library's ``to_dict`` form) and closed
+properly on errors or Ctrl-C, so results so far are never lost.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import cv2
+
+from ..render import draw_faces
+from ..types import ImageResult
+from .images import read_image
+
+
+def face_rows(result: ImageResult, labels) -> list[dict]:
+    """One CSV row per face (one row with the error for a failed image)."""
+    if result.error:
+        return [{"path": result.path, "error": result.error}]
+    rows = []
+    for index, face in enumerate(result.faces):
+        x, y, w, h = face.box
+        row = {"path": result.path, "face": index, "x": round(x, 1), "y": round(y, 1), "w": round(w, 1),
+               "h": round(h, 1), "score": round(face.score, 4), "emotion": face.emotion,
+               "confidence": round(face.confidence, 4)}
+        row.update({f"p_{label}": round(face.probabilities[label], 4) for label in labels})
+        rows.append(row)
+    return rows
+
+
+class ImageOutputs:
+    """Write any of: annotated images into ``out_dir``, JSON to ``json_path`` ('-' = stdout), CSV to ``csv_path``."""
+
+    def __init__(self, out_dir=None, json_path=None, csv_path=None, labels=()):
+        self.out_dir = Path(out_dir) if out_dir else None
+        self.json_path, self.csv_path, self.labels = json_path, csv_path, tuple(labels)
+        self._json = self._csv = self._csv_file = None
+        self._count = 0
+        self._names: set[str] = set()
+
+    def __enter__(self) -> "ImageOutputs":
+        if self.out_dir:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        if self.json_path:
+            self._json = sys.stdout if self.json_path == "-" else open(self.json_path, "w", encoding="utf-8")
+            self._json.write("[")
+        if self.csv_path:
+            self._csv_file = open(self.csv_path, "w", newline="", encoding="utf-8")
+            fields = ["path", "face", "x", "y", "w", "h", "score", "emotion", "confidence"]
+            fields += [f"p_{label}" for label in self.labels] + ["error"]
+            self._csv = csv.DictWriter(self._csv_file, fields)
+            self._csv.writeheader()
+        return self
+
+    def add(self, result: ImageResult, image=None) -> None:
+        if self._json is not None:
+            self._json.write(("," if self._count else "") + "\n" + json.dumps(result.to_dict()))
+        if self._csv is not None:
+            self._csv.writerows(face_rows(result, self.labels))
+        if self.out_dir and not result.error and result.path:
+            source = image if image is not None else read_image(result.path)
+            cv2.imwrite(str(self._annotated_path(result.path)), draw_faces(source, result.faces))
+        self._count += 1
+
+    def _annotated_path(self, path: str) -> Path:
+        stem = Path(path).stem
+        name, n = f"{stem}.png", 1
+        while name in self._names:  # same file name from another folder
+            n += 1
+            name = f"{stem}-{n}.png"
+        self._names.add(name)
+        return self.out_dir / name
+
+    def __exit__(self, *exc) -> None:
+        if self._json is not None:
+            self._json.write("\n]\n")
+            if self._json is not sys.stdout:
+                self._json.close()
+        if self._csv_file is not None:
+            self._csv_file.close()

@@ -1,0 +1,73 @@
+"""The whole job in one place: image -> detect -> crop/align -> classify -> ImageResult."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from .classification import EmotionClassifier
+from .detection import DetectorSettings, create_detector
+from .errors import EmoScopeError
+from .io.images import load_image
+from .types import Face, ImageResult
+
+
+class Analyzer:
+    """Finds every face in an image and the probability of each emotion on it.
+
+    ``detector``: ``auto`` (YuNet where its model is found, else Haar), ``yunet`` or ``haar``.
+    ``model``: an EmoScope ONNX emotion model; the bundled one when None.
+    Arrays passed to :meth:`analyze` are read as OpenCV's BGR (gray and BGRA too).
+    """
+
+    def __init__(self, detector: str = "auto", model: str | Path | None = None, *, detector_model=None,
+                 threads: int = 2, min_face: int = 20, score_threshold: float = 0.8, max_side: int = 1280):
+        settings = DetectorSettings(score_threshold=score_threshold, min_face=min_face, max_side=max_side)
+        self.detector = create_detector(detector, detector_model, settings)
+        self.classifier = EmotionClassifier(model, threads=threads)
+        if threads:
+            import cv2
+
+            cv2.setNumThreads(threads)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.classifier.labels
+
+    def analyze_array(self, image: np.ndarray, path: str | None = None) -> ImageResult:
+        started = time.perf_counter()
+        detections = self.detector.detect(image)
+        detected = time.perf_counter()
+        landmarks = detections.landmarks
+        crops = [self.classifier.crop(image, box, None if landmarks is None else landmarks[i])
+                 for i, box in enumerate(detections.boxes)]
+        cropped = time.perf_counter()
+        probabilities = self.classifier.predict(crops)
+        classified = time.perf_counter()
+        faces = [
+            Face(box=tuple(detections.boxes[i].tolist()), score=float(detections.scores[i]),
+                 probabilities=dict(zip(self.labels, probabilities[i].tolist())),
+                 landmarks=None if landmarks is None else [tuple(p) for p in landmarks[i].tolist()])
+            for i in range(len(detections))
+        ]
+        timings = {"detect": (detected - started) * 1e3, "align": (cropped - detected) * 1e3,
+                   "classify": (classified - cropped) * 1e3, "total": (classified - started) * 1e3}
+        return ImageResult(path, image.shape[1], image.shape[0], faces, timings)
+
+    def analyze(self, source) -> ImageResult:
+        """Every face in one image: a path, a numpy array (BGR) or a PIL image."""
+        image, path = load_image(source)
+        return self.analyze_array(image, path)
+
+    def analyze_many(self, sources: Iterable, on_error: str = "report") -> Iterator[ImageResult]:
+        """Analyse images one by one. A bad input yields a result with ``error`` set (``report``)
+        or raises (``raise``); the others go on."""
+        for source in sources:
+            try:
+                yield self.analyze(source)
+            except EmoScopeError as error:
+                if on_error == "raise":
+                    raise
+                yield ImageResult(str(source) if isinstance(source, (str, Path)) else None, 0, 0, error=str(error))

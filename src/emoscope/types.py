@@ -1,0 +1,94 @@
+"""Result types shared by the library, the CLI and (later) the API: one JSON shape everywhere."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Detections:
+    """Faces found in one image, as arrays in the image's pixel coordinates.
+
+    ``boxes`` (N, 4) as x, y, w, h; ``landmarks`` (N, 5, 2) — right eye, left eye, nose tip,
+    right and left mouth corner, as seen by the viewer's left-to-right order of YuNet — or
+    None when the detector gives none; ``scores`` (N,).
+    """
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    landmarks: np.ndarray | None = None
+
+    def __post_init__(self):
+        self.boxes = np.asarray(self.boxes, np.float32).reshape(-1, 4)
+        self.scores = np.asarray(self.scores, np.float32).reshape(-1)
+        if len(self.scores) != len(self.boxes):
+            raise ValueError(f"{len(self.boxes)} boxes but {len(self.scores)} scores")
+        if self.landmarks is not None:
+            self.landmarks = np.asarray(self.landmarks, np.float32).reshape(-1, 5, 2)
+            if len(self.landmarks) != len(self.boxes):
+                raise ValueError(f"{len(self.boxes)} boxes but {len(self.landmarks)} landmark sets")
+
+    @classmethod
+    def empty(cls, with_landmarks: bool = False) -> "Detections":
+        return cls(np.zeros((0, 4)), np.zeros(0), np.zeros((0, 5, 2)) if with_landmarks else None)
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+    def select(self, keep: np.ndarray) -> "Detections":
+        return Detections(self.boxes[keep], self.scores[keep], None if self.landmarks is None else self.landmarks[keep])
+
+
+def _round(value: float, digits: int = 2) -> float:
+    return round(float(value), digits)
+
+
+@dataclass
+class Face:
+    """One face: where it is, and the emotion on it with a probability per label."""
+
+    box: tuple[float, float, float, float]
+    score: float
+    probabilities: dict[str, float]
+    landmarks: list[tuple[float, float]] | None = None
+
+    @property
+    def emotion(self) -> str:
+        return max(self.probabilities, key=self.probabilities.get)
+
+    @property
+    def confidence(self) -> float:
+        return self.probabilities[self.emotion]
+
+    def to_dict(self) -> dict:
+        return {
+            "box": [_round(v, 1) for v in self.box],
+            "landmarks": None if self.landmarks is None else [[_round(x, 1), _round(y, 1)] for x, y in self.landmarks],
+            "score": _round(self.score, 4),
+            "emotion": self.emotion,
+            "confidence": _round(self.confidence, 4),
+            "probabilities": {k: _round(v, 4) for k, v in self.probabilities.items()},
+        }
+
+
+@dataclass
+class ImageResult:
+    """Every face in one image. ``error`` is set (and ``faces`` empty) when the image could not be analysed."""
+
+    path: str | None
+    width: int
+    height: int
+    faces: list[Face] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        data = {
+            "path": self.path, "width": self.width, "height": self.height,
+            "faces": [face.to_dict() for face in self.faces],
+            "timings_ms": {k: _round(v, 2) for k, v in self.timings_ms.items()},
+        }
+        if self.error is not None:
+            data["error"] = self.error
+        return data

@@ -1,0 +1,68 @@
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from emoscope import EMOTIONS, Analyzer, InputError
+from conftest import EXAMPLE
+
+
+def test_example_photo_gives_one_face_with_probabilities(analyzer_haar):
+    result = analyzer_haar.analyze(EXAMPLE)
+    assert (result.width, result.height) == (512, 512) and len(result.faces) == 1
+    face = result.faces[0]
+    assert set(face.probabilities) >= set(EMOTIONS)
+    assert sum(face.probabilities.values()) == pytest.approx(1, abs=1e-4)
+    assert set(result.timings_ms) == {"detect", "align", "classify", "total"}
+
+
+def test_same_input_same_output(analyzer_haar):
+    first = analyzer_haar.analyze(EXAMPLE).to_dict()
+    second = analyzer_haar.analyze(EXAMPLE).to_dict()
+    first.pop("timings_ms"), second.pop("timings_ms")
+    assert first == second
+
+
+def test_arrays_pil_and_paths_agree(analyzer_haar, example_image):
+    PIL = pytest.importorskip("PIL.Image")
+    from_path = analyzer_haar.analyze(EXAMPLE).faces[0]
+    from_array = analyzer_haar.analyze(example_image).faces[0]
+    from_pil = analyzer_haar.analyze(PIL.open(EXAMPLE)).faces[0]
+    assert from_path.probabilities == from_array.probabilities == from_pil.probabilities
+
+
+@pytest.mark.parametrize("convert", [
+    lambda img: cv2.cvtColor(img, cv2.COLOR_BGR2GRAY),
+    lambda img: cv2.cvtColor(img, cv2.COLOR_BGR2BGRA),
+    lambda img: img.astype(np.uint16) * 257,
+])
+def test_other_layouts_find_the_same_face(analyzer_haar, example_image, convert):
+    assert len(analyzer_haar.analyze(convert(example_image)).faces) == 1
+
+
+def test_tiny_and_blank_images_have_no_faces(analyzer_haar):
+    assert analyzer_haar.analyze(np.zeros((1, 1, 3), np.uint8)).faces == []
+    assert analyzer_haar.analyze(np.full((480, 640, 3), 127, np.uint8)).faces == []
+
+
+def test_analyze_many_reports_a_bad_file_and_goes_on(analyzer_haar, tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"<html>")
+    results = list(analyzer_haar.analyze_many([EXAMPLE, bad, EXAMPLE]))
+    assert [len(r.faces) for r in results] == [1, 0, 1]
+    assert results[1].error and "not a readable image" in results[1].error
+    with pytest.raises(InputError):
+        list(analyzer_haar.analyze_many([bad], on_error="raise"))
+
+
+def test_yunet_pipeline_gives_landmarks_and_json(yunet_path):
+    result = Analyzer("yunet", detector_model=yunet_path).analyze(EXAMPLE)
+    data = json.loads(json.dumps(result.to_dict()))
+    assert len(data["faces"]) == 1 and len(data["faces"][0]["landmarks"]) == 5
+
+
+def test_real_photos_find_their_faces(data_dir, yunet_path):
+    analyzer = Analyzer("yunet")
+    assert len(analyzer.analyze(data_dir / "faces" / "2008_001322.jpg").faces) == 3
+    assert analyzer.analyze(data_dir / "faces" / "dogs.jpg").faces == []
