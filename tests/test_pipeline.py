@@ -66,3 +66,15 @@ def test_real_photos_find_their_faces(data_dir, yunet_path):
     analyzer = Analyzer("yunet")
     assert len(analyzer.analyze(data_dir / "faces" / "2008_001322.jpg").faces) == 3
     assert analyzer.analyze(data_dir / "faces" / "dogs.jpg").faces == []
+
+
+def test_stream_gives_stable_ids_and_smoothed_probabilities(analyzer_haar, example_image):
+    frames = [np.roll(example_image, shift, axis=1) for shift in range(0, 40, 4)]
+    results = list(analyzer_haar.stream(frames, fps=25, smooth=3))
+    assert [r.index for r in results] == list(range(10)) and results[1].timestamp == pytest.approx(0.04)
+    assert all(len(r.faces) == 1 and r.faces[0].track_id == 1 for r in results)
+    face = results[-1].faces[0]
+    assert sum(face.probabilities.values()) == pytest.approx(1, abs=1e-4)
+    assert set(face.raw_probabilities) == set(face.probabilities)
+    data = results[-1].to_dict()
+    assert data["frame"] == 9 and data["faces"][0]["track_id"] == 1 and "raw_probabilities" in data["faces"][0]

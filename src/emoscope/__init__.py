@@ -12,9 +12,9 @@ os.environ.setdefault("CV_IO_MAX_IMAGE_PIXELS", str(250_000_000))
 from .errors import EmoScopeError, InputError, ModelNotFoundError
 from .labels import EMOTIONS
 from .pipeline import Analyzer
-from .types import Detections, Face, ImageResult
+from .types import Detections, Face, FrameResult, ImageResult
 
 __version__ = "0.1.0"
 
-__all__ = ["Analyzer", "Detections", "EMOTIONS", "EmoScopeError", "Face", "ImageResult", "InputError",
+__all__ = ["Analyzer", "Detections", "EMOTIONS", "EmoScopeError", "Face", "FrameResult", "ImageResult", "InputError",
            "ModelNotFoundError", "__version__"]

@@ -11,7 +11,8 @@ from .classification import EmotionClassifier
 from .detection import DetectorSettings, create_detector
 from .errors import EmoScopeError
 from .io.images import load_image
-from .types import Face, ImageResult
+from .tracking import ProbabilitySmoother, Tracker
+from .types import Face, FrameResult, ImageResult
 
 
 class Analyzer:
@@ -71,3 +72,22 @@ class Analyzer:
                 if on_error == "raise":
                     raise
                 yield ImageResult(str(source) if isinstance(source, (str, Path)) else None, 0, 0, error=str(error))
+
+    def stream(self, frames: Iterable[np.ndarray], fps: float | None = None, smooth: int = 5,
+               max_missed: int = 30) -> Iterator[FrameResult]:
+        """Analyse consecutive frames (BGR arrays): each face gets a stable ``track_id`` and
+        probabilities smoothed over about ``smooth`` frames, with this frame's own kept in
+        ``raw_probabilities``. ``fps`` sets the timestamps. Frames are processed one at a time."""
+        tracker, smoother = Tracker(max_missed=max_missed), ProbabilitySmoother(smooth)
+        for index, frame in enumerate(frames):
+            result = self.analyze_array(frame)
+            boxes = np.array([face.box for face in result.faces], np.float32).reshape(-1, 4)
+            ids = tracker.update(boxes)
+            raw = np.array([[face.probabilities[k] for k in self.labels] for face in result.faces], np.float32)
+            smoothed = smoother.update(ids, raw.reshape(-1, len(self.labels)))
+            smoother.forget(tracker.live_ids)
+            for face, track_id, row in zip(result.faces, ids.tolist(), smoothed):
+                face.track_id, face.raw_probabilities = track_id, face.probabilities
+                face.probabilities = dict(zip(self.labels, row.tolist()))
+            yield FrameResult(None, result.width, result.height, result.faces, result.timings_ms,
+                              index=index, timestamp=None if fps is None else index / fps)

@@ -52,6 +52,9 @@ class Face:
     score: float
     probabilities: dict[str, float]
     landmarks: list[tuple[float, float]] | None = None
+    track_id: int | None = None
+    raw_probabilities: dict[str, float] | None = None
+    """Set in streams: ``probabilities`` are then smoothed over time, these are this frame's own."""
 
     @property
     def emotion(self) -> str:
@@ -62,7 +65,7 @@ class Face:
         return self.probabilities[self.emotion]
 
     def to_dict(self) -> dict:
-        return {
+        data = {
             "box": [_round(v, 1) for v in self.box],
             "landmarks": None if self.landmarks is None else [[_round(x, 1), _round(y, 1)] for x, y in self.landmarks],
             "score": _round(self.score, 4),
@@ -70,6 +73,11 @@ class Face:
             "confidence": _round(self.confidence, 4),
             "probabilities": {k: _round(v, 4) for k, v in self.probabilities.items()},
         }
+        if self.track_id is not None:
+            data["track_id"] = self.track_id
+        if self.raw_probabilities is not None:
+            data["raw_probabilities"] = {k: _round(v, 4) for k, v in self.raw_probabilities.items()}
+        return data
 
 
 @dataclass
@@ -92,3 +100,15 @@ class ImageResult:
         if self.error is not None:
             data["error"] = self.error
         return data
+
+
+@dataclass
+class FrameResult(ImageResult):
+    """Every face in one frame of a stream, with its position in the stream."""
+
+    index: int = 0
+    timestamp: float | None = None
+
+    def to_dict(self) -> dict:
+        return {"frame": self.index, "time": None if self.timestamp is None else round(self.timestamp, 4),
+                **super().to_dict()}

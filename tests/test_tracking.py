@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+
+from emoscope.tracking import ProbabilitySmoother, Tracker, iou_matrix
+
+
+def test_iou_matrix_hand_values():
+    a = np.array([[0, 0, 10, 10], [100, 100, 10, 10]], np.float32)
+    b = np.array([[5, 0, 10, 10]], np.float32)
+    np.testing.assert_allclose(iou_matrix(a, b), [[50 / 150], [0]], rtol=1e-6)
+    assert iou_matrix(a, np.zeros((0, 4))).shape == (2, 0)
+
+
+def test_moving_faces_keep_their_ids():
+    tracker = Tracker()
+    seen = []
+    for frame in range(50):
+        boxes = np.array([[10 + 4 * frame, 50, 60, 60], [400 - 4 * frame, 200, 60, 60]], np.float32)
+        seen.append(tracker.update(boxes).tolist())
+    assert all(ids == [1, 2] for ids in seen)
+
+
+def test_crossing_faces_keep_their_ids_thanks_to_velocity():
+    tracker = Tracker()
+    for frame in range(40):
+        a = [100 + 8 * frame, 100, 60, 60]   # moving right
+        b = [420 - 8 * frame, 110, 60, 60]   # moving left, crossing a around frame 20
+        ids = tracker.update(np.array([a, b], np.float32))
+        assert ids.tolist() == [1, 2], f"frame {frame}"
+
+
+def test_a_short_gap_keeps_the_id_and_a_long_one_gives_a_new_one():
+    tracker = Tracker(max_missed=5)
+    box = np.array([[100, 100, 50, 50]], np.float32)
+    assert tracker.update(box).tolist() == [1]
+    for _ in range(3):
+        tracker.update(np.zeros((0, 4)))
+    assert tracker.update(box).tolist() == [1]
+    for _ in range(10):
+        tracker.update(np.zeros((0, 4)))
+    assert tracker.update(box).tolist() == [2]  # IDs are never reused
+    assert tracker.live_ids == [2]
+
+
+def test_smoother_is_an_exponential_moving_average_per_track():
+    smoother = ProbabilitySmoother(window=3)  # alpha = 0.5
+    first = smoother.update(np.array([1, 2]), np.array([[1.0, 0.0], [0.0, 1.0]]))
+    np.testing.assert_allclose(first, [[1, 0], [0, 1]])
+    second = smoother.update(np.array([1]), np.array([[0.0, 1.0]]))
+    np.testing.assert_allclose(second, [[0.5, 0.5]])
+    third = smoother.update(np.array([2, 1]), np.array([[1.0, 0.0], [0.0, 1.0]]))
+    np.testing.assert_allclose(third, [[0.5, 0.5], [0.25, 0.75]])
+    smoother.forget([2])
+    np.testing.assert_allclose(smoother.update(np.array([1]), np.array([[1.0, 0.0]])), [[1.0, 0.0]])
+
+
+def test_window_one_turns_smoothing_off_and_zero_is_refused():
+    smoother = ProbabilitySmoother(window=1)
+    smoother.update(np.array([1]), np.array([[1.0, 0.0]]))
+    np.testing.assert_allclose(smoother.update(np.array([1]), np.array([[0.0, 1.0]])), [[0.0, 1.0]])
+    with pytest.raises(ValueError):
+        ProbabilitySmoother(window=0)
