@@ -77,4 +77,5 @@ def test_stream_gives_stable_ids_and_smoothed_probabilities(analyzer_haar, examp
     assert sum(face.probabilities.values()) == pytest.approx(1, abs=1e-4)
     assert set(face.raw_probabilities) == set(face.probabilities)
     data = results[-1].to_dict()
+    assert data["time"] == pytest.approx(0.36)
     assert data["frame"] == 9 and data["faces"][0]["track_id"] == 1 and "raw_probabilities" in data["faces"][0]

@@ -3,10 +3,11 @@ command that needs them, so ``emoscope image`` never loads torch."""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
-from .errors import EmoScopeError
+from .errors import EmoScopeError, InputError
 
 
 def _add_analyzer_options(parser: argparse.ArgumentParser) -> None:
@@ -55,6 +56,52 @@ def cmd_image(args) -> int:
 def _summary_line(result) -> str:
     faces = ", ".join(f"{f.emotion} {f.confidence:.0%}" for f in result.faces) or "no face found"
     return f"{result.path}: {len(result.faces)} face(s): {faces}"
+
+
+def cmd_video(args) -> int:
+    import math
+    from contextlib import ExitStack
+
+    from tqdm import tqdm
+
+    from .charts import EmotionTimeline
+    from .io.timeline import TimelineWriter
+    from .io.video import VideoFileSource, VideoSink
+    from .render import draw_faces
+    from .summary import StreamSummary
+
+    if args.every < 1 or args.smooth < 1:
+        raise InputError("--every and --smooth must be at least 1")
+    analyzer = _analyzer(args)
+    with ExitStack() as outputs:
+        source = outputs.enter_context(VideoFileSource(args.input, stride=args.every))
+        sink = outputs.enter_context(VideoSink(args.out, source.fps / args.every, source.size,
+                                               audio_from=args.input if source.has_audio else None)) if args.out else None
+        timeline = outputs.enter_context(TimelineWriter(args.timeline, analyzer.labels)) if args.timeline else None
+        summary = StreamSummary(analyzer.labels, args.every / source.fps)
+        chart = EmotionTimeline(analyzer.labels) if args.chart else None
+        total = math.ceil(source.frame_count / args.every) if source.frame_count else None
+        frames = tqdm(source, total=total, unit="frame", disable=args.quiet, dynamic_ncols=True)
+        try:
+            for result in analyzer.stream(frames, fps=source.fps, smooth=args.smooth):
+                summary.add(result)
+                if timeline:
+                    timeline.add(result)
+                if chart:
+                    chart.add(result)
+                if sink:
+                    sink.write(draw_faces(result.image, result.faces, labels_prefix=[f"#{f.track_id}" for f in result.faces]))
+        finally:  # on Ctrl-C too: every output keeps what was processed
+            if args.summary:
+                Path(args.summary).write_text(json.dumps(summary.to_dict(), indent=2))
+            if chart:
+                chart.save(args.chart)
+    if source.stopped_at:
+        print(f"emoscope: error: {args.input}: {source.stopped_at}; outputs hold the frames before it", file=sys.stderr)
+        return 1 if summary.frames == 0 else 2
+    if not args.quiet:
+        print(f"{args.input}: {summary.frames} frames processed, {summary.to_dict()['people']} people")
+    return 0
 
 
 def cmd_models(args) -> int:
@@ -136,8 +183,6 @@ def cmd_train(args) -> int:
 
 
 def cmd_export(args) -> int:
-    import json
-
     from .models import CropSpec
     from .training.export import export_onnx, max_abs_difference
 
@@ -175,6 +220,21 @@ def build_parser() -> argparse.ArgumentParser:
     image.add_argument("--csv", metavar="FILE", help="write one row per face as CSV")
     _add_analyzer_options(image)
     image.set_defaults(handler=cmd_image)
+
+    video = commands.add_parser("video", help="analyse a video file: tracks, timeline, summary, annotated MP4",
+                                description="Analyse a video file frame by frame: stable IDs per person, smoothed "
+                                            "emotions, and any of the outputs below. Ctrl-C stops and keeps them.")
+    video.add_argument("input", metavar="IN", help="video file (whatever FFmpeg reads)")
+    video.add_argument("--out", metavar="MP4", help="annotated H.264 MP4 (plays in browsers; keeps the audio)")
+    video.add_argument("--timeline", metavar="FILE", help="one record per face per processed frame (.csv or .json)")
+    video.add_argument("--summary", metavar="JSON", help="per-person and overall time in each emotion")
+    video.add_argument("--chart", metavar="PNG", help="emotion over time, one panel per person")
+    video.add_argument("--every", type=int, default=1, metavar="N", help="process every N-th frame (default: 1)")
+    video.add_argument("--smooth", type=int, default=5, metavar="W",
+                       help="smooth probabilities over about W processed frames; 1 = off (default: 5)")
+    video.add_argument("--quiet", action="store_true", help="no progress bar or final line")
+    _add_analyzer_options(video)
+    video.set_defaults(handler=cmd_video)
 
     models = commands.add_parser("models", help="list, inspect or download models",
                                  description="list: models found; info [FILE]: an emotion model's metadata; "

@@ -12,7 +12,7 @@ from .detection import DetectorSettings, create_detector
 from .errors import EmoScopeError
 from .io.images import load_image
 from .tracking import ProbabilitySmoother, Tracker
-from .types import Face, FrameResult, ImageResult
+from .types import Face, Frame, FrameResult, ImageResult
 
 
 class Analyzer:
@@ -73,14 +73,14 @@ class Analyzer:
                     raise
                 yield ImageResult(str(source) if isinstance(source, (str, Path)) else None, 0, 0, error=str(error))
 
-    def stream(self, frames: Iterable[np.ndarray], fps: float | None = None, smooth: int = 5,
-               max_missed: int = 30) -> Iterator[FrameResult]:
-        """Analyse consecutive frames (BGR arrays): each face gets a stable ``track_id`` and
-        probabilities smoothed over about ``smooth`` frames, with this frame's own kept in
-        ``raw_probabilities``. ``fps`` sets the timestamps. Frames are processed one at a time."""
+    def stream(self, frames: Iterable, fps: float = 30.0, smooth: int = 5, max_missed: int = 30) -> Iterator[FrameResult]:
+        """Analyse consecutive frames — :class:`Frame` objects (from ``emoscope.io`` sources) or BGR
+        arrays, timed by ``fps`` — one at a time. Each face gets a stable ``track_id`` and
+        probabilities smoothed over about ``smooth`` frames; this frame's own stay in ``raw_probabilities``."""
         tracker, smoother = Tracker(max_missed=max_missed), ProbabilitySmoother(smooth)
-        for index, frame in enumerate(frames):
-            result = self.analyze_array(frame)
+        for position, item in enumerate(frames):
+            frame = item if isinstance(item, Frame) else Frame(position, position / fps, item)
+            result = self.analyze_array(frame.image)
             boxes = np.array([face.box for face in result.faces], np.float32).reshape(-1, 4)
             ids = tracker.update(boxes)
             raw = np.array([[face.probabilities[k] for k in self.labels] for face in result.faces], np.float32)
@@ -90,4 +90,4 @@ class Analyzer:
                 face.track_id, face.raw_probabilities = track_id, face.probabilities
                 face.probabilities = dict(zip(self.labels, row.tolist()))
             yield FrameResult(None, result.width, result.height, result.faces, result.timings_ms,
-                              index=index, timestamp=None if fps is None else index / fps)
+                              index=frame.index, timestamp=frame.timestamp, image=frame.image)

@@ -103,11 +103,22 @@ class ImageResult:
 
 
 @dataclass
+class Frame:
+    """One frame of a source: its position, its time and its pixels."""
+
+    index: int          # position in the source, counting every decoded frame
+    timestamp: float    # seconds from the start of the stream
+    image: np.ndarray   # BGR uint8
+
+
+@dataclass
 class FrameResult(ImageResult):
     """Every face in one frame of a stream, with its position in the stream."""
 
     index: int = 0
     timestamp: float | None = None
+    image: np.ndarray | None = field(default=None, repr=False, compare=False)
+    """The frame itself, for annotators and sinks; not part of the JSON."""
 
     def to_dict(self) -> dict:
         return {"frame": self.index, "time": None if self.timestamp is None else round(self.timestamp, 4),

@@ -1,0 +1,149 @@
+"""Video files in and out through PyAV (FFmpeg): frames with their real timestamps, and an
+H.264 MP4 that browsers play, carrying the source's audio when it has any.
+
+Sources are iterables of :class:`Frame`; a file that breaks mid-way ends the iteration and
+records where in ``stopped_at``, so everything decoded so far is still processed and written.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from ..errors import InputError
+from ..types import Frame
+
+try:
+    import av
+except ImportError:  # pragma: no cover - the message names the extra
+    av = None
+
+
+def _require_av():
+    if av is None:
+        raise InputError("video needs PyAV: pip install 'emoscope[video]'")
+
+
+class VideoFileSource:
+    """Decoded frames of a video file; every ``stride``-th frame is yielded."""
+
+    def __init__(self, path: str | Path, stride: int = 1):
+        _require_av()
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise InputError(f"{self.path}: no such file")
+        if stride < 1:
+            raise InputError("the frame stride must be at least 1")
+        try:
+            self._container = av.open(str(self.path))
+        except av.FFmpegError as error:
+            raise InputError(f"{self.path}: not a readable video ({error.strerror or error})") from None
+        if not self._container.streams.video:
+            self._container.close()
+            raise InputError(f"{self.path}: has no video stream")
+        self._stream = self._container.streams.video[0]
+        self._stream.thread_type = "AUTO"
+        self.stride = stride
+        self.stopped_at: str | None = None
+        self.has_audio = bool(self._container.streams.audio)
+
+    @property
+    def fps(self) -> float:
+        rate = self._stream.average_rate or self._stream.guessed_rate
+        return float(rate) if rate else 30.0
+
+    @property
+    def frame_count(self) -> int | None:
+        """Frames in the file when its header says; None when unknown."""
+        return self._stream.frames or None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self._stream.codec_context.width, self._stream.codec_context.height
+
+    def __iter__(self) -> Iterator[Frame]:
+        index, skipped, last_time = 0, 0, 0.0
+        try:
+            for packet in self._container.demux(self._stream):
+                try:
+                    decoded_frames = packet.decode()
+                except av.FFmpegError:
+                    skipped += 1  # a damaged packet: skip it, the next keyframe recovers
+                    continue
+                for decoded in decoded_frames:
+                    timestamp = float(decoded.time) if decoded.time is not None else index / self.fps
+                    last_time = timestamp
+                    if index % self.stride == 0:
+                        yield Frame(index, timestamp, decoded.to_ndarray(format="bgr24"))
+                    index += 1
+        except av.FFmpegError as error:
+            self.stopped_at = f"reading stopped at frame {index} ({last_time:.2f} s): {error.strerror or error}"
+        expected = self.frame_count
+        if self.stopped_at is None and (skipped or index == 0 or (expected and index < expected)):
+            self.stopped_at = (f"decoded {index} of {expected or 'an unknown number of'} frames "
+                               f"(ends at {last_time:.2f} s; {skipped} damaged packets skipped)")
+
+    def close(self) -> None:
+        self._container.close()
+
+    def __enter__(self) -> "VideoFileSource":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class VideoSink:
+    """Writes BGR frames to an H.264 MP4 (yuv420p, +faststart) and, with ``audio_from``, copies
+    that file's first audio stream in. Closing (or leaving the ``with`` block) finalises the file."""
+
+    def __init__(self, path: str | Path, fps: float, size: tuple[int, int], audio_from: str | Path | None = None,
+                 crf: int = 23):
+        _require_av()
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        width, height = size
+        self._container = av.open(str(self.path), "w", options={"movflags": "+faststart"})
+        self._stream = self._container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+        self._stream.width, self._stream.height = width - width % 2, height - height % 2  # yuv420p needs even sides
+        self._stream.pix_fmt = "yuv420p"
+        self._stream.options = {"crf": str(crf), "preset": "veryfast"}
+        self._audio_source = None
+        if audio_from is not None:
+            source = av.open(str(audio_from))
+            if source.streams.audio:
+                self._audio_source = source
+                self._audio_out = self._container.add_stream_from_template(source.streams.audio[0])
+            else:
+                source.close()
+        self.frames_written = 0
+
+    def write(self, image: np.ndarray) -> None:
+        height, width = self._stream.height, self._stream.width
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image[:height, :width]), format="bgr24")
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+        self.frames_written += 1
+
+    def close(self) -> None:
+        for packet in self._stream.encode():
+            self._container.mux(packet)
+        if self._audio_source is not None:
+            audio_in = self._audio_source.streams.audio[0]
+            try:
+                for packet in self._audio_source.demux(audio_in):
+                    if packet.dts is not None:
+                        packet.stream = self._audio_out
+                        self._container.mux(packet)
+            except av.FFmpegError:
+                pass  # a damaged audio track ends the copy; the video is already complete
+            self._audio_source.close()
+        self._container.close()
+
+    def __enter__(self) -> "VideoSink":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

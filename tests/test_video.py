@@ -1,0 +1,131 @@
+"""Video sources, sinks, timelines and the `emoscope video` command on clips made here."""
+import csv
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+av = pytest.importorskip("av")
+
+from emoscope import InputError  # noqa: E402
+from emoscope.io.video import VideoFileSource, VideoSink  # noqa: E402
+from test_cli import emoscope  # noqa: E402
+
+
+def make_clip(path, example_image, frames=24, fps=12, audio=False):
+    """The example face panning across a 320x240 frame; optionally a 440 Hz tone as audio."""
+    face = cv2.resize(example_image, (240, 240))
+    container = av.open(str(path), "w", options={"movflags": "+faststart"})  # header first: survives a cut
+    video = container.add_stream("libx264", rate=fps)
+    video.width, video.height, video.pix_fmt = 320, 240, "yuv420p"
+    video.options = {"g": "6"}  # a keyframe every 6 frames, so a cut file still has whole groups
+    tone = None
+    if audio:
+        tone = container.add_stream("aac", rate=16000)
+        tone.layout = "mono"
+    for i in range(frames):
+        canvas = np.random.default_rng(i).integers(40, 90, (240, 320, 3), dtype=np.uint8)
+        x = 10 + i
+        canvas[:, x:x + 240] = face
+        for packet in video.encode(av.VideoFrame.from_ndarray(canvas, format="bgr24")):
+            container.mux(packet)
+    for packet in video.encode():
+        container.mux(packet)
+    if tone is not None:
+        samples = (np.sin(np.arange(16000 * frames // fps) * 2 * np.pi * 440 / 16000) * 8000).astype(np.int16)
+        for start in range(0, len(samples), 1024):
+            chunk = av.AudioFrame.from_ndarray(samples[None, start:start + 1024], format="s16", layout="mono")
+            chunk.sample_rate = 16000
+            for packet in tone.encode(chunk):
+                container.mux(packet)
+        for packet in tone.encode():
+            container.mux(packet)
+    container.close()
+    return path
+
+
+@pytest.fixture
+def clip(tmp_path, example_image):
+    return make_clip(tmp_path / "clip.mp4", example_image, audio=True)
+
+
+def test_source_gives_frames_with_real_timestamps(clip):
+    with VideoFileSource(clip) as source:
+        frames = list(source)
+        assert source.fps == pytest.approx(12) and source.size == (320, 240) and source.has_audio
+    assert len(frames) == 24 and frames[0].image.shape == (240, 320, 3)
+    assert frames[6].timestamp == pytest.approx(0.5, abs=1e-3) and source.stopped_at is None
+
+
+def test_stride_keeps_indices_and_times(clip):
+    with VideoFileSource(clip, stride=5) as source:
+        frames = list(source)
+    assert [f.index for f in frames] == [0, 5, 10, 15, 20]
+    assert frames[2].timestamp == pytest.approx(10 / 12, abs=1e-3)
+
+
+@pytest.mark.parametrize("payload, message", [(b"", "not a readable video"), (b"<html>hello</html>" * 50, "not a readable video")])
+def test_unreadable_videos(tmp_path, payload, message):
+    path = tmp_path / "bad.mp4"
+    path.write_bytes(payload)
+    with pytest.raises(InputError, match=message):
+        VideoFileSource(path)
+
+
+def test_sink_writes_h264_with_the_source_audio(tmp_path, clip):
+    out = tmp_path / "out.mp4"
+    with VideoFileSource(clip) as source, VideoSink(out, source.fps, (321, 241), audio_from=clip) as sink:
+        for frame in source:
+            sink.write(cv2.copyMakeBorder(frame.image, 0, 1, 0, 1, cv2.BORDER_CONSTANT))
+    with av.open(str(out)) as result:
+        assert result.streams.video[0].codec_context.name == "h264"
+        assert (result.streams.video[0].codec_context.width, result.streams.video[0].codec_context.height) == (320, 240)
+        assert result.streams.audio and result.streams.audio[0].codec_context.name == "aac"
+        assert sum(1 for _ in result.decode(video=0)) == 24
+
+
+def test_video_command_writes_every_output(tmp_path, clip):
+    run = emoscope("video", clip, "--detector", "haar", "--out", tmp_path / "a.mp4", "--timeline", tmp_path / "t.csv",
+                   "--summary", tmp_path / "s.json", "--chart", tmp_path / "c.png", "--every", "2", "--quiet")
+    assert run.returncode == 0, run.stderr
+    with av.open(str(tmp_path / "a.mp4")) as annotated:
+        assert annotated.streams.video[0].codec_context.name == "h264"
+        assert sum(1 for _ in annotated.decode(video=0)) == 12  # as many frames as processed
+    rows = list(csv.DictReader(open(tmp_path / "t.csv")))
+    main_track = [r for r in rows if r["track_id"] == "1"]
+    assert len(main_track) >= 10  # the panning face keeps one ID (Haar may add a stray box elsewhere)
+    assert {"raw_happy", "smooth_happy", "time", "frame"} <= set(rows[0])
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["frames_processed"] == 12 and summary["people"] == len({r["track_id"] for r in rows})
+    assert summary["tracks"][0]["seconds_seen"] == pytest.approx(len(main_track) * 2 / 12, abs=1e-3)
+    assert sum(summary["overall"]["emotion_share"].values()) == pytest.approx(1, abs=1e-3)
+    assert (tmp_path / "c.png").stat().st_size > 1000
+
+
+def test_json_timeline_has_one_record_per_face_per_frame(tmp_path, clip):
+    run = emoscope("video", clip, "--detector", "haar", "--timeline", tmp_path / "t.json", "--quiet")
+    assert run.returncode == 0, run.stderr
+    records = json.loads((tmp_path / "t.json").read_text())
+    assert len(records) >= 20 and {"time", "frame", "track_id", "probabilities", "raw_probabilities"} <= set(records[0])
+
+
+def test_truncated_video_keeps_what_was_readable(tmp_path, example_image):
+    full = make_clip(tmp_path / "full.mp4", example_image, frames=48)
+    cut = tmp_path / "cut.mp4"
+    data = full.read_bytes()
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    run = emoscope("video", cut, "--detector", "haar", "--summary", tmp_path / "s.json", "--quiet")
+    assert "Traceback" not in run.stderr
+    processed = json.loads((tmp_path / "s.json").read_text())["frames_processed"]
+    assert 0 < processed < 48
+    if run.returncode != 0:  # FFmpeg noticed the damage: said where it stopped, kept the outputs
+        assert run.returncode == 2 and "frames" in run.stderr
+
+
+def test_video_command_bad_input(tmp_path):
+    (tmp_path / "x.mp4").write_text("not a video")
+    run = emoscope("video", tmp_path / "x.mp4", "--detector", "haar")
+    assert run.returncode == 1 and "not a readable video" in run.stderr and "Traceback" not in run.stderr
+    run = emoscope("video", tmp_path / "missing.mp4", "--detector", "haar")
+    assert run.returncode == 1 and "no such file" in run.stderr
