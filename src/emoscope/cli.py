@@ -23,6 +23,22 @@ def _add_analyzer_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--threads", type=int, default=2, help="CPU threads for inference (default: 2)")
 
 
+def _add_stream_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--timeline", metavar="FILE", help="one record per face per processed frame (.csv or .json)")
+    parser.add_argument("--summary", metavar="JSON", help="per-person and overall time in each emotion")
+    parser.add_argument("--chart", metavar="PNG", help="emotion over time, one panel per person")
+    parser.add_argument("--smooth", type=int, default=5, metavar="W",
+                        help="smooth probabilities over about W processed frames; 1 = off (default: 5)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar or final line")
+    _add_analyzer_options(parser)
+
+
+def _add_live_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-window", action="store_true", help="run headless: no live window")
+    parser.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
+    _add_stream_options(parser)
+
+
 def _analyzer(args):
     from .pipeline import Analyzer
 
@@ -58,50 +74,117 @@ def _summary_line(result) -> str:
     return f"{result.path}: {len(result.faces)} face(s): {faces}"
 
 
-def cmd_video(args) -> int:
-    import math
-    from contextlib import ExitStack
+def _run_stream(args, analyzer, source, fps: float, frame_interval: float, record=None, audio_from=None,
+                window: bool = False, total=None, duration=None):
+    """The one loop behind video, camera and screen: analyse, show, and feed every requested output.
+    Outputs are finalised on every exit, Ctrl-C included. Returns the summary."""
+    import time
+    from contextlib import ExitStack, closing
 
     from tqdm import tqdm
 
     from .charts import EmotionTimeline
     from .io.timeline import TimelineWriter
-    from .io.video import VideoFileSource, VideoSink
+    from .io.video import VideoSink
     from .render import draw_faces
     from .summary import StreamSummary
 
-    if args.every < 1 or args.smooth < 1:
-        raise InputError("--every and --smooth must be at least 1")
-    analyzer = _analyzer(args)
+    summary = StreamSummary(analyzer.labels, frame_interval)
+    chart = EmotionTimeline(analyzer.labels) if args.chart else None
     with ExitStack() as outputs:
-        source = outputs.enter_context(VideoFileSource(args.input, stride=args.every))
-        sink = outputs.enter_context(VideoSink(args.out, source.fps / args.every, source.size,
-                                               audio_from=args.input if source.has_audio else None)) if args.out else None
         timeline = outputs.enter_context(TimelineWriter(args.timeline, analyzer.labels)) if args.timeline else None
-        summary = StreamSummary(analyzer.labels, args.every / source.fps)
-        chart = EmotionTimeline(analyzer.labels) if args.chart else None
-        total = math.ceil(source.frame_count / args.every) if source.frame_count else None
+        viewer = None
+        if window:
+            from .viewer import TkViewer
+
+            viewer = outputs.enter_context(closing(TkViewer(f"EmoScope — {args.command}")))
+        sink = None
         frames = tqdm(source, total=total, unit="frame", disable=args.quiet, dynamic_ncols=True)
+        started = time.monotonic()
         try:
-            for result in analyzer.stream(frames, fps=source.fps, smooth=args.smooth):
+            for result in analyzer.stream(frames, fps=fps, smooth=args.smooth):
                 summary.add(result)
                 if timeline:
                     timeline.add(result)
                 if chart:
                     chart.add(result)
-                if sink:
-                    sink.write(draw_faces(result.image, result.faces, labels_prefix=[f"#{f.track_id}" for f in result.faces]))
-        finally:  # on Ctrl-C too: every output keeps what was processed
+                if record or viewer:
+                    annotated = draw_faces(result.image, result.faces,
+                                           labels_prefix=[f"#{f.track_id}" for f in result.faces])
+                    if record:
+                        if sink is None:  # sized by the first frame: cameras often misreport their size
+                            height, width = annotated.shape[:2]
+                            sink = outputs.enter_context(VideoSink(record, fps, (width, height), audio_from=audio_from))
+                        sink.write(annotated)
+                    if viewer:
+                        viewer.show(annotated)
+                        if viewer.closed:
+                            break
+                if duration is not None and time.monotonic() - started >= duration:
+                    break
+        finally:
             if args.summary:
                 Path(args.summary).write_text(json.dumps(summary.to_dict(), indent=2))
             if chart:
                 chart.save(args.chart)
+    return summary
+
+
+def _finish(args, source, summary, label: str) -> int:
     if source.stopped_at:
-        print(f"emoscope: error: {args.input}: {source.stopped_at}; outputs hold the frames before it", file=sys.stderr)
+        print(f"emoscope: error: {label}: {source.stopped_at}; outputs hold the frames before it", file=sys.stderr)
         return 1 if summary.frames == 0 else 2
     if not args.quiet:
-        print(f"{args.input}: {summary.frames} frames processed, {summary.to_dict()['people']} people")
+        print(f"{label}: {summary.frames} frames processed, {summary.to_dict()['people']} people")
     return 0
+
+
+def _check_stream_options(args) -> None:
+    if getattr(args, "every", 1) < 1 or args.smooth < 1:
+        raise InputError("--every and --smooth must be at least 1")
+
+
+def cmd_video(args) -> int:
+    import math
+
+    from .io.video import VideoFileSource
+
+    _check_stream_options(args)
+    analyzer = _analyzer(args)
+    with VideoFileSource(args.input, stride=args.every) as source:
+        total = math.ceil(source.frame_count / args.every) if source.frame_count else None
+        summary = _run_stream(args, analyzer, source, source.fps / args.every, args.every / source.fps,
+                              record=args.out, audio_from=args.input if source.has_audio else None, total=total)
+    return _finish(args, source, summary, args.input)
+
+
+def cmd_camera(args) -> int:
+    from .io.live import CameraSource
+
+    _check_stream_options(args)
+    analyzer = _analyzer(args)
+    with CameraSource(args.device, realtime=not args.every_frame) as source:
+        summary = _run_stream(args, analyzer, source, source.fps, 1.0 / source.fps, record=args.record,
+                              window=not args.no_window, duration=args.duration)
+    return _finish(args, source, summary, f"camera {args.device}")
+
+
+def cmd_screen(args) -> int:
+    from .io.live import ScreenSource
+
+    _check_stream_options(args)
+    region = None
+    if args.region:
+        try:
+            region = tuple(int(v) for v in args.region.split(","))
+            assert len(region) == 4
+        except (ValueError, AssertionError):
+            raise InputError(f"--region must be x,y,w,h in pixels, not {args.region!r}") from None
+    analyzer = _analyzer(args)
+    with ScreenSource(region, args.monitor, args.fps) as source:
+        summary = _run_stream(args, analyzer, source, source.fps, 1.0 / source.fps, record=args.record,
+                              window=not args.no_window, duration=args.duration)
+    return _finish(args, source, summary, "screen")
 
 
 def cmd_models(args) -> int:
@@ -226,15 +309,28 @@ def build_parser() -> argparse.ArgumentParser:
                                             "emotions, and any of the outputs below. Ctrl-C stops and keeps them.")
     video.add_argument("input", metavar="IN", help="video file (whatever FFmpeg reads)")
     video.add_argument("--out", metavar="MP4", help="annotated H.264 MP4 (plays in browsers; keeps the audio)")
-    video.add_argument("--timeline", metavar="FILE", help="one record per face per processed frame (.csv or .json)")
-    video.add_argument("--summary", metavar="JSON", help="per-person and overall time in each emotion")
-    video.add_argument("--chart", metavar="PNG", help="emotion over time, one panel per person")
     video.add_argument("--every", type=int, default=1, metavar="N", help="process every N-th frame (default: 1)")
-    video.add_argument("--smooth", type=int, default=5, metavar="W",
-                       help="smooth probabilities over about W processed frames; 1 = off (default: 5)")
-    video.add_argument("--quiet", action="store_true", help="no progress bar or final line")
-    _add_analyzer_options(video)
+    _add_stream_options(video)
     video.set_defaults(handler=cmd_video)
+
+    camera = commands.add_parser("camera", help="analyse a live camera (window, recording, timeline)",
+                                 description="Analyse a camera live. Shows a window with the overlays unless "
+                                             "--no-window; Ctrl-C, q, Esc or closing the window stops and keeps every output.")
+    camera.add_argument("--device", default="0", help="camera index, or a URL/RTSP address (default: 0)")
+    camera.add_argument("--record", metavar="MP4", help="record the annotated stream as H.264 MP4")
+    camera.add_argument("--every-frame", action="store_true",
+                        help="process every frame even when falling behind (default: drop frames to stay live)")
+    _add_live_options(camera)
+    camera.set_defaults(handler=cmd_camera)
+
+    screen = commands.add_parser("screen", help="analyse the screen or a region of it live",
+                                 description="Analyse what is on the screen (e.g. a video call), live.")
+    screen.add_argument("--region", metavar="X,Y,W,H", help="a region of the monitor, in pixels")
+    screen.add_argument("--monitor", type=int, default=1, help="monitor number, from 1 (default: 1)")
+    screen.add_argument("--fps", type=float, default=10.0, help="screenshots per second (default: 10)")
+    screen.add_argument("--record", metavar="MP4", help="record the annotated stream as H.264 MP4")
+    _add_live_options(screen)
+    screen.set_defaults(handler=cmd_screen)
 
     models = commands.add_parser("models", help="list, inspect or download models",
                                  description="list: models found; info [FILE]: an emotion model's metadata; "
