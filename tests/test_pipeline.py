@@ -79,3 +79,15 @@ def test_stream_gives_stable_ids_and_smoothed_probabilities(analyzer_haar, examp
     data = results[-1].to_dict()
     assert data["time"] == pytest.approx(0.36)
     assert data["frame"] == 9 and data["faces"][0]["track_id"] == 1 and "raw_probabilities" in data["faces"][0]
+
+
+def test_detect_every_n_follows_faces_between_detector_runs(analyzer_haar, example_image, monkeypatch):
+    calls = []
+    detect = analyzer_haar.detector.detect
+    monkeypatch.setattr(analyzer_haar.detector, "detect", lambda image: calls.append(1) or detect(image))
+    frames = [np.roll(example_image, shift, axis=1) for shift in range(0, 36, 3)]
+    results = list(analyzer_haar.stream(frames, detect_every=4))
+    assert len(calls) == 3  # frames 0, 4, 8
+    assert all(len(r.faces) == 1 and r.faces[0].track_id == 1 for r in results)
+    followed, detected = results[5].faces[0].box, results[4].faces[0].box
+    assert followed[0] > detected[0]  # moved right with the face between detector runs

@@ -60,3 +60,12 @@ def test_window_one_turns_smoothing_off_and_zero_is_refused():
     np.testing.assert_allclose(smoother.update(np.array([1]), np.array([[0.0, 1.0]])), [[0.0, 1.0]])
     with pytest.raises(ValueError):
         ProbabilitySmoother(window=0)
+
+
+def test_coasting_moves_matched_tracks_along_their_velocity():
+    tracker = Tracker()
+    tracker.update(np.array([[100, 100, 50, 50]], np.float32))
+    tracker.update(np.array([[110, 100, 50, 50]], np.float32))
+    ids, boxes = tracker.coast()
+    assert ids.tolist() == [1] and boxes[0, 0] == pytest.approx(115, abs=0.01)  # velocity 0.5 * 10 px
+    assert tracker.update(np.array([[120, 100, 50, 50]], np.float32)).tolist() == [1]

@@ -29,6 +29,9 @@ def _add_stream_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chart", metavar="PNG", help="emotion over time, one panel per person")
     parser.add_argument("--smooth", type=int, default=5, metavar="W",
                         help="smooth probabilities over about W processed frames; 1 = off (default: 5)")
+    parser.add_argument("--detect-every", type=int, default=1, metavar="N",
+                        help="run the face detector on every N-th processed frame and follow the faces in "
+                             "between (default: 1)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or final line")
     _add_analyzer_options(parser)
 
@@ -102,7 +105,7 @@ def _run_stream(args, analyzer, source, fps: float, frame_interval: float, recor
         frames = tqdm(source, total=total, unit="frame", disable=args.quiet, dynamic_ncols=True)
         started = time.monotonic()
         try:
-            for result in analyzer.stream(frames, fps=fps, smooth=args.smooth):
+            for result in analyzer.stream(frames, fps=fps, smooth=args.smooth, detect_every=args.detect_every):
                 summary.add(result)
                 if timeline:
                     timeline.add(result)
@@ -140,8 +143,8 @@ def _finish(args, source, summary, label: str) -> int:
 
 
 def _check_stream_options(args) -> None:
-    if getattr(args, "every", 1) < 1 or args.smooth < 1:
-        raise InputError("--every and --smooth must be at least 1")
+    if getattr(args, "every", 1) < 1 or args.smooth < 1 or args.detect_every < 1:
+        raise InputError("--every, --smooth and --detect-every must be at least 1")
 
 
 def cmd_video(args) -> int:

@@ -12,7 +12,7 @@ from .detection import DetectorSettings, create_detector
 from .errors import EmoScopeError
 from .io.images import load_image
 from .tracking import ProbabilitySmoother, Tracker
-from .types import Face, Frame, FrameResult, ImageResult
+from .types import Detections, Face, Frame, FrameResult, ImageResult
 
 
 class Analyzer:
@@ -40,6 +40,12 @@ class Analyzer:
     def analyze_array(self, image: np.ndarray, path: str | None = None) -> ImageResult:
         started = time.perf_counter()
         detections = self.detector.detect(image)
+        result = self._classify(image, detections, started)
+        result.path = path
+        return result
+
+    def _classify(self, image: np.ndarray, detections: Detections, started: float) -> ImageResult:
+        """Crop and classify the given faces; the timings count from ``started``."""
         detected = time.perf_counter()
         landmarks = detections.landmarks
         crops = [self.classifier.crop(image, box, None if landmarks is None else landmarks[i])
@@ -55,7 +61,7 @@ class Analyzer:
         ]
         timings = {"detect": (detected - started) * 1e3, "align": (cropped - detected) * 1e3,
                    "classify": (classified - cropped) * 1e3, "total": (classified - started) * 1e3}
-        return ImageResult(path, image.shape[1], image.shape[0], faces, timings)
+        return ImageResult(None, image.shape[1], image.shape[0], faces, timings)
 
     def analyze(self, source) -> ImageResult:
         """Every face in one image: a path, a numpy array (BGR) or a PIL image."""
@@ -73,21 +79,43 @@ class Analyzer:
                     raise
                 yield ImageResult(str(source) if isinstance(source, (str, Path)) else None, 0, 0, error=str(error))
 
-    def stream(self, frames: Iterable, fps: float = 30.0, smooth: int = 5, max_missed: int = 30) -> Iterator[FrameResult]:
+    def stream(self, frames: Iterable, fps: float = 30.0, smooth: int = 5, max_missed: int = 30,
+               detect_every: int = 1) -> Iterator[FrameResult]:
         """Analyse consecutive frames — :class:`Frame` objects (from ``emoscope.io`` sources) or BGR
         arrays, timed by ``fps`` — one at a time. Each face gets a stable ``track_id`` and
-        probabilities smoothed over about ``smooth`` frames; this frame's own stay in ``raw_probabilities``."""
+        probabilities smoothed over about ``smooth`` frames; this frame's own stay in ``raw_probabilities``.
+
+        ``detect_every`` N > 1 runs the detector on every N-th frame only; in between, the faces
+        are followed along their tracks' motion and still classified every frame."""
         tracker, smoother = Tracker(max_missed=max_missed), ProbabilitySmoother(smooth)
+        previous: dict[int, Face] = {}
         for position, item in enumerate(frames):
             frame = item if isinstance(item, Frame) else Frame(position, position / fps, item)
-            result = self.analyze_array(frame.image)
-            boxes = np.array([face.box for face in result.faces], np.float32).reshape(-1, 4)
-            ids = tracker.update(boxes)
+            started = time.perf_counter()
+            if position % detect_every == 0:
+                result = self._classify(frame.image, self.detector.detect(frame.image), started)
+                boxes = np.array([face.box for face in result.faces], np.float32).reshape(-1, 4)
+                ids = tracker.update(boxes)
+            else:
+                ids, boxes = tracker.coast()
+                result = self._classify(frame.image, _followed(boxes, ids, previous), started)
             raw = np.array([[face.probabilities[k] for k in self.labels] for face in result.faces], np.float32)
             smoothed = smoother.update(ids, raw.reshape(-1, len(self.labels)))
             smoother.forget(tracker.live_ids)
             for face, track_id, row in zip(result.faces, ids.tolist(), smoothed):
                 face.track_id, face.raw_probabilities = track_id, face.probabilities
                 face.probabilities = dict(zip(self.labels, row.tolist()))
+            previous = {face.track_id: face for face in result.faces}
             yield FrameResult(None, result.width, result.height, result.faces, result.timings_ms,
                               index=frame.index, timestamp=frame.timestamp, image=frame.image)
+
+
+def _followed(boxes: np.ndarray, ids: np.ndarray, previous: dict[int, Face]) -> Detections:
+    """Detections for faces followed between detector runs: their tracks' boxes, with the
+    last landmarks moved along with the box and the last detector score."""
+    scores = np.array([previous[i].score if i in previous else 0.0 for i in ids.tolist()], np.float32)
+    landmarks = None
+    if all(i in previous and previous[i].landmarks is not None for i in ids.tolist()):
+        landmarks = np.array([np.asarray(previous[i].landmarks) + (box[:2] - np.asarray(previous[i].box[:2]))
+                              for i, box in zip(ids.tolist(), boxes)], np.float32).reshape(-1, 5, 2)
+    return Detections(boxes, scores, landmarks)

@@ -50,6 +50,15 @@ class Tracker:
         """IDs of the tracks still remembered (matched recently enough)."""
         return [t.track_id for t in self._tracks]
 
+    def coast(self) -> tuple[np.ndarray, np.ndarray]:
+        """For a frame without detection: the tracks matched last time, moved on by their velocity.
+        Returns their IDs (N,) and boxes (N, 4)."""
+        live = [t for t in self._tracks if t.missed == 0]
+        for track in live:
+            track.box = track.box + track.velocity
+        return (np.array([t.track_id for t in live], np.int64),
+                np.array([t.box for t in live], np.float32).reshape(-1, 4))
+
     def update(self, boxes: np.ndarray) -> np.ndarray:
         """Track IDs (N,) for this frame's boxes (N, 4); call once per processed frame."""
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
