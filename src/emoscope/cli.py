@@ -190,6 +190,27 @@ def cmd_screen(args) -> int:
     return _finish(args, source, summary, "screen")
 
 
+def cmd_batch(args) -> int:
+    from .batch import run_batch
+
+    if args.every < 1:
+        raise InputError("--every must be at least 1")
+    # Dask scales with one single-threaded task per core: each worker's analyzer gets one thread.
+    options = {"detector": args.detector, "model": args.model, "detector_model": args.detector_model,
+               "threads": 1, "min_face": args.min_face, "score_threshold": args.score_threshold,
+               "max_side": args.max_side}
+    report = run_batch(args.inputs, args.out, scheduler=args.scheduler, workers=args.workers, every=args.every,
+                       analyzer_options=options, progress=not args.quiet)
+    for raw, error in sorted(report.failed.items()):
+        print(f"emoscope: error: {raw}: {error}", file=sys.stderr)
+    if not args.quiet:
+        print(f"{len(report.done)} inputs done ({report.skipped} from an earlier run), {len(report.failed)} failed; "
+              f"results in {args.out}")
+    if report.failed:
+        return 1 if not report.done else 2
+    return 0
+
+
 def cmd_models(args) -> int:
     from . import models
 
@@ -334,6 +355,19 @@ def build_parser() -> argparse.ArgumentParser:
     screen.add_argument("--record", metavar="MP4", help="record the annotated stream as H.264 MP4")
     _add_live_options(screen)
     screen.set_defaults(handler=cmd_screen)
+
+    batch = commands.add_parser("batch", help="analyse many images and videos on a Dask cluster",
+                                description="Analyse folders, glob patterns or manifest files (.txt/.csv) of images and "
+                                            "videos on a local Dask cluster or any cluster by address. Running the same "
+                                            "command again skips inputs already done.")
+    batch.add_argument("inputs", nargs="+", metavar="INPUT", help="folder, glob pattern, file, or .txt/.csv list")
+    batch.add_argument("--out", required=True, metavar="DIR", help="output folder (new, empty, or an earlier run's)")
+    batch.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786")
+    batch.add_argument("--workers", type=int, default=2, help="local cluster workers (default: 2)")
+    batch.add_argument("--every", type=int, default=1, metavar="N", help="videos: process every N-th frame")
+    batch.add_argument("--quiet", action="store_true", help="no progress bar or final line")
+    _add_analyzer_options(batch)
+    batch.set_defaults(handler=cmd_batch)
 
     models = commands.add_parser("models", help="list, inspect or download models",
                                  description="list: models found; info [FILE]: an emotion model's metadata; "

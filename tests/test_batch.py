@@ -1,0 +1,115 @@
+"""Batch analysis on a real LocalCluster with 2 workers."""
+import csv
+import json
+import os
+import shutil
+import threading
+import time
+
+import pytest
+
+pytest.importorskip("dask.distributed")
+pytest.importorskip("av")
+
+from dask.distributed import Client, LocalCluster  # noqa: E402
+
+from conftest import EXAMPLE  # noqa: E402
+from emoscope import InputError  # noqa: E402
+from emoscope.batch import MANIFEST, run_batch  # noqa: E402
+from test_cli import emoscope  # noqa: E402
+from test_video import make_clip  # noqa: E402
+
+OPTIONS = {"detector": "haar", "threads": 1}
+
+
+@pytest.fixture
+def inputs(tmp_path, example_image):
+    photos = tmp_path / "in" / "photos"
+    photos.mkdir(parents=True)
+    for name in ("a.png", "b.png", "c.png"):
+        shutil.copy(EXAMPLE, photos / name)
+    (photos / "broken.jpg").write_bytes(b"<html>not an image</html>")
+    make_clip(tmp_path / "in" / "lesson.mp4", example_image, frames=12)
+    return tmp_path / "in"
+
+
+def face_inputs(out):
+    return [row["input"] for row in csv.DictReader(open(out / "faces.csv"))]
+
+
+def test_mixed_batch_with_a_corrupt_file(inputs, tmp_path):
+    out = tmp_path / "out"
+    report = run_batch([inputs], out, workers=2, analyzer_options=OPTIONS, progress=False)
+    assert len(report.done) == 4 and list(report.failed) == [str((inputs / "photos" / "broken.jpg").resolve())]
+    assert "not a readable image" in next(iter(report.failed.values()))
+    rows = face_inputs(out)
+    assert sum(r.endswith("a.png") for r in rows) == 1 and sum(r.endswith("lesson.mp4") for r in rows) >= 10
+    video_dirs = list((out / "videos").iterdir())
+    assert len(video_dirs) == 1 and (video_dirs[0] / "timeline.csv").exists() and (video_dirs[0] / "summary.json").exists()
+    assert len(list((out / "images").glob("*.json"))) == 3
+    summary = json.loads((out / "report.json").read_text())
+    assert summary["inputs_done"] == 4 and summary["faces"] == len(rows) and (out / "report.png").exists()
+
+
+def test_rerun_skips_finished_inputs_and_resumes_unfinished_ones(inputs, tmp_path):
+    out = tmp_path / "out"
+    run_batch([inputs], out, workers=1, analyzer_options=OPTIONS, progress=False)
+    again = run_batch([inputs], out, workers=1, analyzer_options=OPTIONS, progress=False)
+    assert again.skipped == 4
+    manifest = json.loads((out / MANIFEST).read_text())
+    dropped = next(k for k in manifest["inputs"] if k.endswith("b.png"))
+    del manifest["inputs"][dropped]  # as if the job was killed before b.png finished
+    (out / MANIFEST).write_text(json.dumps(manifest))
+    resumed = run_batch([inputs], out, workers=1, analyzer_options=OPTIONS, progress=False)
+    assert resumed.skipped == 3 and dropped in resumed.done
+    assert sum(r == dropped for r in face_inputs(out)) == 1
+
+
+def test_a_worker_killed_mid_job_loses_no_input(tmp_path):
+    photos = tmp_path / "many"
+    photos.mkdir()
+    for i in range(40):
+        shutil.copy(EXAMPLE, photos / f"{i:02d}.png")
+    out = tmp_path / "out"
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                      silence_logs=50) as cluster, Client(cluster) as client:
+        def kill_one_worker_when_work_has_started():
+            deadline = time.monotonic() + 60
+            while not (out / MANIFEST).exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            victim = next(iter(client.scheduler_info()["workers"]))
+            client.run(os._exit, 1, workers=[victim])
+
+        killer = threading.Thread(target=kill_one_worker_when_work_has_started)
+        killer.start()
+        report = run_batch([photos], out, scheduler=cluster.scheduler_address, analyzer_options=OPTIONS,
+                           progress=False)
+        killer.join()
+    assert not report.failed and len(report.done) == 40
+    rows = face_inputs(out)
+    assert sorted(set(rows)) == sorted(str(p.resolve()) for p in photos.iterdir()) and len(rows) == 40
+
+
+def test_foreign_files_in_the_output_folder_are_never_touched(inputs, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "thesis.docx").write_text("precious")
+    with pytest.raises(InputError, match="did not write"):
+        run_batch([inputs], out, analyzer_options=OPTIONS, progress=False)
+    assert [p.name for p in out.iterdir()] == ["thesis.docx"]
+
+
+def test_unreachable_scheduler_fails_fast(inputs, tmp_path):
+    started = time.monotonic()
+    with pytest.raises(InputError, match="could not reach the Dask scheduler"):
+        run_batch([inputs], tmp_path / "out", scheduler="tcp://127.0.0.1:9", analyzer_options=OPTIONS, progress=False)
+    assert time.monotonic() - started < 30
+
+
+def test_batch_command_reports_missing_inputs_and_goes_on(inputs, tmp_path):
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{inputs / 'photos' / 'a.png'}\n")
+    run = emoscope("batch", listing, tmp_path / "nope", str(inputs / "photos" / "*.png"), "--out", tmp_path / "out",
+                   "--detector", "haar", "--workers", "1", "--quiet")
+    assert run.returncode == 2 and "no such file or folder" in run.stderr and "Traceback" not in run.stderr
+    assert len(set(face_inputs(tmp_path / "out"))) == 3
