@@ -112,24 +112,19 @@ def analyze_images(paths: list[str], out_dir: str, options: tuple) -> list[dict]
 
 def analyze_video(raw: str, out_dir: str, options: tuple, every: int) -> dict:
     """Task: one video -> its timeline CSV and summary JSON; returns its manifest entry."""
-    from .io.timeline import TimelineWriter
     from .io.video import VideoFileSource
-    from .summary import StreamSummary
+    from .streaming import StreamOutputs, run_stream
 
     analyzer = _worker_analyzer(options)
     path = Path(raw)
     folder = Path(out_dir) / "videos" / output_key(path)
     folder.mkdir(parents=True, exist_ok=True)
     faces = []
+    outputs = StreamOutputs(timeline=folder / "timeline.csv", summary=folder / "summary.json")
     try:
-        with VideoFileSource(path, stride=every) as source, \
-                TimelineWriter(folder / "timeline.csv", analyzer.labels) as timeline:
-            summary = StreamSummary(analyzer.labels, every / source.fps)
-            for result in analyzer.stream(source, fps=source.fps / every):
-                timeline.add(result)
-                summary.add(result)
-                faces += [_face_row(raw, result.index, result.timestamp, face) for face in result.faces]
-        (folder / "summary.json").write_text(json.dumps(summary.to_dict(), indent=2))
+        with VideoFileSource(path, stride=every) as source:
+            summary = run_stream(analyzer, source, source.fps / every, every / source.fps, outputs,
+                                 on_result=lambda r: faces.extend(_face_row(raw, r.index, r.timestamp, f) for f in r.faces))
     except InputError as error:
         return {"input": raw, "kind": "video", "error": str(error)}
     if source.stopped_at and summary.frames == 0:

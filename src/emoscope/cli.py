@@ -79,58 +79,20 @@ def _summary_line(result) -> str:
 
 def _run_stream(args, analyzer, source, fps: float, frame_interval: float, record=None, audio_from=None,
                 window: bool = False, total=None, duration=None):
-    """The one loop behind video, camera and screen: analyse, show, and feed every requested output.
-    Outputs are finalised on every exit, Ctrl-C included. Returns the summary."""
-    import time
-    from contextlib import ExitStack, closing
-
+    """The command-line side of a stream: progress bar, optional window, outputs from the options."""
     from tqdm import tqdm
 
-    from .charts import EmotionTimeline
-    from .io.timeline import TimelineWriter
-    from .io.video import VideoSink
-    from .render import draw_faces
-    from .summary import StreamSummary
+    from .streaming import StreamOutputs, run_stream
 
-    summary = StreamSummary(analyzer.labels, frame_interval)
-    chart = EmotionTimeline(analyzer.labels) if args.chart else None
-    with ExitStack() as outputs:
-        timeline = outputs.enter_context(TimelineWriter(args.timeline, analyzer.labels)) if args.timeline else None
-        viewer = None
-        if window:
-            from .viewer import TkViewer
+    viewer = None
+    if window:
+        from .viewer import TkViewer
 
-            viewer = outputs.enter_context(closing(TkViewer(f"EmoScope — {args.command}")))
-        sink = None
-        frames = tqdm(source, total=total, unit="frame", disable=args.quiet, dynamic_ncols=True)
-        started = time.monotonic()
-        try:
-            for result in analyzer.stream(frames, fps=fps, smooth=args.smooth, detect_every=args.detect_every):
-                summary.add(result)
-                if timeline:
-                    timeline.add(result)
-                if chart:
-                    chart.add(result)
-                if record or viewer:
-                    annotated = draw_faces(result.image, result.faces,
-                                           labels_prefix=[f"#{f.track_id}" for f in result.faces])
-                    if record:
-                        if sink is None:  # sized by the first frame: cameras often misreport their size
-                            height, width = annotated.shape[:2]
-                            sink = outputs.enter_context(VideoSink(record, fps, (width, height), audio_from=audio_from))
-                        sink.write(annotated)
-                    if viewer:
-                        viewer.show(annotated)
-                        if viewer.closed:
-                            break
-                if duration is not None and time.monotonic() - started >= duration:
-                    break
-        finally:
-            if args.summary:
-                Path(args.summary).write_text(json.dumps(summary.to_dict(), indent=2))
-            if chart:
-                chart.save(args.chart)
-    return summary
+        viewer = TkViewer(f"EmoScope — {args.command}")
+    frames = tqdm(source, total=total, unit="frame", disable=args.quiet, dynamic_ncols=True)
+    outputs = StreamOutputs(record=record, timeline=args.timeline, summary=args.summary, chart=args.chart)
+    return run_stream(analyzer, frames, fps, frame_interval, outputs, smooth=args.smooth,
+                      detect_every=args.detect_every, audio_from=audio_from, viewer=viewer, duration=duration)
 
 
 def _finish(args, source, summary, label: str) -> int:

@@ -1,0 +1,82 @@
+"""One loop for every stream (video file, camera, screen; CLI, web jobs, batch): analyse each
+frame, feed the requested outputs, and finalise them on every exit, Ctrl-C included."""
+from __future__ import annotations
+
+import json
+import time
+from contextlib import ExitStack, closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .pipeline import Analyzer
+from .render import draw_faces
+from .summary import StreamSummary
+from .types import FrameResult
+
+
+@dataclass
+class StreamOutputs:
+    """Files to write; any may be None. ``record`` is the annotated H.264 MP4."""
+
+    record: str | Path | None = None
+    timeline: str | Path | None = None
+    summary: str | Path | None = None
+    chart: str | Path | None = None
+
+
+def run_stream(analyzer: Analyzer, source, fps: float, frame_interval: float, outputs: StreamOutputs,
+               smooth: int = 5, detect_every: int = 1, audio_from=None, viewer=None, duration: float | None = None,
+               on_result: Callable[[FrameResult], None] | None = None) -> StreamSummary:
+    """Process ``source`` (an iterable of Frames) and return the summary of what was processed.
+
+    ``viewer`` (with ``show(image)`` and ``closed``) displays annotated frames; closing it ends the
+    stream, as does ``duration`` seconds. ``on_result`` sees every frame result (progress, collection).
+    """
+    summary = StreamSummary(analyzer.labels, frame_interval)
+    chart = None
+    if outputs.chart:
+        from .charts import EmotionTimeline
+
+        chart = EmotionTimeline(analyzer.labels)
+    with ExitStack() as stack:
+        timeline = None
+        if outputs.timeline:
+            from .io.timeline import TimelineWriter
+
+            timeline = stack.enter_context(TimelineWriter(outputs.timeline, analyzer.labels))
+        if viewer is not None:
+            stack.enter_context(closing(viewer))
+        sink = None
+        started = time.monotonic()
+        try:
+            for result in analyzer.stream(source, fps=fps, smooth=smooth, detect_every=detect_every):
+                summary.add(result)
+                if timeline:
+                    timeline.add(result)
+                if chart:
+                    chart.add(result)
+                if on_result:
+                    on_result(result)
+                if outputs.record or viewer is not None:
+                    annotated = draw_faces(result.image, result.faces,
+                                           labels_prefix=[f"#{f.track_id}" for f in result.faces])
+                    if outputs.record:
+                        if sink is None:  # sized by the first frame: cameras often misreport their size
+                            from .io.video import VideoSink
+
+                            height, width = annotated.shape[:2]
+                            sink = stack.enter_context(VideoSink(outputs.record, fps, (width, height), audio_from))
+                        sink.write(annotated)
+                    if viewer is not None:
+                        viewer.show(annotated)
+                        if viewer.closed:
+                            break
+                if duration is not None and time.monotonic() - started >= duration:
+                    break
+        finally:
+            if outputs.summary:
+                Path(outputs.summary).write_text(json.dumps(summary.to_dict(), indent=2))
+            if chart:
+                chart.save(outputs.chart)
+    return summary
