@@ -173,6 +173,19 @@ def cmd_batch(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    from .web import WebSettings, create_app
+
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"emoscope: serving on {args.host}: reachable from other machines", file=sys.stderr)
+    settings = WebSettings(max_image_bytes=int(args.max_image_mb * 1024 * 1024),
+                           max_video_bytes=int(args.max_video_mb * 1024 * 1024), retention_seconds=args.retention)
+    uvicorn.run(create_app(_analyzer(args), settings), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
 def cmd_models(args) -> int:
     from . import models
 
@@ -330,6 +343,17 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--quiet", action="store_true", help="no progress bar or final line")
     _add_analyzer_options(batch)
     batch.set_defaults(handler=cmd_batch)
+
+    serve = commands.add_parser("serve", help="run the web app and REST API (needs the 'web' extra)",
+                                description="Serve the REST API (docs at /docs) on loopback unless told otherwise.")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--max-image-mb", type=float, default=20, help="largest photo upload (default: 20)")
+    serve.add_argument("--max-video-mb", type=float, default=500, help="largest video upload (default: 500)")
+    serve.add_argument("--retention", type=float, default=3600, metavar="SECONDS",
+                       help="delete video jobs and their files after this long (default: 3600)")
+    _add_analyzer_options(serve)
+    serve.set_defaults(handler=cmd_serve)
 
     models = commands.add_parser("models", help="list, inspect or download models",
                                  description="list: models found; info [FILE]: an emotion model's metadata; "

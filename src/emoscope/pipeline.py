@@ -11,7 +11,7 @@ from .classification import EmotionClassifier
 from .detection import DetectorSettings, create_detector
 from .errors import EmoScopeError
 from .io.images import load_image
-from .tracking import ProbabilitySmoother, Tracker
+from .tracking import FaceTracks
 from .types import Detections, Face, Frame, FrameResult, ImageResult
 
 
@@ -87,24 +87,18 @@ class Analyzer:
 
         ``detect_every`` N > 1 runs the detector on every N-th frame only; in between, the faces
         are followed along their tracks' motion and still classified every frame."""
-        tracker, smoother = Tracker(max_missed=max_missed), ProbabilitySmoother(smooth)
+        tracks = FaceTracks(self.labels, smooth, max_missed)
         previous: dict[int, Face] = {}
         for position, item in enumerate(frames):
             frame = item if isinstance(item, Frame) else Frame(position, position / fps, item)
             started = time.perf_counter()
             if position % detect_every == 0:
                 result = self._classify(frame.image, self.detector.detect(frame.image), started)
-                boxes = np.array([face.box for face in result.faces], np.float32).reshape(-1, 4)
-                ids = tracker.update(boxes)
+                tracks.track(result)
             else:
-                ids, boxes = tracker.coast()
+                ids, boxes = tracks.tracker.coast()
                 result = self._classify(frame.image, _followed(boxes, ids, previous), started)
-            raw = np.array([[face.probabilities[k] for k in self.labels] for face in result.faces], np.float32)
-            smoothed = smoother.update(ids, raw.reshape(-1, len(self.labels)))
-            smoother.forget(tracker.live_ids)
-            for face, track_id, row in zip(result.faces, ids.tolist(), smoothed):
-                face.track_id, face.raw_probabilities = track_id, face.probabilities
-                face.probabilities = dict(zip(self.labels, row.tolist()))
+                tracks.label(result, ids)
             previous = {face.track_id: face for face in result.faces}
             yield FrameResult(None, result.width, result.height, result.faces, result.timings_ms,
                               index=frame.index, timestamp=frame.timestamp, image=frame.image)

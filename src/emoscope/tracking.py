@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .types import ImageResult
+
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU of every box in ``a`` (N, 4) with every box in ``b`` (M, 4), boxes as x, y, w, h."""
@@ -115,3 +117,27 @@ class ProbabilitySmoother:
         """Drop the state of tracks that are no longer alive."""
         live = set(live_ids)
         self._state = {k: v for k, v in self._state.items() if k in live}
+
+
+class FaceTracks:
+    """One stream's state: gives each face of successive results its track ID and smoothed
+    probabilities (this frame's own move to ``raw_probabilities``)."""
+
+    def __init__(self, labels, smooth: int = 5, max_missed: int = 30):
+        self.labels = tuple(labels)
+        self.tracker = Tracker(max_missed=max_missed)
+        self.smoother = ProbabilitySmoother(smooth)
+
+    def track(self, result: ImageResult) -> None:
+        """For a frame with fresh detections: match them to tracks, then smooth."""
+        boxes = np.array([face.box for face in result.faces], np.float32).reshape(-1, 4)
+        self.label(result, self.tracker.update(boxes))
+
+    def label(self, result: ImageResult, ids: np.ndarray) -> None:
+        """Set track IDs (given, in face order) and smoothed probabilities on the result's faces."""
+        raw = np.array([[face.probabilities[k] for k in self.labels] for face in result.faces], np.float32)
+        smoothed = self.smoother.update(ids, raw.reshape(-1, len(self.labels)))
+        self.smoother.forget(self.tracker.live_ids)
+        for face, track_id, row in zip(result.faces, np.asarray(ids).tolist(), smoothed):
+            face.track_id, face.raw_probabilities = track_id, face.probabilities
+            face.probabilities = dict(zip(self.labels, row.tolist()))

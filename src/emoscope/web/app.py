@@ -1,0 +1,273 @@
+"""The one app object behind `emoscope serve` and the tests: REST API and live WebSocket.
+
+Errors are JSON ``{"error": message}`` with a 4xx status, never a stack trace. Uploads are
+checked by content (decoded), not by name, and limited in size. Video jobs have unguessable IDs,
+run one at a time in the background, and are deleted with their files on request or after the
+retention time. Live frames are analysed in memory and never stored.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from fastapi import FastAPI, File, HTTPException, Request, UploadFile, WebSocket, WebSocketDisconnect
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import __version__
+from ..errors import EmoScopeError
+from ..io.images import to_bgr8
+from ..pipeline import Analyzer
+from ..render import draw_faces
+from ..tracking import FaceTracks
+
+
+@dataclass
+class WebSettings:
+    max_image_bytes: int = 20 * 1024 * 1024
+    max_video_bytes: int = 500 * 1024 * 1024
+    retention_seconds: float = 3600.0
+    jobs_dir: Path | None = None   # default: a private temporary folder
+
+
+@dataclass
+class VideoJob:
+    id: str
+    filename: str
+    folder: Path
+    created: float = field(default_factory=time.time)
+    status: str = "queued"          # queued | running | done | failed
+    frames_done: int = 0
+    frames_total: int | None = None
+    error: str | None = None
+
+    FILES = {"annotated.mp4": "video/mp4", "timeline.csv": "text/csv", "summary.json": "application/json"}
+
+    def to_dict(self) -> dict:
+        progress = (self.frames_done / self.frames_total) if self.frames_total else None
+        return {"id": self.id, "filename": self.filename, "status": self.status, "frames_done": self.frames_done,
+                "frames_total": self.frames_total, "progress": None if progress is None else round(min(progress, 1), 4),
+                "error": self.error, "created": self.created,
+                "files": {name: f"/api/videos/{self.id}/{name}" for name in self.FILES
+                          if (self.folder / name).exists()} if self.status == "done" else {}}
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def decode_image(data: bytes) -> np.ndarray:
+    """Upload bytes -> BGR image, by content; HTTP 415 when they are not an image."""
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR) if data else None
+    if image is None:
+        raise HTTPException(415, "the upload is not a readable image")
+    return to_bgr8(image)
+
+
+def create_app(analyzer: Analyzer | None = None, settings: WebSettings | None = None) -> FastAPI:
+    settings = settings or WebSettings()
+    analyzer = analyzer or Analyzer()
+    lock = threading.Lock()  # one analysis at a time per analyzer (ONNX Runtime session + tracker state)
+    jobs_dir = Path(settings.jobs_dir or tempfile.mkdtemp(prefix="emoscope-jobs-"))
+    jobs_dir.mkdir(parents=True, exist_ok=True)
+    jobs: dict[str, VideoJob] = {}
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emoscope-video")
+    @asynccontextmanager
+    async def lifespan(_app):
+        yield
+        executor.shutdown(wait=False, cancel_futures=True)
+        if settings.jobs_dir is None:
+            shutil.rmtree(jobs_dir, ignore_errors=True)
+
+    app = FastAPI(title="EmoScope", version=__version__, lifespan=lifespan,
+                  description="Faces and the probability of each emotion on them, for photos, videos and live frames.")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException):
+        return _error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError):
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return _error(422, f"{where}: {first.get('msg', 'invalid request')}")
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(_request: Request, exc: Exception):
+        return _error(500, "internal error")
+
+    def analyze_locked(picture: np.ndarray, name: str | None):
+        with lock:
+            return analyzer.analyze_array(picture, name)
+
+    def expire_jobs() -> None:
+        now = time.time()
+        for job in [j for j in jobs.values() if now - j.created > settings.retention_seconds]:
+            delete_job(job)
+
+    def delete_job(job: VideoJob) -> None:
+        jobs.pop(job.id, None)
+        shutil.rmtree(job.folder, ignore_errors=True)
+
+    async def read_limited(upload: UploadFile, limit: int) -> bytes:
+        data = await upload.read(limit + 1)
+        if len(data) > limit:
+            raise HTTPException(413, f"the upload is larger than {limit // (1024 * 1024)} MB")
+        return data
+
+    @app.get("/health")
+    def health():
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/api/models")
+    def models():
+        info = analyzer.classifier.info
+        return {"emotion_model": {"file": analyzer.classifier.path.name, **info.metadata},
+                "detector": analyzer.detector.name}
+
+    @app.post("/api/analyze")
+    async def analyze(image: UploadFile = File(..., description="a photo"), annotated: bool = False):
+        """The same JSON as the CLI for one image; ``annotated=true`` adds the annotated image as a PNG data URL."""
+        picture = decode_image(await read_limited(image, settings.max_image_bytes))
+        result = await run_in_threadpool(analyze_locked, picture, image.filename)
+        body = result.to_dict()
+        if annotated:
+            ok, png = cv2.imencode(".png", draw_faces(picture, result.faces))
+            body["annotated_image"] = "data:image/png;base64," + base64.b64encode(png.tobytes()).decode()
+        return body
+
+    def run_job(job: VideoJob, every: int) -> None:
+        from ..io.video import VideoFileSource
+        from ..streaming import StreamOutputs, run_stream
+
+        job.status = "running"
+        source_path = job.folder / "upload"
+        try:
+            with VideoFileSource(source_path, stride=every) as source:
+                job.frames_total = -(-source.frame_count // every) if source.frame_count else None
+                outputs = StreamOutputs(record=job.folder / "annotated.mp4", timeline=job.folder / "timeline.csv",
+                                        summary=job.folder / "summary.json")
+
+                def progress(_result):
+                    job.frames_done += 1
+
+                with lock:
+                    run_stream(analyzer, source, source.fps / every, every / source.fps, outputs,
+                               audio_from=source_path if source.has_audio else None, on_result=progress)
+            job.status = "done" if job.frames_done else "failed"
+            job.error = source.stopped_at
+        except EmoScopeError as error:
+            job.status, job.error = "failed", str(error)
+        except Exception:  # keep the server alive; the job says it failed
+            job.status, job.error = "failed", "internal error while processing the video"
+        finally:
+            source_path.unlink(missing_ok=True)  # the upload is not kept once processed
+
+    @app.post("/api/videos", status_code=202)
+    async def create_video_job(video: UploadFile = File(...), every: int = 1):
+        if every < 1:
+            raise HTTPException(422, "every must be at least 1")
+        expire_jobs()
+        data = await read_limited(video, settings.max_video_bytes)
+        job = VideoJob(secrets.token_urlsafe(16), Path(video.filename or "video").name, Path())
+        job.folder = jobs_dir / job.id
+        job.folder.mkdir()
+        (job.folder / "upload").write_bytes(data)
+        from ..io.video import VideoFileSource
+
+        try:
+            VideoFileSource(job.folder / "upload").close()  # by content: FFmpeg must find a video stream
+        except EmoScopeError as error:
+            delete_job(job)
+            raise HTTPException(415, str(error).replace(str(job.folder / "upload"), job.filename)) from None
+        jobs[job.id] = job
+        executor.submit(run_job, job, every)
+        return job.to_dict()
+
+    def find_job(job_id: str) -> VideoJob:
+        job = jobs.get(job_id)
+        if job is None:
+            raise HTTPException(404, "no such job")
+        return job
+
+    @app.get("/api/videos")
+    def list_jobs():
+        expire_jobs()
+        return {"jobs": [job.to_dict() for job in sorted(jobs.values(), key=lambda j: j.created)]}
+
+    @app.get("/api/videos/{job_id}")
+    def get_job(job_id: str):
+        return find_job(job_id).to_dict()
+
+    @app.get("/api/videos/{job_id}/{name}")
+    def job_file(job_id: str, name: str):
+        job = find_job(job_id)
+        if name not in VideoJob.FILES:  # a fixed list: no path from the request reaches the file system
+            raise HTTPException(404, "no such file")
+        path = job.folder / name
+        if job.status != "done" or not path.exists():
+            raise HTTPException(404, "not ready")
+        return FileResponse(path, media_type=VideoJob.FILES[name], filename=f"{Path(job.filename).stem}-{name}")
+
+    @app.delete("/api/videos/{job_id}")
+    def remove_job(job_id: str):
+        job = find_job(job_id)
+        if job.status == "running":
+            raise HTTPException(409, "the job is running; delete it when it has finished")
+        delete_job(job)
+        return {"deleted": job_id}
+
+    @app.websocket("/ws/live")
+    async def live(socket: WebSocket):
+        """Live frames: send ``{"image": "data:image/jpeg;base64,..."}`` (or raw JPEG bytes), get the
+        frame's JSON back with track IDs. Send the next frame when the answer arrives."""
+        await socket.accept()
+        tracks = FaceTracks(analyzer.labels, smooth=5, max_missed=15)
+        try:
+            while True:
+                message = await socket.receive()
+                if message.get("type") == "websocket.disconnect":
+                    break
+                started = time.perf_counter()
+                try:
+                    frame = decode_image(_frame_bytes(message, settings.max_image_bytes))
+                except (ValueError, HTTPException) as problem:
+                    await socket.send_json({"error": str(getattr(problem, "detail", problem))})
+                    continue
+                result = await run_in_threadpool(analyze_locked, frame, None)
+                tracks.track(result)
+                body = result.to_dict()
+                body["timings_ms"]["server"] = round((time.perf_counter() - started) * 1e3, 2)
+                await socket.send_json(body)
+        except WebSocketDisconnect:
+            pass
+
+    return app
+
+
+def _frame_bytes(message: dict, limit: int) -> bytes:
+    """The image bytes of a live message: binary, or JSON ``{"image": data URL or base64}``."""
+    data = message.get("bytes")
+    if data is None:
+        try:
+            payload = json.loads(message.get("text") or "")
+            text = payload["image"]
+            data = base64.b64decode(text.split(",", 1)[-1], validate=True)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise ValueError("a frame is JSON {\"image\": \"data:image/jpeg;base64,...\"} or JPEG/PNG bytes") from None
+    if len(data) > limit:
+        raise ValueError("the frame is too large")
+    return data

@@ -1,0 +1,116 @@
+"""The REST API and the live WebSocket through FastAPI's test client."""
+import base64
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("av")
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from conftest import EXAMPLE  # noqa: E402
+from emoscope import Analyzer  # noqa: E402
+from emoscope.web import WebSettings, create_app  # noqa: E402
+from test_video import make_clip  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    settings = WebSettings(max_image_bytes=2 * 1024 * 1024, max_video_bytes=5 * 1024 * 1024,
+                           jobs_dir=tmp_path_factory.mktemp("jobs"))
+    with TestClient(create_app(Analyzer("haar"), settings)) as test_client:
+        yield test_client
+
+
+def photo_bytes():
+    return EXAMPLE.read_bytes()
+
+
+def test_health_and_models(client):
+    assert client.get("/health").json()["status"] == "ok"
+    models = client.get("/api/models").json()
+    assert models["detector"] == "haar" and "labels" in models["emotion_model"]
+
+
+def test_analyze_returns_the_cli_json_and_an_annotated_image(client):
+    response = client.post("/api/analyze?annotated=true", files={"image": ("me.png", photo_bytes(), "image/png")})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["path"] == "me.png" and len(body["faces"]) == 1 and body["faces"][0]["emotion"]
+    png = base64.b64decode(body["annotated_image"].split(",", 1)[1])
+    assert cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR).shape == (512, 512, 3)
+
+
+@pytest.mark.parametrize("name, payload, status, message", [
+    ("photo.jpg", b"<html>not an image</html>", 415, "not a readable image"),  # checked by content, not name
+    ("empty.png", b"", 415, "not a readable image"),
+    ("big.png", b"0" * (3 * 1024 * 1024), 413, "larger than"),
+])
+def test_bad_uploads_get_json_errors(client, name, payload, status, message):
+    response = client.post("/api/analyze", files={"image": (name, payload, "image/png")})
+    assert response.status_code == status and message in response.json()["error"]
+    assert "Traceback" not in response.text
+
+
+def test_missing_field_and_unknown_route_are_json(client):
+    response = client.post("/api/analyze")
+    assert response.status_code == 422 and "error" in response.json()
+    assert client.get("/api/nothing").json() == {"error": "Not Found"}
+
+
+def test_video_job_runs_to_the_end_and_is_deleted(client, tmp_path, example_image):
+    clip = make_clip(tmp_path / "clip.mp4", example_image, frames=12)
+    created = client.post("/api/videos", files={"video": ("lesson.mp4", clip.read_bytes(), "video/mp4")})
+    assert created.status_code == 202
+    job_id = created.json()["id"]
+    assert len(job_id) >= 20  # unguessable
+    deadline = time.monotonic() + 60
+    while (job := client.get(f"/api/videos/{job_id}").json())["status"] not in ("done", "failed"):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert job["status"] == "done" and job["frames_done"] == 12 and job["progress"] == 1
+    assert set(job["files"]) == {"annotated.mp4", "timeline.csv", "summary.json"}
+    video = client.get(job["files"]["annotated.mp4"])
+    assert video.status_code == 200 and video.headers["content-type"] == "video/mp4" and len(video.content) > 1000
+    assert client.get(job["files"]["summary.json"]).json()["frames_processed"] == 12
+    assert job_id in [j["id"] for j in client.get("/api/videos").json()["jobs"]]
+    assert client.delete(f"/api/videos/{job_id}").status_code == 200
+    assert client.get(f"/api/videos/{job_id}").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/api/videos/nope/summary.json", "/api/videos/nope/..%2F..%2Fetc%2Fpasswd",
+                                  "/api/videos/../../etc/passwd"])
+def test_no_path_traversal_in_file_routes(client, path):
+    response = client.get(path)
+    assert response.status_code == 404 and "root:" not in response.text
+
+
+def test_a_non_video_upload_is_refused_and_not_kept(client, tmp_path):
+    response = client.post("/api/videos", files={"video": ("x.mp4", b"not a video at all", "video/mp4")})
+    assert response.status_code == 415 and "x.mp4" in response.json()["error"]
+    assert all(job["filename"] != "x.mp4" for job in client.get("/api/videos").json()["jobs"])
+
+
+def test_live_websocket_tracks_faces_and_survives_bad_messages(client):
+    jpeg = cv2.imencode(".jpg", cv2.imread(str(EXAMPLE)))[1].tobytes()
+    data_url = "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()
+    with client.websocket_connect("/ws/live") as socket:
+        socket.send_json({"image": data_url})
+        first = socket.receive_json()
+        socket.send_text("this is not json")
+        assert "error" in socket.receive_json()
+        socket.send_json({"image": base64.b64encode(b"not an image").decode()})
+        assert "not a readable image" in socket.receive_json()["error"]
+        socket.send_bytes(jpeg)
+        second = socket.receive_json()
+    assert first["faces"][0]["track_id"] == second["faces"][0]["track_id"] == 1
+    assert "raw_probabilities" in second["faces"][0] and second["timings_ms"]["server"] > 0
+    assert client.get("/health").status_code == 200  # the server lives on
+
+
+def test_openapi_documents_the_api(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/api/analyze", "/api/videos", "/api/models", "/health"} <= set(paths)
