@@ -114,3 +114,17 @@ def test_live_websocket_tracks_faces_and_survives_bad_messages(client):
 def test_openapi_documents_the_api(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/analyze", "/api/videos", "/api/models", "/health"} <= set(paths)
+
+
+@pytest.mark.parametrize("path, marker", [("/", "photo.js"), ("/video", "video.js"), ("/live", "live.js"),
+                                          ("/docs", "/swagger/swagger-ui-bundle.js")])
+def test_pages_are_served_from_local_files(client, path, marker):
+    response = client.get(path)
+    assert response.status_code == 200 and marker in response.text
+    assert "cdn" not in response.text.lower() and "https://" not in response.text
+
+
+def test_static_assets_and_no_traversal(client):
+    assert client.get("/static/common.js").status_code == 200
+    assert client.get("/swagger/swagger-ui-bundle.js").status_code == 200
+    assert client.get("/static/../app.py").status_code == 404

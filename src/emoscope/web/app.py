@@ -22,7 +22,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 from fastapi import FastAPI, File, HTTPException, Request, UploadFile, WebSocket, WebSocketDisconnect
+import swagger_ui_bundle
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.staticfiles import StaticFiles
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -92,8 +95,20 @@ def create_app(analyzer: Analyzer | None = None, settings: WebSettings | None = 
         if settings.jobs_dir is None:
             shutil.rmtree(jobs_dir, ignore_errors=True)
 
-    app = FastAPI(title="EmoScope", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="EmoScope", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Faces and the probability of each emotion on them, for photos, videos and live frames.")
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs():
+        """The API docs, served from local files (works offline)."""
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="EmoScope API",
+                                   swagger_js_url="/swagger/swagger-ui-bundle.js",
+                                   swagger_css_url="/swagger/swagger-ui.css", swagger_favicon_url="")
+
+    for route, page in (("/", "photo.html"), ("/video", "video.html"), ("/live", "live.html")):
+        app.add_api_route(route, _page(page), include_in_schema=False)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException):
@@ -256,6 +271,16 @@ def create_app(analyzer: Analyzer | None = None, settings: WebSettings | None = 
             pass
 
     return app
+
+
+STATIC = Path(__file__).parent / "static"
+
+
+def _page(name: str):
+    def serve_page():
+        return FileResponse(STATIC / name, media_type="text/html")
+
+    return serve_page
 
 
 def _frame_bytes(message: dict, limit: int) -> bytes:
