@@ -154,3 +154,15 @@ def test_train_export_evaluate_from_the_command_line(tmp_path):
     for name in ("report.md", "report.html", "confusion_counts.png", "confusion_normalised.png", "reliability.png",
                  "class_distribution.png"):
         assert (tmp_path / "report" / name).stat().st_size > 0
+
+
+def test_int8_copy_keeps_metadata_and_predictions(trained, tmp_path):
+    from emoscope.training.quantize import quantize_int8
+
+    fp32 = export_onnx(trained[1], tmp_path / "m.onnx", version="2")
+    int8 = quantize_int8(fp32, tmp_path / "m-int8.onnx", synthetic(100, 3), count=64)
+    small, full = EmotionClassifier(int8), EmotionClassifier(fp32)
+    assert small.info.metadata["version"] == "2-int8" and small.labels == full.labels
+    data = synthetic(60, 9)
+    agreement = (small.predict(list(data.images)).argmax(1) == full.predict(list(data.images)).argmax(1)).mean()
+    assert agreement >= 0.9

@@ -276,6 +276,16 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_quantize(args) -> int:
+    from .data import load_split
+    from .training.quantize import quantize_int8
+
+    calibration = load_split(args.dataset, args.data, "train", votes=args.votes, on_error=args.on_error)
+    out = quantize_int8(args.model, args.out, calibration, count=args.count)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB); evaluate it with: emoscope evaluate {out} ...")
+    return 0
+
+
 def cmd_evaluate(args) -> int:
     from .evaluation.run import evaluate_model
 
@@ -374,6 +384,18 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--metrics", metavar="JSON", help="measured metrics to record in the metadata")
     export.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (from calibration)")
     export.set_defaults(handler=cmd_export)
+
+    quantize = commands.add_parser("quantize", help="write an int8 copy of an ONNX emotion model (train extra)",
+                                   description="Static int8 quantization calibrated on crops from a data set's "
+                                               "training split; the metadata is carried over.")
+    quantize.add_argument("model", help="ONNX emotion model")
+    quantize.add_argument("--out", required=True, help="int8 ONNX file to write")
+    quantize.add_argument("--dataset", required=True, choices=("fer2013", "ferplus", "folder", "rafdb", "affectnet"))
+    quantize.add_argument("--data", required=True, metavar="PATH")
+    quantize.add_argument("--votes", metavar="CSV", help="FER+ fer2013new.csv (ferplus only)")
+    quantize.add_argument("--count", type=int, default=512, help="calibration crops (default: 512)")
+    quantize.add_argument("--on-error", choices=("skip", "fail"), default="fail")
+    quantize.set_defaults(handler=cmd_quantize)
 
     evaluate = commands.add_parser("evaluate", help="evaluate an ONNX emotion model on a labelled data set",
                                    description="Accuracy, macro-F1, per-class scores, confusion matrices, "
