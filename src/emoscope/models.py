@@ -1,6 +1,6 @@
 """Where model files come from, and what the emotion model's ONNX metadata says.
 
-Emotion models: the one bundled in the package (``emoscope/models/``), or any ONNX file that
+Emotion models: the one bundled in the package (``emoscope/weights/``), or any ONNX file that
 carries EmoScope's metadata. The YuNet face detector is not ours to redistribute: it is found
 from an explicit path, the ``EMOSCOPE_MODELS`` folder, or the user cache, where
 ``emoscope models download yunet`` puts it after checking its sha256.
@@ -42,7 +42,7 @@ DOWNLOADABLE = {YUNET.name: YUNET}
 
 
 def bundled_models_dir() -> Path:
-    return Path(str(resources.files("emoscope") / "models"))
+    return Path(str(resources.files("emoscope") / "weights"))
 
 
 def user_cache_dir() -> Path:
