@@ -128,3 +128,17 @@ def test_static_assets_and_no_traversal(client):
     assert client.get("/static/common.js").status_code == 200
     assert client.get("/swagger/swagger-ui-bundle.js").status_code == 200
     assert client.get("/static/../app.py").status_code == 404
+
+
+def test_jobs_past_their_retention_time_are_deleted_with_their_files(tmp_path, example_image):
+    settings = WebSettings(retention_seconds=0.5, jobs_dir=tmp_path / "jobs")
+    with TestClient(create_app(Analyzer("haar"), settings)) as short_lived:
+        clip = make_clip(tmp_path / "clip.mp4", example_image, frames=6)
+        job_id = short_lived.post("/api/videos", files={"video": ("c.mp4", clip.read_bytes(), "video/mp4")}).json()["id"]
+        deadline = time.monotonic() + 60
+        while short_lived.get(f"/api/videos/{job_id}").json().get("status") not in ("done", "failed", None):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        time.sleep(0.6)
+        assert short_lived.get(f"/api/videos/{job_id}").status_code == 404
+        assert not (tmp_path / "jobs" / job_id).exists()

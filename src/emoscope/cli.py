@@ -65,7 +65,7 @@ def cmd_image(args) -> int:
             if result.error:
                 failures += 1
                 print(f"emoscope: error: {result.error}", file=sys.stderr)
-            elif not args.json and not args.csv and not args.out:
+            elif args.json != "-":  # stdout is free: one line per image
                 print(_summary_line(result))
     if failures == len(paths):
         return 1

@@ -129,8 +129,9 @@ def create_app(analyzer: Analyzer | None = None, settings: WebSettings | None = 
             return analyzer.analyze_array(picture, name)
 
     def expire_jobs() -> None:
+        """Delete jobs past their retention time (checked on every job request)."""
         now = time.time()
-        for job in [j for j in jobs.values() if now - j.created > settings.retention_seconds]:
+        for job in [j for j in jobs.values() if now - j.created > settings.retention_seconds and j.status != "running"]:
             delete_job(job)
 
     def delete_job(job: VideoJob) -> None:
@@ -213,6 +214,7 @@ def create_app(analyzer: Analyzer | None = None, settings: WebSettings | None = 
         return job.to_dict()
 
     def find_job(job_id: str) -> VideoJob:
+        expire_jobs()
         job = jobs.get(job_id)
         if job is None:
             raise HTTPException(404, "no such job")
