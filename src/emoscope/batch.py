@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .errors import InputError
 from .io.images import IMAGE_SUFFIXES
+from .models import sha256_of
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
 MANIFEST = "manifest.json"
@@ -71,14 +72,6 @@ def _read_list(path: Path) -> list[str]:
     return [str((path.parent / e) if not Path(e).is_absolute() else Path(e)) for e in entries]
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def output_key(path: Path) -> str:
     """A file name for one input's outputs, unique even for equal names in different folders."""
     return f"{path.stem}-{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
@@ -105,7 +98,7 @@ def analyze_images(paths: list[str], out_dir: str, options: tuple) -> list[dict]
             continue
         target = Path(out_dir) / "images" / f"{output_key(path)}.json"
         target.write_text(json.dumps(result.to_dict()))
-        entries.append({**entry, "sha256": sha256_file(path), "outputs": [str(target.relative_to(out_dir))],
+        entries.append({**entry, "sha256": sha256_of(path), "outputs": [str(target.relative_to(out_dir))],
                         "faces": [_face_row(raw, None, None, face) for face in result.faces]})
     return entries
 
@@ -129,7 +122,7 @@ def analyze_video(raw: str, out_dir: str, options: tuple, every: int) -> dict:
         return {"input": raw, "kind": "video", "error": str(error)}
     if source.stopped_at and summary.frames == 0:
         return {"input": raw, "kind": "video", "error": source.stopped_at}
-    entry = {"input": raw, "kind": "video", "sha256": sha256_file(path), "faces": faces,
+    entry = {"input": raw, "kind": "video", "sha256": sha256_of(path), "faces": faces,
              "outputs": [str((folder / n).relative_to(out_dir)) for n in ("timeline.csv", "summary.json")]}
     if source.stopped_at:
         entry["warning"] = source.stopped_at
@@ -171,7 +164,7 @@ def run_batch(inputs, out_dir, scheduler: str | None = None, workers: int = 2, e
     todo = []
     for path in files:
         entry = manifest["inputs"].get(str(path))
-        if entry and "error" not in entry and entry.get("sha256") == sha256_file(path) and \
+        if entry and "error" not in entry and entry.get("sha256") == sha256_of(path) and \
                 all((out_dir / o).exists() for o in entry["outputs"]):
             report.done[str(path)] = entry
             report.skipped += 1
