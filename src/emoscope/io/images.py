@@ -49,10 +49,15 @@ def read_image(path: str | Path) -> np.ndarray:
         raise InputError(f"{path}: is a folder, not an image")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty file")
-    data = np.fromfile(path, dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
+    return decode_image(np.fromfile(path, dtype=np.uint8), str(path))
+
+
+def decode_image(data, name: str = "image") -> np.ndarray:
+    """Encoded image bytes (any format OpenCV reads) -> BGR uint8; InputError naming ``name`` if they are not one."""
+    buffer = np.frombuffer(data, np.uint8) if isinstance(data, (bytes, bytearray)) else data
+    image = cv2.imdecode(buffer, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR) if len(buffer) else None
     if image is None:
-        raise InputError(f"{path}: not a readable image (unknown format, truncated, or over {MAX_PIXELS:,} pixels)")
+        raise InputError(f"{name}: not a readable image (unknown format, truncated, or over {MAX_PIXELS:,} pixels)")
     return to_bgr8(image)
 
 

@@ -84,15 +84,12 @@ def _to_unit(images: np.ndarray) -> torch.Tensor:
 
 
 @torch.no_grad()
-def predict_logits(model: torch.nn.Module, spec: InputSpec, images: np.ndarray, batch_size: int = 256, flip: bool = False) -> np.ndarray:
+def predict_logits(model: torch.nn.Module, spec: InputSpec, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
     model.eval()
     outputs = []
     for start in range(0, len(images), batch_size):
         x = spec.prepare(_to_unit(images[start: start + batch_size]))
-        logits = model(x)
-        if flip:
-            logits = (logits + model(torch.flip(x, dims=[3]))) / 2
-        outputs.append(logits)
+        outputs.append(model(x))
     return torch.cat(outputs).numpy()
 
 

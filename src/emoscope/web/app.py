@@ -31,8 +31,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
-from ..errors import EmoScopeError
-from ..io.images import to_bgr8
+from ..errors import EmoScopeError, InputError
+from ..io.images import decode_image
 from ..pipeline import Analyzer
 from ..render import draw_faces
 from ..tracking import FaceTracks
@@ -72,12 +72,12 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def decode_image(data: bytes) -> np.ndarray:
+def decode_upload(data: bytes) -> np.ndarray:
     """Upload bytes -> BGR image, by content; HTTP 415 when they are not an image."""
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR) if data else None
-    if image is None:
-        raise HTTPException(415, "the upload is not a readable image")
-    return to_bgr8(image)
+    try:
+        return decode_image(data)
+    except InputError:
+        raise HTTPException(415, "the upload is not a readable image") from None
 
 
 def create_app(analyzer: Analyzer | None = None, settings: WebSettings | None = None) -> FastAPI:
@@ -157,7 +157,7 @@ def create_app(analyzer: Analyzer | None = None, settings: WebSettings | None = 
     @app.post("/api/analyze")
     async def analyze(image: UploadFile = File(..., description="a photo"), annotated: bool = False):
         """The same JSON as the CLI for one image; ``annotated=true`` adds the annotated image as a PNG data URL."""
-        picture = decode_image(await read_limited(image, settings.max_image_bytes))
+        picture = decode_upload(await read_limited(image, settings.max_image_bytes))
         result = await run_in_threadpool(analyze_locked, picture, image.filename)
         body = result.to_dict()
         if annotated:
@@ -260,7 +260,7 @@ def create_app(analyzer: Analyzer | None = None, settings: WebSettings | None = 
                     break
                 started = time.perf_counter()
                 try:
-                    frame = decode_image(_frame_bytes(message, settings.max_image_bytes))
+                    frame = decode_upload(_frame_bytes(message, settings.max_image_bytes))
                 except (ValueError, HTTPException) as problem:
                     await socket.send_json({"error": str(getattr(problem, "detail", problem))})
                     continue
