@@ -96,7 +96,7 @@ def test_onnx_and_pytorch_predict_the_same_classes_on_real_crops(trained, tmp_pa
 @pytest.mark.parametrize("name", [n for n in architecture_names() if n != "mobilenet_v2"])
 def test_architectures_map_their_input_to_logits(name):
     spec = get_architecture(name)
-    model = spec.build(7).eval()
+    model = spec.build(7, pretrained=False).eval()
     with torch.no_grad():
         out = model(torch.zeros(2, spec.channels, spec.input_size, spec.input_size))
     assert out.shape == (2, 7)
@@ -166,3 +166,105 @@ def test_int8_copy_keeps_metadata_and_predictions(trained, tmp_path):
     data = synthetic(60, 9)
     agreement = (small.predict(list(data.images)).argmax(1) == full.predict(list(data.images)).argmax(1)).mean()
     assert agreement >= 0.9
+
+
+def with_votes(dataset: FaceDataset, seed: int) -> FaceDataset:
+    """The data set plus a second, noisier label set over 8 classes, as FER+ votes are."""
+    rng = np.random.default_rng(seed)
+    votes = np.zeros((len(dataset), 8), np.float32)
+    votes[:, :7] = dataset.targets * 7 + rng.integers(0, 3, (len(dataset), 7))
+    votes[::10] = 0  # "unknown / not a face" rows: no second label
+    sums = votes.sum(1, keepdims=True)
+    soft = np.divide(votes, sums, out=np.zeros_like(votes), where=sums > 0)
+    return FaceDataset(dataset.images, dataset.targets, EMOTIONS, dataset.name, soft, EMOTIONS + ("contempt",))
+
+
+def test_a_48px_crop_gives_the_same_tensor_on_the_training_and_inference_paths():
+    from emoscope.preprocess import crops_to_tensor, fit_to_input
+
+    crops = synthetic(5, 11).images
+    spec = trainer_module.InputSpec(size=64, channels=3, mean=0.5, std=0.25)
+    training = spec.prepare(trainer_module._to_unit(spec.fit(crops))).numpy()
+    inference = crops_to_tensor([fit_to_input(c, (64, 64)) for c in crops], 3, [0.5] * 3, [0.25] * 3)
+    assert training.shape == inference.shape == (5, 3, 64, 64)
+    np.testing.assert_allclose(training, inference, atol=1e-6)
+
+
+def test_evaluation_and_calibration_use_the_inference_preprocessing(trained, tmp_path):
+    from emoscope.evaluation.run import dataset_logits
+    from emoscope.preprocess import fit_to_input
+    from emoscope.training.quantize import _Crops
+
+    classifier = EmotionClassifier(export_onnx(trained[1], tmp_path / "m.onnx"))
+    big = FaceDataset(np.stack([cv2_resize(i, 96) for i in synthetic(6, 4).images]), synthetic(6, 4).targets, EMOTIONS)
+    expected_crops = [fit_to_input(i, classifier.info.input_size) for i in big.images]
+    np.testing.assert_allclose(dataset_logits(classifier, big), classifier.raw_outputs(expected_crops), atol=1e-6)
+    calibration = _Crops(classifier, big.images, batch=6).get_next()["input"]
+    np.testing.assert_array_equal(calibration, classifier.to_tensor(expected_crops))
+
+
+def cv2_resize(image, side):
+    import cv2
+
+    return cv2.resize(image, (side, side), interpolation=cv2.INTER_CUBIC)
+
+
+def test_soft_cross_entropy_matches_hand_computed_values():
+    logits = torch.tensor([[0.0, 0.0], [np.log(3.0), 0.0], [5.0, 1.0]])
+    targets = torch.tensor([[1.0, 0.0], [0.5, 0.5], [0.0, 0.0]])  # last row: no label, left out
+    # row 1: -log(1/2); row 2: -(0.5 log 3/4 + 0.5 log 1/4)
+    expected = (np.log(2) + -(0.5 * np.log(0.75) + 0.5 * np.log(0.25))) / 2
+    assert trainer_module.soft_cross_entropy(logits, targets).item() == pytest.approx(expected, rel=1e-6)
+    weights = torch.tensor([2.0, 1.0])
+    weighted = (2 * np.log(2) + -(0.5 * 2 * np.log(0.75) + 0.5 * np.log(0.25))) / (2 + 1.5)
+    assert trainer_module.soft_cross_entropy(logits, targets, weights).item() == pytest.approx(weighted, rel=1e-6)
+
+
+def test_blend_and_majority_follow_their_definitions():
+    logits = np.log(np.array([[0.6, 0.4, 0.2, 0.2, 0.1]]))  # hard head (2 labels), then soft head (3 labels)
+    blended = trainer_module.blend_log_probabilities(logits, 2, 0.5)
+    expected = 0.5 * np.log([0.6, 0.4]) + 0.5 * np.log([0.5, 0.5])  # soft head renormalised over 2 labels
+    np.testing.assert_allclose(blended[0], expected, atol=1e-6)
+    votes = np.array([[0.5, 0.3, 0.2], [0.4, 0.4, 0.2], [0.1, 0.2, 0.7], [0, 0, 0]], np.float32)
+    assert trainer_module.majority_labels(votes, 2).tolist() == [0, -1, -1, -1]
+
+
+def test_two_label_sets_train_two_heads_and_export_one_blended_output(tmp_path):
+    from emoscope.training.export import load_checkpoint
+
+    config = TrainConfig(epochs=2, soft_weight=0.5, **FAST)
+    best = train(config, with_votes(synthetic(200, 0), 0), with_votes(synthetic(60, 1), 1), tmp_path / "run",
+                 progress=False)
+    state = torch.load(best, weights_only=False)
+    assert state["soft_labels"][-1] == "contempt" and state["soft_share"] in trainer_module.BLEND_SHARES
+    log = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert set(log["val_blends"]) == {str(s) for s in trainer_module.BLEND_SHARES}
+    path = export_onnx(best, tmp_path / "m.onnx")
+    assert max_abs_difference(best, path) < 1e-4
+    classifier = EmotionClassifier(path)
+    assert classifier.labels == EMOTIONS and classifier.info.metadata["heads"]["soft_share"] == state["soft_share"]
+    probabilities = classifier.predict(list(synthetic(8, 2).images))
+    assert probabilities.shape == (8, 7) and np.allclose(probabilities.sum(1), 1, atol=1e-5)
+    model, _ = load_checkpoint(best)
+    assert model(torch.zeros(1, 1, 48, 48)).shape == (1, 7)
+
+
+def test_a_resumed_run_may_use_another_thread_count(trained, tmp_path):
+    import shutil
+
+    shutil.copytree(trained[0], tmp_path / "run")
+    config = TrainConfig(epochs=2, **{**FAST, "threads": 2})
+    assert train(config, synthetic(200, 0), synthetic(60, 1), tmp_path / "run", progress=False).exists()
+
+
+def test_a_checkpoint_that_does_not_fit_its_architecture_is_one_clear_error(trained, tmp_path):
+    from emoscope.training.export import load_checkpoint
+
+    state = torch.load(trained[1], weights_only=False)
+    state["arch"] = "resnet_small"
+    torch.save(state, tmp_path / "other.pt")
+    with pytest.raises(TrainingError, match="other.pt: its weights do not fit architecture 'resnet_small'"):
+        load_checkpoint(tmp_path / "other.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(TrainingError, match="junk.pt: not an EmoScope training checkpoint"):
+        load_checkpoint(tmp_path / "junk.pt")

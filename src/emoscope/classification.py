@@ -10,6 +10,7 @@ import onnxruntime as ort
 from .align import crop_face
 from .errors import ModelNotFoundError
 from .models import ModelInfo, resolve_emotion_model
+from .preprocess import crops_to_tensor
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -33,8 +34,6 @@ class EmotionClassifier:
             raise ModelNotFoundError(f"{self.path}: not a loadable ONNX model ({str(error).splitlines()[0]})") from None
         self.info = ModelInfo.from_metadata(self._session.get_modelmeta().custom_metadata_map, str(self.path))
         self._input_name = self._session.get_inputs()[0].name
-        self._mean = np.asarray(self.info.mean, np.float32).reshape(1, -1, 1, 1)
-        self._std = np.asarray(self.info.std, np.float32).reshape(1, -1, 1, 1)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -51,11 +50,8 @@ class EmotionClassifier:
         return crop_face(source, box, landmarks, self.info.crop, self.info.input_size)
 
     def to_tensor(self, crops: list[np.ndarray]) -> np.ndarray:
-        batch = np.stack(crops).astype(np.float32) / 255.0
-        batch = batch[:, None] if batch.ndim == 3 else batch.transpose(0, 3, 1, 2)
-        if batch.shape[1] != self.info.channels:
-            batch = np.repeat(batch, self.info.channels, axis=1)
-        return np.ascontiguousarray((batch - self._mean) / self._std)
+        """Crops at the model's input size -> its input tensor (:func:`emoscope.preprocess.crops_to_tensor`)."""
+        return crops_to_tensor(crops, self.info.channels, self.info.mean, self.info.std)
 
     def raw_outputs(self, crops: list[np.ndarray]) -> np.ndarray:
         """The model's own output (logits or probabilities, as its metadata says) for N crops."""

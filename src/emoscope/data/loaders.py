@@ -36,8 +36,15 @@ class FaceDataset:
     targets: np.ndarray
     labels: tuple[str, ...]
     name: str = ""
+    soft_targets: np.ndarray | None = None
+    """Optional second label set for the same images, ``(N, len(soft_labels))`` distributions;
+    an all-zero row means "no label" (FER+ rows whose votes say unknown or not a face)."""
+    soft_labels: tuple[str, ...] = ()
 
     def __post_init__(self):
+        if self.soft_targets is not None and self.soft_targets.shape != (len(self.images), len(self.soft_labels)):
+            raise DatasetError(f"{self.name}: soft targets {self.soft_targets.shape} do not match "
+                               f"{len(self.images)} images and labels {self.soft_labels}")
         if self.images.ndim != 3 or self.images.dtype != np.uint8:
             raise DatasetError(f"{self.name}: images must be (N, H, W) uint8, got {self.images.shape} {self.images.dtype}")
         if self.targets.shape != (len(self.images), len(self.labels)):
@@ -108,10 +115,16 @@ def _parse_fer_pixels(text: str) -> np.ndarray | None:
 
 def load_fer2013(csv_path: str | Path, split: str, on_error: str = "fail") -> FaceDataset:
     """FER2013 CSV (``emotion,pixels,Usage``, plain or gzip); split is train, val or test."""
+    dataset, _ = _load_fer2013_rows(csv_path, split, on_error)
+    return dataset
+
+
+def _load_fer2013_rows(csv_path: str | Path, split: str, on_error: str) -> tuple[FaceDataset, list[int]]:
+    """The FER2013 split and the CSV data-row number of each of its images."""
     usage = FER2013_SPLITS.get(split)
     if usage is None:
         raise DatasetError(f"unknown split {split!r}; use one of {', '.join(FER2013_SPLITS)}")
-    images, labels = [], []
+    images, labels, rows = [], [], []
     for number, row in _read_fer2013_rows(Path(csv_path)):
         if len(row) != 3:
             _problem(f"{csv_path}: row {number + 1} has {len(row)} fields, expected 3", on_error)
@@ -128,9 +141,10 @@ def load_fer2013(csv_path: str | Path, split: str, on_error: str = "fail") -> Fa
             continue
         images.append(image)
         labels.append(int(emotion))
+        rows.append(number)
     if not images:
         raise DatasetError(f"{csv_path}: no rows for split {split} ({usage})")
-    return FaceDataset(np.stack(images), _one_hot(labels, len(EMOTIONS)), EMOTIONS, f"fer2013/{split}")
+    return FaceDataset(np.stack(images), _one_hot(labels, len(EMOTIONS)), EMOTIONS, f"fer2013/{split}"), rows
 
 
 # FER+ vote columns, in the file's order, and our label for each (None: not an emotion).
@@ -217,6 +231,37 @@ def load_ferplus(
     if not images:
         raise DatasetError(f"{votes_csv}: no usable rows for split {split}")
     return FaceDataset(np.stack(images), np.stack(targets), labels, f"ferplus-{scheme}/{split}")
+
+
+def load_fer2013_with_votes(fer2013_csv: str | Path, votes_csv: str | Path, split: str,
+                            on_error: str = "fail") -> FaceDataset:
+    """FER2013 images with both label sets: the original single-annotator labels as ``targets`` and
+    the FER+ vote distributions (8 classes with contempt) as ``soft_targets``, so one model can
+    learn from both (rows whose votes are mostly unknown / not a face get an all-zero soft row)."""
+    dataset, rows = _load_fer2013_rows(fer2013_csv, split, on_error)
+    with _open_text(Path(votes_csv)) as handle:
+        vote_rows = list(csv.reader(handle))
+    header, vote_rows = vote_rows[0] if vote_rows else [], vote_rows[1:]
+    if [h.strip() for h in header[2:12]] != list(FERPLUS_VOTE_COLUMNS):
+        raise DatasetError(f"{votes_csv}: unexpected FER+ header {header}")
+    soft = np.zeros((len(rows), len(EMOTIONS_WITH_CONTEMPT)), np.float32)
+    for i, number in enumerate(rows):
+        if number >= len(vote_rows):
+            raise DatasetError(f"{votes_csv}: has {len(vote_rows)} rows, fewer than {fer2013_csv}")
+        vote_row = vote_rows[number]
+        if len(vote_row) < 12 or vote_row[0].strip() != FER2013_SPLITS[split]:
+            raise DatasetError(f"{votes_csv}: row {number + 2} does not line up with {fer2013_csv} "
+                               f"(expected usage {FER2013_SPLITS[split]!r})")
+        try:
+            votes = np.array([float(v) for v in vote_row[2:12]], np.float32)
+        except ValueError:
+            raise DatasetError(f"{votes_csv}: row {number + 2} has non-numeric votes") from None
+        target = ferplus_target(votes, "soft", EMOTIONS_WITH_CONTEMPT)
+        if target is not None:
+            soft[i] = target
+    dataset.soft_targets, dataset.soft_labels = soft, EMOTIONS_WITH_CONTEMPT
+    dataset.name = f"fer2013+ferplus/{split}"
+    return dataset
 
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .loaders import (DatasetError, FaceDataset, load_affectnet, load_fer2013, load_ferplus, load_image_folder,
-                       load_rafdb)
+from .loaders import (DatasetError, FaceDataset, load_affectnet, load_fer2013, load_fer2013_with_votes, load_ferplus,
+                      load_image_folder, load_rafdb)
 
-DATASET_KINDS = ("fer2013", "ferplus", "folder", "rafdb", "affectnet")
+DATASET_KINDS = ("fer2013", "ferplus", "fer2013+ferplus", "folder", "rafdb", "affectnet")
 
 
 def holdout_split(dataset: FaceDataset, fraction: float, seed: int) -> tuple[FaceDataset, FaceDataset]:
@@ -39,6 +39,10 @@ def load_split(kind: str, data: str | Path, split: str, votes: str | Path | None
         if votes is None:
             raise DatasetError("FER+ needs --votes PATH/fer2013new.csv beside the FER2013 CSV")
         return load_ferplus(data, votes, split, scheme, with_contempt, on_error)
+    if kind == "fer2013+ferplus":
+        if votes is None:
+            raise DatasetError("fer2013+ferplus needs --votes PATH/fer2013new.csv beside the FER2013 CSV")
+        return load_fer2013_with_votes(data, votes, split, on_error)
     if kind == "folder":
         folder = next((data / name for name in _FOLDER_SPLIT_NAMES[split] if (data / name).is_dir()), None)
         return load_image_folder(folder if folder else data, on_error=on_error)
@@ -59,7 +63,7 @@ def load_train_val(kind: str, data: str | Path, votes=None, scheme="majority", w
                    on_error="fail", seed=0) -> tuple[FaceDataset, FaceDataset]:
     """Training and validation splits; layouts without a validation split get a 10% stratified hold-out."""
     train_set = load_split(kind, data, "train", votes, scheme, with_contempt, on_error)
-    has_val = kind in ("fer2013", "ferplus") or (
+    has_val = kind in ("fer2013", "ferplus", "fer2013+ferplus") or (
         kind in ("folder", "affectnet") and any((Path(data) / n).is_dir() for n in _FOLDER_SPLIT_NAMES["val"]))
     if has_val:
         return train_set, load_split(kind, data, "val", votes, scheme, with_contempt, on_error)

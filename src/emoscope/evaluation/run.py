@@ -11,6 +11,7 @@ import numpy as np
 from ..classification import EmotionClassifier
 from ..data import FaceDataset, load_split
 from ..errors import InputError
+from ..preprocess import fit_to_input
 from .metrics import classification_metrics, fit_temperature, reliability, softmax
 
 
@@ -20,7 +21,7 @@ def dataset_logits(classifier: EmotionClassifier, dataset: FaceDataset, flip: bo
     height, width = classifier.info.input_size
     outputs = []
     for start in range(0, len(dataset), batch_size):
-        crops = [img if img.shape == (height, width) else cv2.resize(img, (width, height), interpolation=cv2.INTER_AREA)
+        crops = [fit_to_input(img, (height, width))
                  for img in dataset.images[start: start + batch_size]]
         if flip:
             crops = [np.ascontiguousarray(c[:, ::-1]) for c in crops]

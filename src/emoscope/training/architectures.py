@@ -183,3 +183,12 @@ def mobilenet_v2(num_classes: int, pretrained: bool = True) -> nn.Module:
     if pretrained:
         load_imagenet_mobilenet_v2(model)
     return model
+
+
+@register("mobilenet_v2_64", 64, 3, "MobileNetV2 from ImageNet weights, ImageNet's stride-2 stem, 64x64 input "
+          "(about a quarter of mobilenet_v2's compute)")
+def mobilenet_v2_64(num_classes: int, pretrained: bool = True) -> nn.Module:
+    model = MobileNetV2(num_classes, stem_stride=2)
+    if pretrained:
+        load_imagenet_mobilenet_v2(model)
+    return model

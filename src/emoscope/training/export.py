@@ -11,15 +11,44 @@ import torch
 
 from ..models import CropSpec
 from .architectures import get_architecture
-from .trainer import InputSpec
+from .trainer import InputSpec, TrainingError
+
+
+class BlendedHeads(torch.nn.Module):
+    """A two-head model as one output: ``(1 - s) * log_softmax(hard) + s * log_softmax(soft)`` over
+    the hard head's labels (see :func:`emoscope.training.trainer.blend_log_probabilities`); these
+    log-probabilities serve as logits. A one-head model passes through unchanged."""
+
+    def __init__(self, model: torch.nn.Module, num_labels: int, two_heads: bool, soft_share: float):
+        super().__init__()
+        self.model, self.num_labels, self.two_heads, self.soft_share = model, num_labels, two_heads, soft_share
+
+    def forward(self, x):
+        logits = self.model(x)
+        k = self.num_labels
+        if not self.two_heads:
+            return logits
+        hard = torch.log_softmax(logits[:, :k], 1)
+        soft = torch.log_softmax(logits[:, k: 2 * k], 1)
+        return (1.0 - self.soft_share) * hard + self.soft_share * soft
 
 
 def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict]:
-    """The model of a training checkpoint (in eval mode) and the checkpoint's facts."""
-    state = torch.load(str(path), map_location="cpu", weights_only=False)
-    model = get_architecture(state["arch"]).build(len(state["labels"]), pretrained=False)
-    model.load_state_dict(state["model"])
-    return model.eval(), state
+    """The model of a training checkpoint (in eval mode, two heads blended into one output) and the
+    checkpoint's facts. A file that is not a checkpoint of a known architecture is one clear error."""
+    try:
+        state = torch.load(str(path), map_location="cpu", weights_only=False)
+        arch, labels = state["arch"], state["labels"]
+    except Exception as error:  # torch raises many types for a file that is not a checkpoint
+        raise TrainingError(f"{path}: not an EmoScope training checkpoint ({str(error).splitlines()[0][:120]})") from None
+    outputs = len(labels) + len(state.get("soft_labels", []))
+    model = get_architecture(arch).build(outputs, pretrained=False)
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError:
+        raise TrainingError(f"{path}: its weights do not fit architecture {arch!r} with {outputs} outputs") from None
+    two_heads = outputs > len(labels)
+    return BlendedHeads(model, len(labels), two_heads, float(state.get("soft_share", 0.0))).eval(), state
 
 
 def export_onnx(checkpoint: str | Path, out: str | Path, crop: CropSpec = CropSpec(), version: str = "0",
@@ -46,6 +75,8 @@ def export_onnx(checkpoint: str | Path, out: str | Path, crop: CropSpec = CropSp
         "version": version,
         "architecture": state["arch"],
         "trained_on": state.get("trained_on", ""),
+        "heads": {"labels": list(state["labels"]), "soft_labels": list(state.get("soft_labels", [])),
+                  "soft_share": float(state.get("soft_share", 0.0))},
         "metrics": metrics or {},
     }
     del proto.metadata_props[:]

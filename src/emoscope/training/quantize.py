@@ -11,14 +11,13 @@ from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantTy
 
 from ..classification import EmotionClassifier
 from ..data import FaceDataset
+from ..preprocess import fit_to_input
 
 
 class _Crops(CalibrationDataReader):
     def __init__(self, classifier: EmotionClassifier, images: np.ndarray, batch: int = 32):
-        import cv2
-
         height, width = classifier.info.input_size
-        crops = [img if img.shape == (height, width) else cv2.resize(img, (width, height), interpolation=cv2.INTER_AREA)
+        crops = [fit_to_input(img, (height, width))
                  for img in images]
         self._batches = iter([classifier.to_tensor(crops[i: i + batch]) for i in range(0, len(crops), batch)])
 

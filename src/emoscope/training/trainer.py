@@ -1,8 +1,12 @@
 """The training loop: seeded, resumable, with early stopping, best-checkpoint keeping and a metrics log.
 
 A run lives in one output folder: ``config.json``, ``last.pt`` (resume point, written every
-epoch), ``best.pt`` (best validation accuracy), ``metrics.jsonl`` and ``curves.png``. Running the
-same command again continues from ``last.pt``.
+epoch), ``best.pt`` (best validation score), ``metrics.jsonl`` and ``curves.png``. Running the
+same command again continues from ``last.pt`` (the thread count may change between sessions).
+
+Data with a second label set (FER2013 images with FER+ votes) trains two heads on one trunk:
+the model's output is ``len(labels) + len(soft_labels)`` logits, the first part learnt from the
+hard labels, the second from the vote distributions. Export blends the two into one output.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from .architectures import get_architecture
 from .augment import AugmentConfig, augment_batch
 from ..data import FaceDataset
 from ..errors import EmoScopeError
+from ..preprocess import fit_to_input
 
 
 @dataclass
@@ -36,6 +41,8 @@ class TrainConfig:
     patience: int = 5
     seed: int = 0
     threads: int = 2
+    soft_weight: float = 0.5        # share of the loss on the second label set (FER+ votes), when the data has one
+    ema_decay: float = 0.998        # exponential moving average of the weights; what is validated and saved (0: off)
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":
@@ -65,7 +72,11 @@ def class_weights(dataset: FaceDataset, scheme: str) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class InputSpec:
-    """How a gray 0..255 crop becomes the model's input; exported with the model."""
+    """How a gray 0..255 crop becomes the model's input; exported with the model.
+
+    Resizing is not here: crops reach the model size through :func:`emoscope.preprocess.fit_to_input`,
+    as at inference, and this only normalises (the same arithmetic as ``crops_to_tensor``).
+    """
 
     size: int
     channels: int
@@ -73,10 +84,14 @@ class InputSpec:
     std: float
 
     def prepare(self, gray_unit: torch.Tensor) -> torch.Tensor:
-        """(N, 1, H, W) gray in [0, 1] -> normalised (N, C, size, size)."""
-        if gray_unit.shape[-1] != self.size:
-            gray_unit = F.interpolate(gray_unit, size=(self.size, self.size), mode="bilinear", align_corners=False)
+        """(N, 1, size, size) gray in [0, 1] -> normalised (N, C, size, size)."""
         return ((gray_unit - self.mean) / self.std).expand(-1, self.channels, -1, -1)
+
+    def fit(self, images: np.ndarray) -> np.ndarray:
+        """uint8 (N, H, W) crops of any size -> (N, size, size), through the preprocessing contract."""
+        if images.shape[1:] == (self.size, self.size):
+            return images
+        return np.stack([fit_to_input(image, (self.size, self.size)) for image in images])
 
 
 def _to_unit(images: np.ndarray) -> torch.Tensor:
@@ -85,12 +100,78 @@ def _to_unit(images: np.ndarray) -> torch.Tensor:
 
 @torch.no_grad()
 def predict_logits(model: torch.nn.Module, spec: InputSpec, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """All output logits of ``model`` for uint8 crops of any size."""
     model.eval()
+    images = spec.fit(images)
     outputs = []
     for start in range(0, len(images), batch_size):
-        x = spec.prepare(_to_unit(images[start: start + batch_size]))
-        outputs.append(model(x))
+        outputs.append(model(spec.prepare(_to_unit(images[start: start + batch_size]))))
     return torch.cat(outputs).numpy()
+
+
+def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean cross-entropy against target distributions; all-zero target rows are left out.
+
+    ``weights`` (per class) scale each class's term, as ``F.cross_entropy(weight=...)`` does for
+    hard labels, normalised by the batch's total target weight.
+    """
+    keep = targets.sum(1) > 0
+    if not keep.any():
+        return logits.sum() * 0.0
+    logits, targets = logits[keep], targets[keep]
+    weighted = targets if weights is None else targets * weights
+    return -(weighted * F.log_softmax(logits, 1)).sum() / weighted.sum()
+
+
+def blend_log_probabilities(logits: np.ndarray, num_labels: int, soft_share: float) -> np.ndarray:
+    """One output from two heads: ``(1 - s) * log p_hard + s * log p_soft`` over the first
+    ``num_labels`` classes (the soft head's extra classes, e.g. contempt, renormalised away)."""
+    def log_softmax(z):
+        z = z - z.max(1, keepdims=True)
+        return z - np.log(np.exp(z).sum(1, keepdims=True))
+
+    hard = log_softmax(logits[:, :num_labels])
+    if logits.shape[1] == num_labels:
+        return hard
+    soft = log_softmax(logits[:, num_labels: 2 * num_labels])
+    return (1.0 - soft_share) * hard + soft_share * soft
+
+
+BLEND_SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)
+"""Soft-head shares that validation compares; the best is recorded and exported."""
+
+
+def majority_labels(soft_targets: np.ndarray, num_labels: int) -> np.ndarray:
+    """FER+ majority protocol: the index of a row's single most-voted class, or -1 where the top is
+    tied, absent, or outside the first ``num_labels`` classes (contempt in the 7-class protocol)."""
+    top = soft_targets.max(1, keepdims=True)
+    winners = (soft_targets == top) & (top > 0)
+    labels = soft_targets.argmax(1)
+    unique = winners.sum(1) == 1
+    return np.where(unique & (labels < num_labels), labels, -1)
+
+
+def validation_scores(logits: np.ndarray, dataset: FaceDataset) -> dict:
+    """Accuracy on the hard labels and, with a second label set, FER+-majority accuracy for each blend.
+
+    ``score`` (what selects the best epoch) is the hard-label accuracy, or with two label sets the
+    best mean of the two accuracies over the blends, whose share is kept as ``soft_share``.
+    """
+    k = len(dataset.labels)
+    hard = dataset.hard_labels
+    if dataset.soft_targets is None:
+        accuracy = float((logits[:, :k].argmax(1) == hard).mean())
+        return {"accuracy": accuracy, "score": accuracy}
+    majority = majority_labels(dataset.soft_targets, k)
+    has_majority = majority >= 0
+    blends = {}
+    for share in BLEND_SHARES:
+        predicted = blend_log_probabilities(logits, k, share).argmax(1)
+        blends[share] = {"hard_accuracy": float((predicted == hard).mean()),
+                         "majority_accuracy": float((predicted[has_majority] == majority[has_majority]).mean())}
+    best = max(blends, key=lambda s: blends[s]["hard_accuracy"] + blends[s]["majority_accuracy"])
+    return {"accuracy": blends[0.0]["hard_accuracy"], "blends": {str(s): v for s, v in blends.items()},
+            "soft_share": best, "score": (blends[best]["hard_accuracy"] + blends[best]["majority_accuracy"]) / 2}
 
 
 def _plot_curves(history: list[dict], path: Path) -> None:
@@ -106,6 +187,7 @@ def _plot_curves(history: list[dict], path: Path) -> None:
     loss_ax.set(xlabel="epoch", ylabel="loss", title="Loss")
     acc_ax.plot(epochs, [h["train_accuracy"] for h in history], label="train")
     acc_ax.plot(epochs, [h["val_accuracy"] for h in history], label="validation")
+    acc_ax.plot(epochs, [h["val_score"] for h in history], label="validation score")
     acc_ax.set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
     for ax in (loss_ax, acc_ax):
         ax.grid(alpha=0.3)
@@ -115,12 +197,20 @@ def _plot_curves(history: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+def _same_run(saved: dict | None, current: dict) -> bool:
+    """Whether a saved configuration is the same run (the thread count may differ between sessions)."""
+    if saved is None:
+        return False
+    ignore = ("threads",)
+    return {k: v for k, v in saved.items() if k not in ignore} == {k: v for k, v in current.items() if k not in ignore}
+
+
 def train(config: TrainConfig, train_set: FaceDataset, val_set: FaceDataset, out_dir: str | Path,
           restart: bool = False, progress: bool = True) -> Path:
     """Train (or resume) a run in ``out_dir``; returns the path of the best checkpoint."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    if train_set.labels != val_set.labels:
+    if train_set.labels != val_set.labels or train_set.soft_labels != val_set.soft_labels:
         raise TrainingError(f"train labels {train_set.labels} differ from validation labels {val_set.labels}")
     torch.set_num_threads(config.threads)
     config_dict = asdict(config)
@@ -131,25 +221,32 @@ def train(config: TrainConfig, train_set: FaceDataset, val_set: FaceDataset, out
     pixels = train_set.images.astype(np.float32) / 255.0
     input_spec = InputSpec(spec_arch.input_size, spec_arch.channels, round(float(pixels.mean()), 4), round(float(pixels.std()), 4))
     del pixels
+    num_labels, num_soft = len(train_set.labels), len(train_set.soft_labels)
 
     torch.manual_seed(config.seed)
-    model = spec_arch.build(len(train_set.labels))
+    model = spec_arch.build(num_labels + num_soft)
+    ema = (torch.optim.swa_utils.AveragedModel(
+        model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+        if config.ema_decay > 0 else None)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = (len(train_set) + config.batch_size - 1) // config.batch_size
+    # One-cycle: linear-ish warm-up over the first 15% of steps, then cosine annealing.
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=config.lr, epochs=config.epochs, steps_per_epoch=steps_per_epoch, pct_start=0.15)
     history: list[dict] = []
-    start_epoch, best_accuracy, stale_epochs = 1, -1.0, 0
+    start_epoch, best_score, stale_epochs = 1, -1.0, 0
 
     if last_path.exists() and not restart:
         saved_config = json.loads(config_path.read_text()) if config_path.exists() else None
-        if saved_config != config_dict:
+        if not _same_run(saved_config, config_dict):
             raise TrainingError(f"{out_dir} holds a run with another configuration; use --restart or another --out")
         state = torch.load(last_path, map_location="cpu", weights_only=False)
         model.load_state_dict(state["model"])
+        if ema is not None:
+            ema.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        history, best_accuracy, stale_epochs = state["history"], state["best_accuracy"], state["stale_epochs"]
+        history, best_score, stale_epochs = state["history"], state["best_score"], state["stale_epochs"]
         start_epoch = state["epoch"] + 1
         print(f"resuming {out_dir} after epoch {state['epoch']}", flush=True)
     else:
@@ -158,12 +255,15 @@ def train(config: TrainConfig, train_set: FaceDataset, val_set: FaceDataset, out
     config_path.write_text(json.dumps(config_dict, indent=2))
 
     weights = class_weights(train_set, config.class_weighting)
-    images = train_set.images
+    images = torch.from_numpy(input_spec.fit(train_set.images))   # uint8 in memory, at the model's input size
     targets = torch.from_numpy(train_set.targets)
+    smoothed = targets * (1 - config.label_smoothing) + config.label_smoothing / num_labels
+    soft_targets = None if train_set.soft_targets is None else torch.from_numpy(train_set.soft_targets)
     checkpoint_base = {
-        "arch": config.arch, "labels": list(train_set.labels), "input": asdict(input_spec),
-        "trained_on": train_set.name, "config": config_dict,
+        "arch": config.arch, "labels": list(train_set.labels), "soft_labels": list(train_set.soft_labels),
+        "input": asdict(input_spec), "trained_on": train_set.name, "config": config_dict,
     }
+    evaluated = ema.module if ema is not None else model
 
     for epoch in range(start_epoch, config.epochs + 1):
         if stale_epochs >= config.patience:
@@ -173,47 +273,53 @@ def train(config: TrainConfig, train_set: FaceDataset, val_set: FaceDataset, out
         epoch_seed = config.seed * 100_003 + epoch
         torch.manual_seed(epoch_seed)
         generator = torch.Generator().manual_seed(epoch_seed)
-        order = torch.randperm(len(images), generator=generator).numpy()
+        order = torch.randperm(len(images), generator=generator)
         model.train()
         started, loss_sum, correct = time.time(), 0.0, 0
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{config.epochs}", disable=not progress, mininterval=5)
         for step in bar:
             batch = order[step * config.batch_size: (step + 1) * config.batch_size]
-            x = _to_unit(images[batch])
-            x = augment_batch(x, config.augment, generator)
-            y = targets[batch]
+            x = augment_batch(images[batch].unsqueeze(1).float().div_(255.0), config.augment, generator)
             logits = model(input_spec.prepare(x))
-            loss = F.cross_entropy(logits, y, weight=weights, label_smoothing=config.label_smoothing)
+            loss = soft_cross_entropy(logits[:, :num_labels], smoothed[batch], weights)
+            if soft_targets is not None and config.soft_weight > 0:
+                soft_loss = soft_cross_entropy(logits[:, num_labels:], soft_targets[batch])
+                loss = (1 - config.soft_weight) * loss + config.soft_weight * soft_loss
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             scheduler.step()
+            if ema is not None:
+                ema.update_parameters(model)
             loss_sum += loss.item() * len(batch)
-            correct += (logits.argmax(1) == y.argmax(1)).sum().item()
+            correct += (logits[:, :num_labels].argmax(1) == targets[batch].argmax(1)).sum().item()
             bar.set_postfix(loss=f"{loss_sum / ((step + 1) * config.batch_size):.3f}", refresh=False)
-        val_logits = predict_logits(model, input_spec, val_set.images)
-        val_targets = torch.from_numpy(val_set.targets)
-        val_loss = F.cross_entropy(torch.from_numpy(val_logits), val_targets).item()
-        val_metrics = classification_metrics(val_set.hard_labels, val_logits.argmax(1), val_set.labels)
+        val_logits = predict_logits(evaluated, input_spec, val_set.images)
+        val_loss = F.cross_entropy(torch.from_numpy(val_logits[:, :num_labels]), torch.from_numpy(val_set.targets)).item()
+        scores = validation_scores(val_logits, val_set)
+        val_metrics = classification_metrics(val_set.hard_labels, val_logits[:, :num_labels].argmax(1), val_set.labels)
         record = {
             "epoch": epoch, "train_loss": loss_sum / len(images), "train_accuracy": correct / len(images),
             "val_loss": val_loss, "val_accuracy": val_metrics["accuracy"], "val_macro_f1": val_metrics["macro_f1"],
+            "val_score": scores["score"], **({"val_blends": scores["blends"], "soft_share": scores["soft_share"]}
+                                             if "blends" in scores else {}),
             "lr": scheduler.get_last_lr()[0], "seconds": round(time.time() - started, 1),
+            "images_per_second": round(len(images) / (time.time() - started), 1),
         }
         history.append(record)
         with open(out_dir / "metrics.jsonl", "a") as log:
             log.write(json.dumps(record) + "\n")
         print(json.dumps(record), flush=True)
-        improved = val_metrics["accuracy"] > best_accuracy
-        if improved:
-            best_accuracy, stale_epochs = val_metrics["accuracy"], 0
-            torch.save({**checkpoint_base, "model": model.state_dict(), "epoch": epoch, "val": val_metrics}, best_path)
+        if scores["score"] > best_score:
+            best_score, stale_epochs = scores["score"], 0
+            torch.save({**checkpoint_base, "model": evaluated.state_dict(), "epoch": epoch, "val": val_metrics,
+                        "soft_share": scores.get("soft_share", 0.0)}, best_path)
         else:
             stale_epochs += 1
         torch.save({
-            **checkpoint_base, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(), "epoch": epoch, "history": history,
-            "best_accuracy": best_accuracy, "stale_epochs": stale_epochs,
+            **checkpoint_base, "model": model.state_dict(), "ema": ema.state_dict() if ema is not None else None,
+            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "epoch": epoch,
+            "history": history, "best_score": best_score, "stale_epochs": stale_epochs,
         }, last_path.with_suffix(".tmp"))
         last_path.with_suffix(".tmp").replace(last_path)
         _plot_curves(history, out_dir / "curves.png")
