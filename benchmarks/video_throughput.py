@@ -21,6 +21,7 @@ import numpy as np
 from _data import DATA, MODELS, require
 from emoscope import Analyzer
 from emoscope.io.video import VideoFileSource
+from emoscope.settings import StreamSettings
 
 PHOTOS = ["2008_001322.jpg", "Tom_Cruise_avp_2014_4.jpg", "2008_002470.jpg", "2009_004587.jpg"]
 
@@ -55,7 +56,7 @@ def processed_fps(analyzer: Analyzer, video: Path, every: int = 1, detect_every:
     with VideoFileSource(video, stride=every) as source:
         started = time.perf_counter()
         frames = faces = 0
-        for result in analyzer.stream(source, fps=source.fps / every, detect_every=detect_every):
+        for result in analyzer.stream(source, source.fps / every, StreamSettings(detect_every=detect_every)):
             frames += 1
             faces += len(result.faces)
         elapsed = time.perf_counter() - started

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from emoscope import EMOTIONS, Analyzer, InputError
+from emoscope.settings import StreamSettings
 from conftest import EXAMPLE
 
 
@@ -70,7 +71,7 @@ def test_real_photos_find_their_faces(data_dir, yunet_path):
 
 def test_stream_gives_stable_ids_and_smoothed_probabilities(analyzer_haar, example_image):
     frames = [np.roll(example_image, shift, axis=1) for shift in range(0, 40, 4)]
-    results = list(analyzer_haar.stream(frames, fps=25, smooth=3))
+    results = list(analyzer_haar.stream(frames, fps=25, settings=StreamSettings(smooth=3)))
     assert [r.index for r in results] == list(range(10)) and results[1].timestamp == pytest.approx(0.04)
     assert all(len(r.faces) == 1 and r.faces[0].track_id == 1 for r in results)
     face = results[-1].faces[0]
@@ -81,12 +82,30 @@ def test_stream_gives_stable_ids_and_smoothed_probabilities(analyzer_haar, examp
     assert data["frame"] == 9 and data["faces"][0]["track_id"] == 1 and "raw_probabilities" in data["faces"][0]
 
 
+def test_stream_is_a_loop_over_one_stream_step(analyzer_haar, example_image):
+    frames = [np.roll(example_image, shift, axis=1) for shift in range(0, 20, 4)]
+    step = analyzer_haar.open_stream(StreamSettings(smooth=3), fps=10)
+    stepped = [step.process(frame) for frame in frames]
+    streamed = list(analyzer_haar.stream(frames, fps=10, settings=StreamSettings(smooth=3)))
+    assert [r.to_dict() | {"timings_ms": {}} for r in stepped] == [r.to_dict() | {"timings_ms": {}} for r in streamed]
+    assert stepped[2].timestamp == pytest.approx(0.2) and step.process(frames[0], 7.5, 99).index == 99
+    assert set(stepped[0].timings_ms) == {"detect", "align", "classify", "track", "total"}
+
+
+def test_a_scene_cut_gives_a_new_id_to_a_new_face_in_the_same_place(analyzer_haar, example_image):
+    other = cv2.cvtColor(cv2.cvtColor(example_image, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)  # another look
+    step = analyzer_haar.open_stream()
+    ids = [face.track_id for frame in (example_image, example_image, other, other, example_image)
+           for face in step.process(frame).faces]
+    assert ids == [1, 1, 2, 2, 1]  # the first face comes back after the second cut: its look says so
+
+
 def test_detect_every_n_follows_faces_between_detector_runs(analyzer_haar, example_image, monkeypatch):
     calls = []
     detect = analyzer_haar.detector.detect
     monkeypatch.setattr(analyzer_haar.detector, "detect", lambda image: calls.append(1) or detect(image))
     frames = [np.roll(example_image, shift, axis=1) for shift in range(0, 36, 3)]
-    results = list(analyzer_haar.stream(frames, detect_every=4))
+    results = list(analyzer_haar.stream(frames, settings=StreamSettings(detect_every=4)))
     assert len(calls) == 3  # frames 0, 4, 8
     assert all(len(r.faces) == 1 and r.faces[0].track_id == 1 for r in results)
     followed, detected = results[5].faces[0].box, results[4].faces[0].box

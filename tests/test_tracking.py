@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from emoscope.settings import StreamSettings
 from emoscope.tracking import ProbabilitySmoother, Tracker, iou_matrix
 
 
@@ -30,7 +31,7 @@ def test_crossing_faces_keep_their_ids_thanks_to_velocity():
 
 
 def test_a_short_gap_keeps_the_id_and_a_long_one_gives_a_new_one():
-    tracker = Tracker(max_missed=5)
+    tracker = Tracker(StreamSettings(max_missed=5))
     box = np.array([[100, 100, 50, 50]], np.float32)
     assert tracker.update(box).tolist() == [1]
     for _ in range(3):
@@ -69,3 +70,38 @@ def test_coasting_moves_matched_tracks_along_their_velocity():
     ids, boxes = tracker.coast()
     assert ids.tolist() == [1] and boxes[0, 0] == pytest.approx(115, abs=0.01)  # velocity 0.5 * 10 px
     assert tracker.update(np.array([[120, 100, 50, 50]], np.float32)).tolist() == [1]
+
+
+def _look(*weights):
+    look = np.zeros(96, np.float32)
+    look[: len(weights)] = weights
+    return look / look.sum()
+
+
+def test_a_box_in_a_tracks_place_with_another_look_starts_a_new_track():
+    tracker = Tracker()
+    box = np.array([[100, 100, 50, 50]], np.float32)
+    assert tracker.update(box, _look(1, 0)[None]).tolist() == [1]
+    assert tracker.update(box, _look(1, 0)[None]).tolist() == [1]
+    assert tracker.update(box, _look(0, 1)[None]).tolist() == [2]
+
+
+def test_after_a_cut_only_the_look_brings_an_id_back():
+    tracker = Tracker()
+    a, b = _look(1, 0, 0), _look(0, 0, 1)
+    tracker.update(np.array([[100, 100, 50, 50]], np.float32), a[None])
+    # after the cut: a similar-looking face far away is the same person, a new look in the same place is not
+    ids = tracker.update(np.array([[100, 100, 50, 50], [400, 300, 60, 60]], np.float32), np.stack([b, a]), cut=True)
+    assert ids.tolist() == [2, 1]
+
+
+def test_a_face_away_longer_than_max_missed_is_recognised_by_its_look_until_reid_frames():
+    tracker = Tracker(StreamSettings(max_missed=2, reid_frames=10))
+    look = _look(1, 1)[None]
+    tracker.update(np.array([[100, 100, 50, 50]], np.float32), look)
+    for _ in range(5):
+        tracker.update(np.zeros((0, 4)), np.zeros((0, 96)))
+    assert tracker.update(np.array([[300, 50, 50, 50]], np.float32), look).tolist() == [1]
+    for _ in range(11):
+        tracker.update(np.zeros((0, 4)), np.zeros((0, 96)))
+    assert tracker.update(np.array([[300, 50, 50, 50]], np.float32), look).tolist() == [2]

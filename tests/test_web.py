@@ -111,6 +111,18 @@ def test_live_websocket_tracks_faces_and_survives_bad_messages(client):
     assert client.get("/health").status_code == 200  # the server lives on
 
 
+def test_live_results_carry_frame_number_and_time_and_can_detect_every_n(client):
+    jpeg = cv2.imencode(".jpg", cv2.imread(str(EXAMPLE)))[1].tobytes()
+    with client.websocket_connect("/ws/live?detect_every=3") as socket:
+        results = []
+        for _ in range(4):
+            socket.send_bytes(jpeg)
+            results.append(socket.receive_json())
+    assert [r["frame"] for r in results] == [0, 1, 2, 3]
+    assert results[0]["time"] == 0 and results[3]["time"] > results[1]["time"] > 0
+    assert all(r["faces"][0]["track_id"] == 1 for r in results)
+
+
 def test_openapi_documents_the_api(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/analyze", "/api/videos", "/api/models", "/health"} <= set(paths)

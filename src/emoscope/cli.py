@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from .errors import EmoScopeError, InputError
+from .settings import DetectorSettings, StreamSettings, WebSettings
 
 
 def _add_analyzer_options(parser: argparse.ArgumentParser) -> None:
@@ -16,10 +17,12 @@ def _add_analyzer_options(parser: argparse.ArgumentParser) -> None:
                        help="face detector: yunet where its model is found, else haar (default: auto)")
     group.add_argument("--detector-model", metavar="FILE", help="YuNet ONNX file (else EMOSCOPE_MODELS or the user cache)")
     group.add_argument("--model", metavar="FILE", help="emotion model ONNX file (default: the bundled model)")
-    group.add_argument("--min-face", type=int, default=20, metavar="PX", help="ignore faces smaller than this (default: 20)")
-    group.add_argument("--score-threshold", type=float, default=0.8, help="detector score threshold (default: 0.8)")
-    group.add_argument("--max-side", type=int, default=1280, metavar="PX",
-                       help="detect on a copy scaled to at most this longer side (default: 1280)")
+    group.add_argument("--min-face", type=int, default=DetectorSettings.min_face, metavar="PX",
+                       help="ignore faces smaller than this (default: %(default)s)")
+    group.add_argument("--score-threshold", type=float, default=DetectorSettings.score_threshold,
+                       help="detector score threshold (default: %(default)s)")
+    group.add_argument("--max-side", type=int, default=DetectorSettings.max_side, metavar="PX",
+                       help="detect on a copy scaled to at most this longer side (default: %(default)s)")
     group.add_argument("--threads", type=int, default=2, help="CPU threads for inference (default: 2)")
 
 
@@ -27,11 +30,11 @@ def _add_stream_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeline", metavar="FILE", help="one record per face per processed frame (.csv or .json)")
     parser.add_argument("--summary", metavar="JSON", help="per-person and overall time in each emotion")
     parser.add_argument("--chart", metavar="PNG", help="emotion over time, one panel per person")
-    parser.add_argument("--smooth", type=int, default=5, metavar="W",
-                        help="smooth probabilities over about W processed frames; 1 = off (default: 5)")
-    parser.add_argument("--detect-every", type=int, default=1, metavar="N",
+    parser.add_argument("--smooth", type=int, default=StreamSettings.smooth, metavar="W",
+                        help="smooth probabilities over about W processed frames; 1 = off (default: %(default)s)")
+    parser.add_argument("--detect-every", type=int, default=StreamSettings.detect_every, metavar="N",
                         help="run the face detector on every N-th processed frame and follow the faces in "
-                             "between (default: 1)")
+                             "between (default: %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or final line")
     _add_analyzer_options(parser)
 
@@ -91,8 +94,9 @@ def _run_stream(args, analyzer, source, fps: float, frame_interval: float, recor
         viewer = TkViewer(f"EmoScope — {args.command}")
     frames = tqdm(source, total=total, unit="frame", disable=args.quiet, dynamic_ncols=True)
     outputs = StreamOutputs(record=record, timeline=args.timeline, summary=args.summary, chart=args.chart)
-    return run_stream(analyzer, frames, fps, frame_interval, outputs, smooth=args.smooth,
-                      detect_every=args.detect_every, audio_from=audio_from, viewer=viewer, duration=duration)
+    settings = StreamSettings(smooth=args.smooth, detect_every=args.detect_every)
+    return run_stream(analyzer, frames, fps, frame_interval, outputs, settings, audio_from=audio_from, viewer=viewer,
+                      duration=duration)
 
 
 def _finish(args, source, summary, label: str) -> int:
@@ -176,13 +180,16 @@ def cmd_batch(args) -> int:
 def cmd_serve(args) -> int:
     import uvicorn
 
-    from .web import WebSettings, create_app
+    from .web import create_app
 
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"emoscope: serving on {args.host}: reachable from other machines", file=sys.stderr)
     settings = WebSettings(max_image_bytes=int(args.max_image_mb * 1024 * 1024),
                            max_video_bytes=int(args.max_video_mb * 1024 * 1024), retention_seconds=args.retention)
-    uvicorn.run(create_app(_analyzer(args), settings), host=args.host, port=args.port, log_level="warning")
+    app = create_app(_analyzer(args), settings)
+    shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else f"[{args.host}]" if ":" in args.host else args.host
+    print(f"EmoScope is at http://{shown_host}:{args.port}/ (Ctrl-C to stop)", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 
 
@@ -358,10 +365,12 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Serve the REST API (docs at /docs) on loopback unless told otherwise.")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--max-image-mb", type=float, default=20, help="largest photo upload (default: 20)")
-    serve.add_argument("--max-video-mb", type=float, default=500, help="largest video upload (default: 500)")
-    serve.add_argument("--retention", type=float, default=3600, metavar="SECONDS",
-                       help="delete video jobs and their files after this long (default: 3600)")
+    serve.add_argument("--max-image-mb", type=float, default=WebSettings.max_image_bytes / 2**20,
+                       help="largest photo upload (default: %(default)s)")
+    serve.add_argument("--max-video-mb", type=float, default=WebSettings.max_video_bytes / 2**20,
+                       help="largest video upload (default: %(default)s)")
+    serve.add_argument("--retention", type=float, default=WebSettings.retention_seconds, metavar="SECONDS",
+                       help="delete video jobs and their files after this long (default: %(default)s)")
     _add_analyzer_options(serve)
     serve.set_defaults(handler=cmd_serve)
 

@@ -1,4 +1,5 @@
-"""The whole job in one place: image -> detect -> crop/align -> classify -> ImageResult."""
+"""The whole job in one place: image -> detect -> crop/align -> classify -> ImageResult; for
+streams, :meth:`Analyzer.open_stream` adds track -> smooth, one frame at a time."""
 from __future__ import annotations
 
 import time
@@ -8,11 +9,14 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from .classification import EmotionClassifier
-from .detection import DetectorSettings, create_detector
+from .detection import create_detector
 from .errors import EmoScopeError
 from .io.images import load_image
-from .tracking import FaceTracks
+from .settings import DetectorSettings, StreamSettings
+from .stream_step import StreamStep
 from .types import Detections, Face, Frame, FrameResult, ImageResult
+
+_DETECTOR = DetectorSettings()
 
 
 class Analyzer:
@@ -24,7 +28,8 @@ class Analyzer:
     """
 
     def __init__(self, detector: str = "auto", model: str | Path | None = None, *, detector_model=None,
-                 threads: int = 2, min_face: int = 20, score_threshold: float = 0.8, max_side: int = 1280):
+                 threads: int = 2, min_face: int = _DETECTOR.min_face,
+                 score_threshold: float = _DETECTOR.score_threshold, max_side: int = _DETECTOR.max_side):
         settings = DetectorSettings(score_threshold=score_threshold, min_face=min_face, max_side=max_side)
         self.detector = create_detector(detector, detector_model, settings)
         self.classifier = EmotionClassifier(model, threads=threads)
@@ -37,31 +42,36 @@ class Analyzer:
     def labels(self) -> tuple[str, ...]:
         return self.classifier.labels
 
+    def crops(self, image: np.ndarray, detections: Detections) -> list[np.ndarray]:
+        """Each face cut out (and levelled, where there are landmarks) as the emotion model expects."""
+        landmarks = detections.landmarks
+        return [self.classifier.crop(image, box, None if landmarks is None else landmarks[i])
+                for i, box in enumerate(detections.boxes)]
+
+    def faces(self, detections: Detections, probabilities: np.ndarray, track_ids: np.ndarray | None = None,
+              raw_probabilities: np.ndarray | None = None) -> list[Face]:
+        """Face objects from the arrays of one image (built once, at the end of the flow)."""
+        landmarks = detections.landmarks
+        return [
+            Face(box=tuple(detections.boxes[i].tolist()), score=float(detections.scores[i]),
+                 probabilities=dict(zip(self.labels, probabilities[i].tolist())),
+                 landmarks=None if landmarks is None else [tuple(p) for p in landmarks[i].tolist()],
+                 track_id=None if track_ids is None else int(track_ids[i]),
+                 raw_probabilities=None if raw_probabilities is None else dict(zip(self.labels, raw_probabilities[i].tolist())))
+            for i in range(len(detections))
+        ]
+
     def analyze_array(self, image: np.ndarray, path: str | None = None) -> ImageResult:
         started = time.perf_counter()
         detections = self.detector.detect(image)
-        result = self._classify(image, detections, started)
-        result.path = path
-        return result
-
-    def _classify(self, image: np.ndarray, detections: Detections, started: float) -> ImageResult:
-        """Crop and classify the given faces; the timings count from ``started``."""
         detected = time.perf_counter()
-        landmarks = detections.landmarks
-        crops = [self.classifier.crop(image, box, None if landmarks is None else landmarks[i])
-                 for i, box in enumerate(detections.boxes)]
+        crops = self.crops(image, detections)
         cropped = time.perf_counter()
         probabilities = self.classifier.predict(crops)
         classified = time.perf_counter()
-        faces = [
-            Face(box=tuple(detections.boxes[i].tolist()), score=float(detections.scores[i]),
-                 probabilities=dict(zip(self.labels, probabilities[i].tolist())),
-                 landmarks=None if landmarks is None else [tuple(p) for p in landmarks[i].tolist()])
-            for i in range(len(detections))
-        ]
         timings = {"detect": (detected - started) * 1e3, "align": (cropped - detected) * 1e3,
                    "classify": (classified - cropped) * 1e3, "total": (classified - started) * 1e3}
-        return ImageResult(None, image.shape[1], image.shape[0], faces, timings)
+        return ImageResult(path, image.shape[1], image.shape[0], self.faces(detections, probabilities), timings)
 
     def analyze(self, source) -> ImageResult:
         """Every face in one image: a path, a numpy array (BGR) or a PIL image."""
@@ -79,37 +89,19 @@ class Analyzer:
                     raise
                 yield ImageResult(str(source) if isinstance(source, (str, Path)) else None, 0, 0, error=str(error))
 
-    def stream(self, frames: Iterable, fps: float = 30.0, smooth: int = 5, max_missed: int = 30,
-               detect_every: int = 1) -> Iterator[FrameResult]:
-        """Analyse consecutive frames — :class:`Frame` objects (from ``emoscope.io`` sources) or BGR
-        arrays, timed by ``fps`` — one at a time. Each face gets a stable ``track_id`` and
-        probabilities smoothed over about ``smooth`` frames; this frame's own stay in ``raw_probabilities``.
+    def open_stream(self, settings: StreamSettings = StreamSettings(), fps: float = 30.0) -> StreamStep:
+        """A stream of consecutive frames: ``step.process(image, timestamp)`` gives each frame's
+        :class:`FrameResult`, every face with a stable ``track_id`` and probabilities smoothed over
+        time (this frame's own in ``raw_probabilities``). Frames without a timestamp are timed by ``fps``."""
+        return StreamStep(self, settings, fps)
 
-        ``detect_every`` N > 1 runs the detector on every N-th frame only; in between, the faces
-        are followed along their tracks' motion and still classified every frame."""
-        tracks = FaceTracks(self.labels, smooth, max_missed)
-        previous: dict[int, Face] = {}
-        for position, item in enumerate(frames):
-            frame = item if isinstance(item, Frame) else Frame(position, position / fps, item)
-            started = time.perf_counter()
-            if position % detect_every == 0:
-                result = self._classify(frame.image, self.detector.detect(frame.image), started)
-                tracks.track(result)
+    def stream(self, frames: Iterable, fps: float = 30.0, settings: StreamSettings = StreamSettings()
+               ) -> Iterator[FrameResult]:
+        """:meth:`open_stream` over an iterable of :class:`Frame` objects (from ``emoscope.io``
+        sources) or BGR arrays."""
+        step = self.open_stream(settings, fps)
+        for item in frames:
+            if isinstance(item, Frame):
+                yield step.process(item.image, item.timestamp, item.index)
             else:
-                ids, boxes = tracks.tracker.coast()
-                result = self._classify(frame.image, _followed(boxes, ids, previous), started)
-                tracks.label(result, ids)
-            previous = {face.track_id: face for face in result.faces}
-            yield FrameResult(None, result.width, result.height, result.faces, result.timings_ms,
-                              index=frame.index, timestamp=frame.timestamp, image=frame.image)
-
-
-def _followed(boxes: np.ndarray, ids: np.ndarray, previous: dict[int, Face]) -> Detections:
-    """Detections for faces followed between detector runs: their tracks' boxes, with the
-    last landmarks moved along with the box and the last detector score."""
-    scores = np.array([previous[i].score if i in previous else 0.0 for i in ids.tolist()], np.float32)
-    landmarks = None
-    if all(i in previous and previous[i].landmarks is not None for i in ids.tolist()):
-        landmarks = np.array([np.asarray(previous[i].landmarks) + (box[:2] - np.asarray(previous[i].box[:2]))
-                              for i, box in zip(ids.tolist(), boxes)], np.float32).reshape(-1, 5, 2)
-    return Detections(boxes, scores, landmarks)
+                yield step.process(item)

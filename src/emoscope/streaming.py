@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import time
-from contextlib import ExitStack, closing
+from contextlib import AbstractContextManager, ExitStack, closing, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from .pipeline import Analyzer
 from .render import draw_faces
+from .settings import StreamSettings
 from .summary import StreamSummary
 from .types import FrameResult
 
@@ -26,13 +27,17 @@ class StreamOutputs:
 
 
 def run_stream(analyzer: Analyzer, source, fps: float, frame_interval: float, outputs: StreamOutputs,
-               smooth: int = 5, detect_every: int = 1, audio_from=None, viewer=None, duration: float | None = None,
-               on_result: Callable[[FrameResult], None] | None = None) -> StreamSummary:
+               settings: StreamSettings = StreamSettings(), audio_from=None, viewer=None,
+               duration: float | None = None, on_result: Callable[[FrameResult], None] | None = None,
+               frame_lock: AbstractContextManager | None = None) -> StreamSummary:
     """Process ``source`` (an iterable of Frames) and return the summary of what was processed.
 
     ``viewer`` (with ``show(image)`` and ``closed``) displays annotated frames; closing it ends the
     stream, as does ``duration`` seconds. ``on_result`` sees every frame result (progress, collection).
+    ``frame_lock`` is held while each frame is analysed (a server shares one analyzer between callers).
     """
+    frame_lock = frame_lock or nullcontext()
+    step = analyzer.open_stream(settings, fps)
     summary = StreamSummary(analyzer.labels, frame_interval)
     chart = None
     if outputs.chart:
@@ -50,7 +55,9 @@ def run_stream(analyzer: Analyzer, source, fps: float, frame_interval: float, ou
         sink = None
         started = time.monotonic()
         try:
-            for result in analyzer.stream(source, fps=fps, smooth=smooth, detect_every=detect_every):
+            for frame in source:
+                with frame_lock:
+                    result = step.process(frame.image, frame.timestamp, frame.index)
                 summary.add(result)
                 if timeline:
                     timeline.add(result)

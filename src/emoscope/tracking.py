@@ -1,9 +1,13 @@
-"""Stable face IDs across frames, and per-track smoothing of emotion probabilities.
+"""Stable face IDs across frames, and per-track smoothing of emotion probabilities — on arrays.
 
 Association is greedy on IoU between this frame's boxes and each live track's box predicted
 with its last velocity (faces move smoothly; a handful per frame makes the greedy order as good
-as an optimal assignment in practice). A track survives ``max_missed`` frames without a match,
-so a face hidden for a moment keeps its ID; IDs are never reused.
+as an optimal assignment in practice). Where appearance descriptors are given
+(:mod:`emoscope.appearance`), a box only continues a track whose look is similar enough, and
+after a scene cut no track continues by position at all. A face that no track takes gets the ID
+of a lost track (unseen, or cut away from) only when its look says it is the same person;
+otherwise a new ID. Tracks survive ``max_missed`` frames for position matches and
+``reid_frames`` for appearance matches; IDs are never reused.
 """
 from __future__ import annotations
 
@@ -11,7 +15,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .types import ImageResult
+from .appearance import similarity
+from .settings import StreamSettings
+
+_LOOK_MEMORY = 0.9   # a track's look is a moving average over about ten frames
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -30,66 +37,112 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 class _Track:
     track_id: int
     box: np.ndarray
+    look: np.ndarray | None = None
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))
     missed: int = 0
-    hits: int = 1
+    cut_away: bool = False   # a scene cut came since it was last seen: only its look can bring it back
 
     def predicted(self) -> np.ndarray:
         return self.box + self.velocity * (self.missed + 1)
+
+    def seen(self, box: np.ndarray, look: np.ndarray | None, moved: bool) -> None:
+        self.velocity = 0.5 * self.velocity + 0.5 * (box - self.box) / (self.missed + 1) if moved \
+            else np.zeros(4, np.float32)
+        self.box, self.missed, self.cut_away = box, 0, False
+        if look is not None:
+            self.look = look if self.look is None else _LOOK_MEMORY * self.look + (1 - _LOOK_MEMORY) * look
+
+
+def _greedy(scores: np.ndarray, threshold: float) -> list[tuple[int, int]]:
+    """Pairs (row, column) taken best score first, each row and column once, scores ≥ threshold."""
+    pairs, rows, columns = [], set(), set()
+    for flat in np.argsort(-scores, axis=None):
+        r, c = np.unravel_index(flat, scores.shape)
+        if scores[r, c] < threshold:
+            break
+        if r not in rows and c not in columns:
+            pairs.append((int(r), int(c)))
+            rows.add(r)
+            columns.add(c)
+    return pairs
 
 
 class Tracker:
     """Assigns a track ID to each detection of each frame, in order."""
 
-    def __init__(self, iou_threshold: float = 0.25, max_missed: int = 30):
-        self.iou_threshold = iou_threshold
-        self.max_missed = max_missed
+    def __init__(self, settings: StreamSettings = StreamSettings()):
+        self.settings = settings
         self._tracks: list[_Track] = []
         self._next_id = 1
 
     @property
     def live_ids(self) -> list[int]:
-        """IDs of the tracks still remembered (matched recently enough)."""
-        return [t.track_id for t in self._tracks]
+        """IDs of the tracks that can still continue by position (seen recently, no cut since)."""
+        return [t.track_id for t in self._tracks if self._followable(t)]
+
+    def _followable(self, track: _Track) -> bool:
+        return not track.cut_away and track.missed <= self.settings.max_missed
 
     def coast(self) -> tuple[np.ndarray, np.ndarray]:
         """For a frame without detection: the tracks matched last time, moved on by their velocity.
         Returns their IDs (N,) and boxes (N, 4)."""
-        live = [t for t in self._tracks if t.missed == 0]
+        live = [t for t in self._tracks if t.missed == 0 and not t.cut_away]
         for track in live:
             track.box = track.box + track.velocity
         return (np.array([t.track_id for t in live], np.int64),
                 np.array([t.box for t in live], np.float32).reshape(-1, 4))
 
-    def update(self, boxes: np.ndarray) -> np.ndarray:
-        """Track IDs (N,) for this frame's boxes (N, 4); call once per processed frame."""
+    def update(self, boxes: np.ndarray, looks: np.ndarray | None = None, cut: bool = False) -> np.ndarray:
+        """Track IDs (N,) for this frame's boxes (N, 4); call once per frame with detections.
+
+        ``looks`` (N, D): appearance descriptors of the boxes (None: position only).
+        ``cut``: the scene changed since the last frame (no track continues by position)."""
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+        if cut:
+            for track in self._tracks:
+                track.cut_away = True
         ids = np.zeros(len(boxes), np.int64)
-        predicted = np.array([t.predicted() for t in self._tracks], np.float32).reshape(-1, 4)
-        overlap = iou_matrix(predicted, boxes)
-        used_tracks, used_boxes = set(), set()
-        for flat in np.argsort(-overlap, axis=None):
-            t, b = np.unravel_index(flat, overlap.shape)
-            if overlap[t, b] < self.iou_threshold:
-                break
-            if t in used_tracks or b in used_boxes:
-                continue
-            track = self._tracks[t]
-            track.velocity = 0.5 * track.velocity + 0.5 * (boxes[b] - track.box) / (track.missed + 1)
-            track.box, track.missed, track.hits = boxes[b], 0, track.hits + 1
-            ids[b] = track.track_id
-            used_tracks.add(t)
-            used_boxes.add(b)
+        taken: set[int] = set()
+        for t, b in self._by_position(boxes, looks):
+            self._tracks[t].seen(boxes[b], None if looks is None else looks[b], moved=True)
+            ids[b] = self._tracks[t].track_id
+            taken.add(t)
+        if looks is not None:
+            for t, b in self._by_look(looks, ids, taken):
+                self._tracks[t].seen(boxes[b], looks[b], moved=False)
+                ids[b] = self._tracks[t].track_id
+                taken.add(t)
         for t, track in enumerate(self._tracks):
-            if t not in used_tracks:
+            if t not in taken:
                 track.missed += 1
-        self._tracks = [t for t in self._tracks if t.missed <= self.max_missed]
-        for b in range(len(boxes)):
-            if b not in used_boxes:
-                self._tracks.append(_Track(self._next_id, boxes[b]))
-                ids[b] = self._next_id
-                self._next_id += 1
+        memory = self.settings.max_missed if looks is None else max(self.settings.max_missed, self.settings.reid_frames)
+        self._tracks = [t for t in self._tracks if t.missed <= memory]
+        for b in np.flatnonzero(ids == 0):
+            self._tracks.append(_Track(self._next_id, boxes[b], None if looks is None else looks[b]))
+            ids[b] = self._next_id
+            self._next_id += 1
         return ids
+
+    def _by_position(self, boxes: np.ndarray, looks: np.ndarray | None) -> list[tuple[int, int]]:
+        """(track, box) pairs continued by overlap with the predicted box, where the looks agree."""
+        candidates = [t for t, track in enumerate(self._tracks) if self._followable(track)]
+        predicted = np.array([self._tracks[t].predicted() for t in candidates], np.float32).reshape(-1, 4)
+        overlap = iou_matrix(predicted, boxes)
+        if looks is not None:
+            for row, t in enumerate(candidates):
+                if self._tracks[t].look is not None:
+                    alike = similarity(self._tracks[t].look[None], looks)[0] >= self.settings.same_look
+                    overlap[row] = np.where(alike, overlap[row], 0.0)
+        return [(candidates[r], b) for r, b in _greedy(overlap, self.settings.iou_threshold)]
+
+    def _by_look(self, looks: np.ndarray, ids: np.ndarray, taken: set[int]) -> list[tuple[int, int]]:
+        """(track, box) pairs for boxes no track took: a track not seen this frame, recognised by its look."""
+        free = np.flatnonzero(ids == 0)
+        candidates = [t for t, track in enumerate(self._tracks) if t not in taken and track.look is not None]
+        if len(free) == 0 or not candidates:
+            return []
+        alike = similarity(np.array([self._tracks[t].look for t in candidates]), looks[free])
+        return [(candidates[r], int(free[c])) for r, c in _greedy(alike, self.settings.same_person)]
 
 
 class ProbabilitySmoother:
@@ -98,7 +151,7 @@ class ProbabilitySmoother:
     ``window`` 1 turns smoothing off. A track's average forgets it when the tracker does.
     """
 
-    def __init__(self, window: int = 5):
+    def __init__(self, window: int = StreamSettings.smooth):
         if window < 1:
             raise ValueError("the smoothing window must be at least 1 frame")
         self.alpha = 2.0 / (window + 1.0)
@@ -114,30 +167,6 @@ class ProbabilitySmoother:
         return smoothed
 
     def forget(self, live_ids) -> None:
-        """Drop the state of tracks that are no longer alive."""
+        """Drop the state of tracks that can no longer continue by position."""
         live = set(live_ids)
         self._state = {k: v for k, v in self._state.items() if k in live}
-
-
-class FaceTracks:
-    """One stream's state: gives each face of successive results its track ID and smoothed
-    probabilities (this frame's own move to ``raw_probabilities``)."""
-
-    def __init__(self, labels, smooth: int = 5, max_missed: int = 30):
-        self.labels = tuple(labels)
-        self.tracker = Tracker(max_missed=max_missed)
-        self.smoother = ProbabilitySmoother(smooth)
-
-    def track(self, result: ImageResult) -> None:
-        """For a frame with fresh detections: match them to tracks, then smooth."""
-        boxes = np.array([face.box for face in result.faces], np.float32).reshape(-1, 4)
-        self.label(result, self.tracker.update(boxes))
-
-    def label(self, result: ImageResult, ids: np.ndarray) -> None:
-        """Set track IDs (given, in face order) and smoothed probabilities on the result's faces."""
-        raw = np.array([[face.probabilities[k] for k in self.labels] for face in result.faces], np.float32)
-        smoothed = self.smoother.update(ids, raw.reshape(-1, len(self.labels)))
-        self.smoother.forget(self.tracker.live_ids)
-        for face, track_id, row in zip(result.faces, np.asarray(ids).tolist(), smoothed):
-            face.track_id, face.raw_probabilities = track_id, face.probabilities
-            face.probabilities = dict(zip(self.labels, row.tolist()))

@@ -2,20 +2,12 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+from ..settings import DetectorSettings
 from ..types import Detections
-
-
-@dataclass(frozen=True)
-class DetectorSettings:
-    score_threshold: float = 0.8
-    nms_threshold: float = 0.3
-    min_face: int = 20          # pixels, in the original image
-    max_side: int = 1280        # detect on a copy whose longer side is at most this
 
 
 class FaceDetector(ABC):

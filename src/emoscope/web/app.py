@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import base64
 import json
-import secrets
 import shutil
 import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -35,37 +33,8 @@ from ..errors import EmoScopeError, InputError
 from ..io.images import decode_image
 from ..pipeline import Analyzer
 from ..render import draw_faces
-from ..tracking import FaceTracks
-
-
-@dataclass
-class WebSettings:
-    max_image_bytes: int = 20 * 1024 * 1024
-    max_video_bytes: int = 500 * 1024 * 1024
-    retention_seconds: float = 3600.0
-    jobs_dir: Path | None = None   # default: a private temporary folder
-
-
-@dataclass
-class VideoJob:
-    id: str
-    filename: str
-    folder: Path
-    created: float = field(default_factory=time.time)
-    status: str = "queued"          # queued | running | done | failed
-    frames_done: int = 0
-    frames_total: int | None = None
-    error: str | None = None
-
-    FILES = {"annotated.mp4": "video/mp4", "timeline.csv": "text/csv", "summary.json": "application/json"}
-
-    def to_dict(self) -> dict:
-        progress = (self.frames_done / self.frames_total) if self.frames_total else None
-        return {"id": self.id, "filename": self.filename, "status": self.status, "frames_done": self.frames_done,
-                "frames_total": self.frames_total, "progress": None if progress is None else round(min(progress, 1), 4),
-                "error": self.error, "created": self.created,
-                "files": {name: f"/api/videos/{self.id}/{name}" for name in self.FILES
-                          if (self.folder / name).exists()} if self.status == "done" else {}}
+from ..settings import StreamSettings, WebSettings
+from .jobs import JobStore, VideoJob
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -83,10 +52,9 @@ def decode_upload(data: bytes) -> np.ndarray:
 def create_app(analyzer: Analyzer | None = None, settings: WebSettings | None = None) -> FastAPI:
     settings = settings or WebSettings()
     analyzer = analyzer or Analyzer()
-    lock = threading.Lock()  # one analysis at a time per analyzer (ONNX Runtime session + tracker state)
+    lock = threading.Lock()  # one frame or photo at a time through the shared analyzer (its detector and session)
     jobs_dir = Path(settings.jobs_dir or tempfile.mkdtemp(prefix="emoscope-jobs-"))
-    jobs_dir.mkdir(parents=True, exist_ok=True)
-    jobs: dict[str, VideoJob] = {}
+    jobs = JobStore(jobs_dir, settings.retention_seconds)
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emoscope-video")
     @asynccontextmanager
     async def lifespan(_app):
@@ -128,15 +96,9 @@ def create_app(analyzer: Analyzer | None = None, settings: WebSettings | None = 
         with lock:
             return analyzer.analyze_array(picture, name)
 
-    def expire_jobs() -> None:
-        """Delete jobs past their retention time (checked on every job request)."""
-        now = time.time()
-        for job in [j for j in jobs.values() if now - j.created > settings.retention_seconds and j.status != "running"]:
-            delete_job(job)
-
-    def delete_job(job: VideoJob) -> None:
-        jobs.pop(job.id, None)
-        shutil.rmtree(job.folder, ignore_errors=True)
+    def process_locked(step, frame: np.ndarray, timestamp: float):
+        with lock:
+            return step.process(frame, timestamp)
 
     async def read_limited(upload: UploadFile, limit: int) -> bytes:
         data = await upload.read(limit + 1)
@@ -170,7 +132,7 @@ def create_app(analyzer: Analyzer | None = None, settings: WebSettings | None = 
         from ..streaming import StreamOutputs, run_stream
 
         job.status = "running"
-        source_path = job.folder / "upload"
+        source_path = job.upload
         try:
             with VideoFileSource(source_path, stride=every) as source:
                 job.frames_total = -(-source.frame_count // every) if source.frame_count else None
@@ -180,9 +142,8 @@ def create_app(analyzer: Analyzer | None = None, settings: WebSettings | None = 
                 def progress(_result):
                     job.frames_done += 1
 
-                with lock:
-                    run_stream(analyzer, source, source.fps / every, every / source.fps, outputs,
-                               audio_from=source_path if source.has_audio else None, on_result=progress)
+                run_stream(analyzer, source, source.fps / every, every / source.fps, outputs,
+                           audio_from=source_path if source.has_audio else None, on_result=progress, frame_lock=lock)
             job.status = "done" if job.frames_done else "failed"
             job.error = source.stopped_at
         except EmoScopeError as error:
@@ -196,25 +157,21 @@ def create_app(analyzer: Analyzer | None = None, settings: WebSettings | None = 
     async def create_video_job(video: UploadFile = File(...), every: int = 1):
         if every < 1:
             raise HTTPException(422, "every must be at least 1")
-        expire_jobs()
         data = await read_limited(video, settings.max_video_bytes)
-        job = VideoJob(secrets.token_urlsafe(16), Path(video.filename or "video").name, Path())
-        job.folder = jobs_dir / job.id
-        job.folder.mkdir()
-        (job.folder / "upload").write_bytes(data)
+        job = jobs.new(video.filename)
+        job.upload.write_bytes(data)
         from ..io.video import VideoFileSource
 
         try:
-            VideoFileSource(job.folder / "upload").close()  # by content: FFmpeg must find a video stream
+            VideoFileSource(job.upload).close()  # by content: FFmpeg must find a video stream
         except EmoScopeError as error:
-            delete_job(job)
-            raise HTTPException(415, str(error).replace(str(job.folder / "upload"), job.filename)) from None
-        jobs[job.id] = job
+            jobs.delete(job)
+            raise HTTPException(415, str(error).replace(str(job.upload), job.filename)) from None
+        jobs.add(job)
         executor.submit(run_job, job, every)
         return job.to_dict()
 
     def find_job(job_id: str) -> VideoJob:
-        expire_jobs()
         job = jobs.get(job_id)
         if job is None:
             raise HTTPException(404, "no such job")
@@ -222,8 +179,7 @@ def create_app(analyzer: Analyzer | None = None, settings: WebSettings | None = 
 
     @app.get("/api/videos")
     def list_jobs():
-        expire_jobs()
-        return {"jobs": [job.to_dict() for job in sorted(jobs.values(), key=lambda j: j.created)]}
+        return {"jobs": [job.to_dict() for job in jobs.all()]}
 
     @app.get("/api/videos/{job_id}")
     def get_job(job_id: str):
@@ -244,15 +200,21 @@ def create_app(analyzer: Analyzer | None = None, settings: WebSettings | None = 
         job = find_job(job_id)
         if job.status == "running":
             raise HTTPException(409, "the job is running; delete it when it has finished")
-        delete_job(job)
+        jobs.delete(job)
         return {"deleted": job_id}
 
     @app.websocket("/ws/live")
-    async def live(socket: WebSocket):
+    async def live(socket: WebSocket, detect_every: int = StreamSettings.detect_every):
         """Live frames: send ``{"image": "data:image/jpeg;base64,..."}`` (or raw JPEG bytes), get the
-        frame's JSON back with track IDs. Send the next frame when the answer arrives."""
+        frame's JSON back with its frame number, time (seconds since the first frame) and track IDs.
+        Send the next frame when the answer arrives. ``?detect_every=N`` runs the detector on every
+        N-th frame and follows the faces in between."""
         await socket.accept()
-        tracks = FaceTracks(analyzer.labels, smooth=5, max_missed=15)
+        if detect_every < 1:
+            await socket.close(code=1008, reason="detect_every must be at least 1")
+            return
+        step = analyzer.open_stream(StreamSettings(detect_every=detect_every))
+        first_frame_at = None
         try:
             while True:
                 message = await socket.receive()
@@ -264,8 +226,9 @@ def create_app(analyzer: Analyzer | None = None, settings: WebSettings | None = 
                 except (ValueError, HTTPException) as problem:
                     await socket.send_json({"error": str(getattr(problem, "detail", problem))})
                     continue
-                result = await run_in_threadpool(analyze_locked, frame, None)
-                tracks.track(result)
+                if first_frame_at is None:
+                    first_frame_at = started
+                result = await run_in_threadpool(process_locked, step, frame, started - first_frame_at)
                 body = result.to_dict()
                 body["timings_ms"]["server"] = round((time.perf_counter() - started) * 1e3, 2)
                 await socket.send_json(body)

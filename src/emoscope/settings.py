@@ -1,0 +1,38 @@
+"""Every default in one place: the library, the CLI and the web app read these dataclasses.
+
+Plain data with no imports beyond the standard library, so any layer may read them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class DetectorSettings:
+    score_threshold: float = 0.8
+    nms_threshold: float = 0.3
+    min_face: int = 20          # pixels, in the original image
+    max_side: int = 1280        # detect on a copy whose longer side is at most this
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """How a stream follows faces over frames (video, camera, screen, the live socket, batch videos)."""
+
+    smooth: int = 5                 # smooth probabilities over about this many processed frames; 1 = off
+    detect_every: int = 1           # run the detector on every N-th frame; follow the tracks in between
+    max_missed: int = 30            # frames a track survives unseen and may still be matched by position
+    iou_threshold: float = 0.25     # least overlap of a box with a track's predicted box to continue it
+    reid_frames: int = 3600         # processed frames a lost face can still be recognised by its look
+    same_look: float = 0.5          # appearance similarity (0..1) needed to continue a track by position
+    same_person: float = 0.8        # appearance similarity needed to give a lost face its old ID back
+    scene_cut: float = 0.5          # frame-to-frame change (0..1) read as a cut: no track continues by position
+
+
+@dataclass
+class WebSettings:
+    max_image_bytes: int = 20 * 1024 * 1024
+    max_video_bytes: int = 500 * 1024 * 1024
+    retention_seconds: float = 3600.0
+    jobs_dir: Path | None = None   # default: a private temporary folder
