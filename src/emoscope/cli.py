@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
+from .cli_types import FRACTION, NON_NEGATIVE, PORT, POSITIVE, POSITIVE_FLOAT
 from .errors import EmoScopeError, InputError
+from .io.paths import check_output_folder, check_outputs
 from .settings import DetectorSettings, StreamSettings, WebSettings
 
 
@@ -17,22 +20,23 @@ def _add_analyzer_options(parser: argparse.ArgumentParser) -> None:
                        help="face detector: yunet where its model is found, else haar (default: auto)")
     group.add_argument("--detector-model", metavar="FILE", help="YuNet ONNX file (else EMOSCOPE_MODELS or the user cache)")
     group.add_argument("--model", metavar="FILE", help="emotion model ONNX file (default: the bundled model)")
-    group.add_argument("--min-face", type=int, default=DetectorSettings.min_face, metavar="PX",
+    group.add_argument("--min-face", type=NON_NEGATIVE, default=DetectorSettings.min_face, metavar="PX",
                        help="ignore faces smaller than this (default: %(default)s)")
-    group.add_argument("--score-threshold", type=float, default=DetectorSettings.score_threshold,
-                       help="detector score threshold (default: %(default)s)")
-    group.add_argument("--max-side", type=int, default=DetectorSettings.max_side, metavar="PX",
+    group.add_argument("--score-threshold", type=FRACTION, metavar="0..1",
+                       help=f"YuNet's score threshold (default: {DetectorSettings.score_threshold}; "
+                            "Haar has no calibrated scores and refuses it)")
+    group.add_argument("--max-side", type=POSITIVE, default=DetectorSettings.max_side, metavar="PX",
                        help="detect on a copy scaled to at most this longer side (default: %(default)s)")
-    group.add_argument("--threads", type=int, default=2, help="CPU threads for inference (default: 2)")
+    group.add_argument("--threads", type=POSITIVE, default=2, help="CPU threads for inference (default: 2)")
 
 
 def _add_stream_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeline", metavar="FILE", help="one record per face per processed frame (.csv or .json)")
     parser.add_argument("--summary", metavar="JSON", help="per-person and overall time in each emotion")
     parser.add_argument("--chart", metavar="PNG", help="emotion over time, one panel per person")
-    parser.add_argument("--smooth", type=int, default=StreamSettings.smooth, metavar="W",
+    parser.add_argument("--smooth", type=POSITIVE, default=StreamSettings.smooth, metavar="W",
                         help="smooth probabilities over about W processed frames; 1 = off (default: %(default)s)")
-    parser.add_argument("--detect-every", type=int, default=StreamSettings.detect_every, metavar="N",
+    parser.add_argument("--detect-every", type=POSITIVE, default=StreamSettings.detect_every, metavar="N",
                         help="run the face detector on every N-th processed frame and follow the faces in "
                              "between (default: %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or final line")
@@ -41,15 +45,30 @@ def _add_stream_options(parser: argparse.ArgumentParser) -> None:
 
 def _add_live_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-window", action="store_true", help="run headless: no live window")
-    parser.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
+    parser.add_argument("--duration", type=POSITIVE_FLOAT, metavar="SECONDS", help="stop after this long")
     _add_stream_options(parser)
 
 
 def _analyzer(args):
+    """The Analyzer the options ask for. The Haar fallback notice is shown here, once the models
+    have loaded, so a model error stays the only line."""
+    from .models import find_downloadable
     from .pipeline import Analyzer
 
-    return Analyzer(args.detector, args.model, detector_model=args.detector_model, threads=args.threads,
-                    min_face=args.min_face, score_threshold=args.score_threshold, max_side=args.max_side)
+    detector = args.detector
+    fallback = detector == "auto" and find_downloadable("yunet", args.detector_model) is None
+    if fallback:
+        detector = "haar"
+    if detector == "haar" and args.score_threshold is not None:
+        raise InputError("--score-threshold needs the YuNet detector (Haar has no calibrated scores): "
+                         "'emoscope models download yunet'")
+    threshold = {} if args.score_threshold is None else {"score_threshold": args.score_threshold}
+    analyzer = Analyzer(detector, args.model, detector_model=args.detector_model, threads=args.threads,
+                        min_face=args.min_face, max_side=args.max_side, **threshold)
+    if fallback:
+        print("emoscope: YuNet model not found, using the Haar cascade "
+              "(better faces: 'emoscope models download yunet')", file=sys.stderr)
+    return analyzer
 
 
 def cmd_image(args) -> int:
@@ -59,6 +78,8 @@ def cmd_image(args) -> int:
     from .io.writers import ImageOutputs
 
     paths = find_images(args.paths)
+    check_output_folder(args.out, paths)
+    check_outputs({"--json": ("json", args.json), "--csv": ("csv", args.csv)}, paths)
     analyzer = _analyzer(args)
     failures = 0
     with ImageOutputs(args.out, args.json, args.csv, analyzer.labels) as outputs:
@@ -108,9 +129,10 @@ def _finish(args, source, summary, label: str) -> int:
     return 0
 
 
-def _check_stream_options(args) -> None:
-    if getattr(args, "every", 1) < 1 or args.smooth < 1 or args.detect_every < 1:
-        raise InputError("--every, --smooth and --detect-every must be at least 1")
+def _check_stream_outputs(args, record_option: str, inputs) -> None:
+    check_outputs({record_option: ("video", getattr(args, record_option.lstrip("-"))),
+                   "--timeline": ("timeline", args.timeline), "--summary": ("json", args.summary),
+                   "--chart": ("chart", args.chart)}, inputs)
 
 
 def cmd_video(args) -> int:
@@ -118,9 +140,9 @@ def cmd_video(args) -> int:
 
     from .io.video import VideoFileSource
 
-    _check_stream_options(args)
-    analyzer = _analyzer(args)
+    _check_stream_outputs(args, "--out", [args.input])
     with VideoFileSource(args.input, stride=args.every) as source:
+        analyzer = _analyzer(args)
         total = math.ceil(source.frame_count / args.every) if source.frame_count else None
         summary = _run_stream(args, analyzer, source, source.fps / args.every, args.every / source.fps,
                               record=args.out, audio_from=args.input if source.has_audio else None, total=total)
@@ -130,7 +152,7 @@ def cmd_video(args) -> int:
 def cmd_camera(args) -> int:
     from .io.live import CameraSource
 
-    _check_stream_options(args)
+    _check_stream_outputs(args, "--record", [args.device] if Path(args.device).exists() else [])
     analyzer = _analyzer(args)
     with CameraSource(args.device, realtime=not args.every_frame) as source:
         summary = _run_stream(args, analyzer, source, source.fps, 1.0 / source.fps, record=args.record,
@@ -141,7 +163,7 @@ def cmd_camera(args) -> int:
 def cmd_screen(args) -> int:
     from .io.live import ScreenSource
 
-    _check_stream_options(args)
+    _check_stream_outputs(args, "--record", [])
     region = None
     if args.region:
         try:
@@ -159,8 +181,6 @@ def cmd_screen(args) -> int:
 def cmd_batch(args) -> int:
     from .batch import run_batch
 
-    if args.every < 1:
-        raise InputError("--every must be at least 1")
     # Dask scales with one single-threaded task per core: each worker's analyzer gets one thread.
     options = {"detector": args.detector, "model": args.model, "detector_model": args.detector_model,
                "threads": 1, "min_face": args.min_face, "score_threshold": args.score_threshold,
@@ -325,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
                                             "emotions, and any of the outputs below. Ctrl-C stops and keeps them.")
     video.add_argument("input", metavar="IN", help="video file (whatever FFmpeg reads)")
     video.add_argument("--out", metavar="MP4", help="annotated H.264 MP4 (plays in browsers; keeps the audio)")
-    video.add_argument("--every", type=int, default=1, metavar="N", help="process every N-th frame (default: 1)")
+    video.add_argument("--every", type=POSITIVE, default=1, metavar="N", help="process every N-th frame (default: 1)")
     _add_stream_options(video)
     video.set_defaults(handler=cmd_video)
 
@@ -342,8 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
     screen = commands.add_parser("screen", help="analyse the screen or a region of it live",
                                  description="Analyse what is on the screen (e.g. a video call), live.")
     screen.add_argument("--region", metavar="X,Y,W,H", help="a region of the monitor, in pixels")
-    screen.add_argument("--monitor", type=int, default=1, help="monitor number, from 1 (default: 1)")
-    screen.add_argument("--fps", type=float, default=10.0, help="screenshots per second (default: 10)")
+    screen.add_argument("--monitor", type=POSITIVE, default=1, help="monitor number, from 1 (default: 1)")
+    screen.add_argument("--fps", type=POSITIVE_FLOAT, default=10.0, help="screenshots per second (default: 10)")
     screen.add_argument("--record", metavar="MP4", help="record the annotated stream as H.264 MP4")
     _add_live_options(screen)
     screen.set_defaults(handler=cmd_screen)
@@ -355,8 +375,8 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("inputs", nargs="+", metavar="INPUT", help="folder, glob pattern, file, or .txt/.csv list")
     batch.add_argument("--out", required=True, metavar="DIR", help="output folder (new, empty, or an earlier run's)")
     batch.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786")
-    batch.add_argument("--workers", type=int, default=2, help="local cluster workers (default: 2)")
-    batch.add_argument("--every", type=int, default=1, metavar="N", help="videos: process every N-th frame")
+    batch.add_argument("--workers", type=POSITIVE, default=2, help="local cluster workers (default: 2)")
+    batch.add_argument("--every", type=POSITIVE, default=1, metavar="N", help="videos: process every N-th frame")
     batch.add_argument("--quiet", action="store_true", help="no progress bar or final line")
     _add_analyzer_options(batch)
     batch.set_defaults(handler=cmd_batch)
@@ -364,12 +384,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the web app and REST API (needs the 'web' extra)",
                                 description="Serve the REST API (docs at /docs) on loopback unless told otherwise.")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--max-image-mb", type=float, default=WebSettings.max_image_bytes / 2**20,
+    serve.add_argument("--port", type=PORT, default=8000)
+    serve.add_argument("--max-image-mb", type=POSITIVE_FLOAT, default=WebSettings.max_image_bytes / 2**20,
                        help="largest photo upload (default: %(default)s)")
-    serve.add_argument("--max-video-mb", type=float, default=WebSettings.max_video_bytes / 2**20,
+    serve.add_argument("--max-video-mb", type=POSITIVE_FLOAT, default=WebSettings.max_video_bytes / 2**20,
                        help="largest video upload (default: %(default)s)")
-    serve.add_argument("--retention", type=float, default=WebSettings.retention_seconds, metavar="SECONDS",
+    serve.add_argument("--retention", type=POSITIVE_FLOAT, default=WebSettings.retention_seconds, metavar="SECONDS",
                        help="delete video jobs and their files after this long (default: %(default)s)")
     _add_analyzer_options(serve)
     serve.set_defaults(handler=cmd_serve)
@@ -423,10 +443,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The extra each command needs beyond the core install; the hint when one of its imports is missing.
+EXTRAS = {"video": "video", "camera": "live", "screen": "live", "batch": "distributed", "serve": "web",
+          "train": "train", "train-detector": "train", "teacher-logits": "train", "export": "train",
+          "quantize": "train", "evaluate": "train"}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.handler(args)
+        status = args.handler(args)
+        sys.stdout.flush()  # a closed pipe shows up here, inside the handlers below
+        return status
+    except BrokenPipeError:  # e.g. `emoscope models info | head`: the reader has all it wants
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
     except EmoScopeError as error:
         print(f"emoscope: error: {error}", file=sys.stderr)
         return 1
@@ -437,8 +468,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"emoscope: error: {error.strerror or error}: {error.filename or ''}".rstrip(": "), file=sys.stderr)
         return 1
     except ImportError as error:
-        print(f"emoscope: error: {error.name or error} is not installed; "
-              "this command needs an extra: pip install 'emoscope[train]'", file=sys.stderr)
+        extra = EXTRAS.get(args.command)
+        hint = f"this command needs an extra: pip install 'emoscope[{extra}]'" if extra else "reinstall emoscope"
+        print(f"emoscope: error: {error.name or error} is not installed; {hint}", file=sys.stderr)
         return 1
 
 

@@ -1,8 +1,8 @@
 """Images in, as BGR uint8: paths (EXIF orientation applied), numpy arrays, PIL images.
 
 Arrays are taken as OpenCV's BGR (or BGRA / gray); PIL images are converted from their own RGB.
-16-bit images are scaled to 8 bits. Files over ``MAX_PIXELS`` are refused before decoding
-(OpenCV's own check, which ``import emoscope`` sets to 250 megapixels when it comes before ``import cv2``).
+16-bit images are scaled to 8 bits. Encoded images over ``MAX_PIXELS`` are refused from their
+header, before decoding (see ``image_header``), on every surface: files, uploads, live frames.
 """
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
+from .image_header import image_size
 
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # our own errors say what went wrong
-MAX_PIXELS = int(os.environ.get("CV_IO_MAX_IMAGE_PIXELS", 1 << 30))  # set by emoscope/__init__ unless cv2 came first
+MAX_PIXELS = 250_000_000  # the one limit on an image's pixel count (a 16,000 x 15,600 photo)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".jp2", ".pgm", ".ppm", ".pbm")
 
@@ -43,21 +44,43 @@ def to_bgr8(array: np.ndarray) -> np.ndarray:
 def read_image(path: str | Path) -> np.ndarray:
     """Decode an image file to BGR uint8 with its EXIF orientation applied; InputError if it cannot be."""
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder, not an image")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: empty file")
-    return decode_image(np.fromfile(path, dtype=np.uint8), str(path))
+    try:
+        if path.is_dir():
+            raise InputError(f"{path}: is a folder, not an image")
+        if not path.exists():
+            raise InputError(f"{path}: no such file")
+        if path.stat().st_size == 0:
+            raise InputError(f"{path}: empty file")
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as error:  # unreadable, a link loop, a name too long, a device
+        raise InputError(f"{path}: {error.strerror or error}") from None
+    return decode_image(data, str(path))
+
+
+def check_pixels(data, name: str = "image") -> tuple[int, int]:
+    """(width, height) from the header of encoded image bytes; InputError when the header cannot
+    be read or claims more than ``MAX_PIXELS`` — before anything is decoded."""
+    size = image_size(memoryview(data)[:1 << 20])
+    if size is None:
+        raise InputError(f"{name}: not a readable image (not PNG, JPEG, BMP, WebP, TIFF, JPEG 2000 or PNM, "
+                         "or its header is damaged)")
+    if size[0] * size[1] > MAX_PIXELS:
+        raise InputError(f"{name}: not a readable image: {size[0]:,} x {size[1]:,} pixels is over the limit "
+                         f"of {MAX_PIXELS:,}")
+    return size
 
 
 def decode_image(data, name: str = "image") -> np.ndarray:
-    """Encoded image bytes (any format OpenCV reads) -> BGR uint8; InputError naming ``name`` if they are not one."""
-    buffer = np.frombuffer(data, np.uint8) if isinstance(data, (bytes, bytearray)) else data
-    image = cv2.imdecode(buffer, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR) if len(buffer) else None
+    """Encoded image bytes -> BGR uint8, its pixel count checked first; InputError naming ``name``
+    if they are not a readable image."""
+    buffer = np.frombuffer(data, np.uint8) if isinstance(data, (bytes, bytearray, memoryview)) else data
+    check_pixels(buffer.data if isinstance(buffer, np.ndarray) else buffer, name)
+    try:
+        image = cv2.imdecode(buffer, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
+    except cv2.error:
+        image = None
     if image is None:
-        raise InputError(f"{name}: not a readable image (unknown format, truncated, or over {MAX_PIXELS:,} pixels)")
+        raise InputError(f"{name}: not a readable image (truncated or damaged)")
     return to_bgr8(image)
 
 
@@ -74,17 +97,26 @@ def load_image(source) -> tuple[np.ndarray, str | None]:
     raise InputError(f"cannot read an image from {type(source).__name__}")
 
 
+def walk_files(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
+    """Files under ``folder`` with one of ``suffixes``, sorted. Linked folders are not entered (no
+    loops) and folders that cannot be read are passed over."""
+    found = []
+    for root, _dirs, names in os.walk(folder):
+        found += [Path(root, name) for name in names if Path(name).suffix.lower() in suffixes]
+    return sorted(p for p in found if p.is_file())
+
+
 def find_images(paths) -> list[Path]:
     """Expand files and folders (recursively) into image files, sorted; InputError when nothing is found."""
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            inside = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            inside = walk_files(path, IMAGE_SUFFIXES)
             if not inside:
                 raise InputError(f"{path}: no images in this folder")
             found += inside
-        elif path.exists():
+        elif path.exists() or path.is_symlink():  # a broken link is reported when it is read
             found.append(path)
         else:
             raise InputError(f"{path}: no such file or folder")

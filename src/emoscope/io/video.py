@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..types import Frame
+from .images import MAX_PIXELS
 
 try:
     import av
@@ -38,16 +39,34 @@ class VideoFileSource:
             raise InputError("the frame stride must be at least 1")
         try:
             self._container = av.open(str(self.path))
-        except av.FFmpegError as error:
-            raise InputError(f"{self.path}: not a readable video ({error.strerror or error})") from None
-        if not self._container.streams.video:
+        except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError) as error:
+            raise InputError(f"{self.path}: not a readable video "
+                             f"({getattr(error, 'strerror', None) or error})") from None
+        try:
+            self._stream = self._check_stream()
+        except InputError:
             self._container.close()
-            raise InputError(f"{self.path}: has no video stream")
-        self._stream = self._container.streams.video[0]
+            raise
         self._stream.thread_type = "AUTO"
         self.stride = stride
         self.stopped_at: str | None = None
         self.has_audio = bool(self._container.streams.audio)
+
+    def _check_stream(self):
+        """The first video stream, checked before any frame is decoded: a decoder for its codec
+        and a frame size within the image pixel limit."""
+        if not self._container.streams.video:
+            raise InputError(f"{self.path}: has no video stream")
+        stream = self._container.streams.video[0]
+        context = stream.codec_context
+        if context is None or not context.name:
+            raise InputError(f"{self.path}: its video codec cannot be decoded here")
+        width, height = context.width, context.height
+        if width <= 0 or height <= 0:
+            raise InputError(f"{self.path}: its video stream has no frame size")
+        if width * height > MAX_PIXELS:
+            raise InputError(f"{self.path}: frames of {width:,} x {height:,} pixels are over the limit of {MAX_PIXELS:,}")
+        return stream
 
     @property
     def fps(self) -> float:
@@ -103,9 +122,14 @@ class VideoSink:
                  crf: int = 23):
         _require_av()
         self.path = Path(path)
+        if audio_from is not None and self.path.resolve() == Path(audio_from).resolve():
+            raise InputError(f"{self.path}: is the input; writing it would destroy it")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         width, height = size
-        self._container = av.open(str(self.path), "w", options={"movflags": "+faststart"})
+        try:
+            self._container = av.open(str(self.path), "w", format="mp4", options={"movflags": "+faststart"})
+        except (av.FFmpegError, OSError) as error:
+            raise InputError(f"{self.path}: cannot be written ({getattr(error, 'strerror', None) or error})") from None
         self._stream = self._container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
         self._stream.width, self._stream.height = width - width % 2, height - height % 2  # yuv420p needs even sides
         self._stream.pix_fmt = "yuv420p"
