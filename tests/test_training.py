@@ -268,3 +268,71 @@ def test_a_checkpoint_that_does_not_fit_its_architecture_is_one_clear_error(trai
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(TrainingError, match="junk.pt: not an EmoScope training checkpoint"):
         load_checkpoint(tmp_path / "junk.pt")
+
+
+def numbered(dataset: FaceDataset, first_row: int) -> FaceDataset:
+    """The data set as if read from rows first_row.. of a data file, as FER2013 loaders number them."""
+    return FaceDataset(dataset.images, dataset.targets, dataset.labels, "fer2013/" + dataset.name, dataset.soft_targets,
+                       dataset.soft_labels, rows=np.arange(first_row, first_row + len(dataset)))
+
+
+def test_distillation_loss_matches_hand_computed_kl():
+    from emoscope.training.distill import distillation_loss
+
+    student = torch.tensor([[0.0, 0.0]])
+    teacher = torch.tensor([[np.log(3.0), 0.0]])  # teacher p = (3/4, 1/4) at T=1
+    expected = 0.75 * np.log(0.75 / 0.5) + 0.25 * np.log(0.25 / 0.5)
+    assert distillation_loss(student, teacher, 1.0, (slice(0, 2),)).item() == pytest.approx(expected, rel=1e-6)
+    # at T=2 the teacher is (sqrt3, 1)/(sqrt3+1); the loss is scaled by T^2
+    p = np.array([np.sqrt(3), 1]) / (np.sqrt(3) + 1)
+    expected_t2 = 4 * float((p * np.log(p / 0.5)).sum())
+    assert distillation_loss(student, teacher, 2.0, (slice(0, 2),)).item() == pytest.approx(expected_t2, rel=1e-5)
+
+
+def test_a_tiny_distillation_run_learns_from_teacher_logits(trained, tmp_path):
+    from emoscope.training.distill import save_teacher_logits, ten_crop_logits
+    from emoscope.training.export import load_checkpoint
+
+    train_set, val_set = numbered(synthetic(200, 0), 0), numbered(synthetic(60, 1), 200)
+    teacher, state = load_checkpoint(trained[1])
+    spec = trainer_module.InputSpec(**state["input"])
+    logits = ten_crop_logits(teacher.model, spec, np.concatenate([train_set.images, val_set.images]))
+    assert logits.shape == (260, 7) and np.isfinite(logits).all()
+    path = save_teacher_logits(tmp_path / "teacher.npz", dict(enumerate(logits)), "fer2013")
+    config = TrainConfig(epochs=2, teacher_logits=str(path), distill_weight=0.7, **FAST)
+    best = train(config, train_set, val_set, tmp_path / "student", progress=False)
+    log = [json.loads(line) for line in (tmp_path / "student" / "metrics.jsonl").read_text().splitlines()]
+    assert best.exists() and log[-1]["train_loss"] < log[0]["train_loss"]
+
+
+@pytest.mark.parametrize("problem, message", [
+    ("width", r"teacher logits have shape \(200, 5\); this model needs 7 outputs"),
+    ("source", "teacher logits of 'affectnet'"),
+    ("short", "has no logits for some rows"),
+    ("junk", "not a teacher-logits file"),
+])
+def test_teacher_logits_that_do_not_fit_are_one_clear_error(tmp_path, problem, message):
+    from emoscope.training.distill import load_teacher_logits, save_teacher_logits
+
+    train_set = numbered(synthetic(200, 0), 0)
+    path = tmp_path / "teacher.npz"
+    if problem == "junk":
+        path.write_bytes(b"junk")
+    else:
+        width, rows, source = {"width": (5, 200, "fer2013"), "source": (7, 200, "affectnet"),
+                               "short": (7, 150, "fer2013")}[problem]
+        save_teacher_logits(path, {i: np.zeros(width, np.float32) for i in range(rows)}, source)
+    with pytest.raises(TrainingError, match=f"teacher.npz: {message}"):
+        load_teacher_logits(path, train_set, 7)
+
+
+def test_votes_that_do_not_line_up_with_the_images_are_one_clear_error(tmp_path):
+    from emoscope.data import DatasetError, load_split
+
+    pixels = " ".join(["128"] * 2304)
+    (tmp_path / "fer.csv").write_text("emotion,pixels,Usage\n" + f"3,{pixels},Training\n" * 2)
+    header = "Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF\n"
+    (tmp_path / "votes.csv").write_text(header + "Training,a.png,0,10,0,0,0,0,0,0,0,0\n"
+                                        + "PublicTest,b.png,10,0,0,0,0,0,0,0,0,0\n")
+    with pytest.raises(DatasetError, match="votes.csv: row 3 does not line up"):
+        load_split("fer2013+ferplus", tmp_path / "fer.csv", "train", votes=tmp_path / "votes.csv")

@@ -40,8 +40,13 @@ class FaceDataset:
     """Optional second label set for the same images, ``(N, len(soft_labels))`` distributions;
     an all-zero row means "no label" (FER+ rows whose votes say unknown or not a face)."""
     soft_labels: tuple[str, ...] = ()
+    rows: np.ndarray | None = None
+    """Optional position of each image among its source file's data rows (the FER2013 CSV), so that
+    per-image values computed over the whole file (teacher logits) can be matched to it."""
 
     def __post_init__(self):
+        if self.rows is not None and len(self.rows) != len(self.images):
+            raise DatasetError(f"{self.name}: {len(self.rows)} row numbers for {len(self.images)} images")
         if self.soft_targets is not None and self.soft_targets.shape != (len(self.images), len(self.soft_labels)):
             raise DatasetError(f"{self.name}: soft targets {self.soft_targets.shape} do not match "
                                f"{len(self.images)} images and labels {self.soft_labels}")
@@ -115,12 +120,11 @@ def _parse_fer_pixels(text: str) -> np.ndarray | None:
 
 def load_fer2013(csv_path: str | Path, split: str, on_error: str = "fail") -> FaceDataset:
     """FER2013 CSV (``emotion,pixels,Usage``, plain or gzip); split is train, val or test."""
-    dataset, _ = _load_fer2013_rows(csv_path, split, on_error)
-    return dataset
+    return _load_fer2013_rows(csv_path, split, on_error)
 
 
-def _load_fer2013_rows(csv_path: str | Path, split: str, on_error: str) -> tuple[FaceDataset, list[int]]:
-    """The FER2013 split and the CSV data-row number of each of its images."""
+def _load_fer2013_rows(csv_path: str | Path, split: str, on_error: str) -> FaceDataset:
+    """The FER2013 split, with the CSV data-row number of each of its images."""
     usage = FER2013_SPLITS.get(split)
     if usage is None:
         raise DatasetError(f"unknown split {split!r}; use one of {', '.join(FER2013_SPLITS)}")
@@ -144,7 +148,8 @@ def _load_fer2013_rows(csv_path: str | Path, split: str, on_error: str) -> tuple
         rows.append(number)
     if not images:
         raise DatasetError(f"{csv_path}: no rows for split {split} ({usage})")
-    return FaceDataset(np.stack(images), _one_hot(labels, len(EMOTIONS)), EMOTIONS, f"fer2013/{split}"), rows
+    return FaceDataset(np.stack(images), _one_hot(labels, len(EMOTIONS)), EMOTIONS, f"fer2013/{split}",
+                       rows=np.array(rows))
 
 
 # FER+ vote columns, in the file's order, and our label for each (None: not an emotion).
@@ -205,7 +210,7 @@ def load_ferplus(
     header, vote_rows = vote_rows[0], vote_rows[1:]
     if [h.strip() for h in header[2:12]] != list(FERPLUS_VOTE_COLUMNS):
         raise DatasetError(f"{votes_csv}: unexpected FER+ header {header}")
-    images, targets = [], []
+    images, targets, rows = [], [], []
     for number, row in _read_fer2013_rows(Path(fer2013_csv)):
         if number >= len(vote_rows):
             raise DatasetError(f"{votes_csv}: has {len(vote_rows)} rows, fewer than {fer2013_csv}")
@@ -228,9 +233,10 @@ def load_ferplus(
             continue
         images.append(image)
         targets.append(target)
+        rows.append(number)
     if not images:
         raise DatasetError(f"{votes_csv}: no usable rows for split {split}")
-    return FaceDataset(np.stack(images), np.stack(targets), labels, f"ferplus-{scheme}/{split}")
+    return FaceDataset(np.stack(images), np.stack(targets), labels, f"ferplus-{scheme}/{split}", rows=np.array(rows))
 
 
 def load_fer2013_with_votes(fer2013_csv: str | Path, votes_csv: str | Path, split: str,
@@ -238,14 +244,14 @@ def load_fer2013_with_votes(fer2013_csv: str | Path, votes_csv: str | Path, spli
     """FER2013 images with both label sets: the original single-annotator labels as ``targets`` and
     the FER+ vote distributions (8 classes with contempt) as ``soft_targets``, so one model can
     learn from both (rows whose votes are mostly unknown / not a face get an all-zero soft row)."""
-    dataset, rows = _load_fer2013_rows(fer2013_csv, split, on_error)
+    dataset = _load_fer2013_rows(fer2013_csv, split, on_error)
     with _open_text(Path(votes_csv)) as handle:
         vote_rows = list(csv.reader(handle))
     header, vote_rows = vote_rows[0] if vote_rows else [], vote_rows[1:]
     if [h.strip() for h in header[2:12]] != list(FERPLUS_VOTE_COLUMNS):
         raise DatasetError(f"{votes_csv}: unexpected FER+ header {header}")
-    soft = np.zeros((len(rows), len(EMOTIONS_WITH_CONTEMPT)), np.float32)
-    for i, number in enumerate(rows):
+    soft = np.zeros((len(dataset), len(EMOTIONS_WITH_CONTEMPT)), np.float32)
+    for i, number in enumerate(dataset.rows.tolist()):
         if number >= len(vote_rows):
             raise DatasetError(f"{votes_csv}: has {len(vote_rows)} rows, fewer than {fer2013_csv}")
         vote_row = vote_rows[number]

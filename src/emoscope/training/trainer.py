@@ -43,6 +43,9 @@ class TrainConfig:
     threads: int = 2
     soft_weight: float = 0.5        # share of the loss on the second label set (FER+ votes), when the data has one
     ema_decay: float = 0.998        # exponential moving average of the weights; what is validated and saved (0: off)
+    teacher_logits: str = ""        # .npz from `emoscope teacher-logits`: distil a teacher into this model
+    distill_weight: float = 0.5     # share of the loss on matching the teacher
+    distill_temperature: float = 2.0
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":
@@ -201,6 +204,7 @@ def _same_run(saved: dict | None, current: dict) -> bool:
     """Whether a saved configuration is the same run (the thread count may differ between sessions)."""
     if saved is None:
         return False
+    saved = {**asdict(TrainConfig()), **saved}  # options added since the run started keep their defaults
     ignore = ("threads",)
     return {k: v for k, v in saved.items() if k not in ignore} == {k: v for k, v in current.items() if k not in ignore}
 
@@ -264,6 +268,12 @@ def train(config: TrainConfig, train_set: FaceDataset, val_set: FaceDataset, out
         "input": asdict(input_spec), "trained_on": train_set.name, "config": config_dict,
     }
     evaluated = ema.module if ema is not None else model
+    heads = (slice(0, num_labels),) + ((slice(num_labels, num_labels + num_soft),) if num_soft else ())
+    teacher = None
+    if config.teacher_logits:
+        from .distill import distillation_loss, load_teacher_logits
+
+        teacher = load_teacher_logits(config.teacher_logits, train_set, num_labels + num_soft)
 
     for epoch in range(start_epoch, config.epochs + 1):
         if stale_epochs >= config.patience:
@@ -285,6 +295,9 @@ def train(config: TrainConfig, train_set: FaceDataset, val_set: FaceDataset, out
             if soft_targets is not None and config.soft_weight > 0:
                 soft_loss = soft_cross_entropy(logits[:, num_labels:], soft_targets[batch])
                 loss = (1 - config.soft_weight) * loss + config.soft_weight * soft_loss
+            if teacher is not None:
+                distilled = distillation_loss(logits, teacher[batch], config.distill_temperature, heads)
+                loss = (1 - config.distill_weight) * loss + config.distill_weight * distilled
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
