@@ -5,6 +5,7 @@ import os
 import shutil
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -113,3 +114,44 @@ def test_batch_command_reports_missing_inputs_and_goes_on(inputs, tmp_path):
                    "--detector", "haar", "--workers", "1", "--quiet")
     assert run.returncode == 2 and "no such file or folder" in run.stderr and "Traceback" not in run.stderr
     assert len(set(face_inputs(tmp_path / "out"))) == 3
+
+
+def test_hostile_inputs_fail_one_by_one_and_the_same_way_every_time(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a.png", "b.png", "x" * 240 + ".png"):  # a name that cannot take a suffix and a hash
+        shutil.copy(EXAMPLE, folder / name)
+    (folder / "loop").symlink_to(folder)  # a folder linked into itself: not entered
+    (folder / "self.png").symlink_to(folder / "self.png")  # a link loop where an image should be
+    binary_list = tmp_path / "list.txt"
+    binary_list.write_bytes(bytes(range(256)) * 4)
+    outcomes = []
+    for run in range(2):
+        report = run_batch([folder, binary_list], tmp_path / f"out{run}", workers=1, analyzer_options=OPTIONS,
+                           progress=False)
+        outcomes.append((sorted(Path(p).name for p in report.done), sorted(Path(p).name for p in report.failed)))
+    assert outcomes[0] == outcomes[1]
+    done, failed = outcomes[0]
+    assert done == sorted(["a.png", "b.png", "x" * 240 + ".png"])
+    assert failed == ["list.txt", "self.png"]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"scheduler": "not a url"}, "not a Dask address"),
+    ({"scheduler": "http://10.0.0.5:8786"}, "not a Dask address"),
+    ({"workers": 0}, "at least 1"),
+])
+def test_bad_cluster_options_are_refused_before_any_work(tmp_path, kwargs, message):
+    with pytest.raises(InputError, match=message):
+        run_batch([EXAMPLE], tmp_path / "out", analyzer_options=OPTIONS, progress=False, **kwargs)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("manifest", [b"{not json", b"\xff\xfe\x00", b"[1, 2]", b'{"inputs": 3}'])
+def test_a_damaged_manifest_is_a_clear_error_and_left_as_it_is(tmp_path, manifest):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / MANIFEST).write_bytes(manifest)
+    with pytest.raises(InputError, match="damaged"):
+        run_batch([EXAMPLE], out, analyzer_options=OPTIONS, progress=False)
+    assert (out / MANIFEST).read_bytes() == manifest

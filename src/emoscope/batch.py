@@ -13,17 +13,20 @@ import functools
 import glob
 import hashlib
 import json
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputError
-from .io.images import IMAGE_SUFFIXES
+from .io.images import IMAGE_SUFFIXES, walk_files
 from .models import sha256_of
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
 MANIFEST = "manifest.json"
 IMAGE_CHUNK = 16
+KEY_STEM = 60  # characters of an input's name kept in its output names (file names stop at 255 bytes)
+SCHEDULER = re.compile(r"^((tcp|tls|ws|wss)://)?[\w.\-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$")
 
 
 @dataclass
@@ -44,9 +47,12 @@ def expand_inputs(inputs) -> tuple[list[Path], dict[str, str]]:
     for raw in map(str, inputs):
         path = Path(raw)
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES)
+            files += walk_files(path, IMAGE_SUFFIXES + VIDEO_SUFFIXES)
         elif path.is_file() and path.suffix.lower() in (".txt", ".csv"):
-            files += [Path(p) for p in _read_list(path)]
+            try:
+                files += [Path(p) for p in _read_list(path)]
+            except InputError as error:
+                failed[raw] = str(error)
         elif path.is_file():
             files.append(path)
         elif any(ch in raw for ch in "*?["):
@@ -56,25 +62,38 @@ def expand_inputs(inputs) -> tuple[list[Path], dict[str, str]]:
                 failed[raw] = "the pattern matches no file"
         else:
             failed[raw] = "no such file or folder"
-    unique = list(dict.fromkeys(p.resolve() for p in files))
-    return unique, failed
+    resolved = []
+    for path in files:
+        try:
+            resolved.append(path.resolve())
+        except (OSError, RuntimeError, ValueError) as error:  # a link loop, a NUL byte in a listed name
+            failed[str(path)] = f"cannot be resolved ({error})"
+    return list(dict.fromkeys(resolved)), failed
 
 
 def _read_list(path: Path) -> list[str]:
-    with open(path, newline="", encoding="utf-8") as handle:
-        if path.suffix.lower() == ".csv":
-            rows = list(csv.DictReader(handle))
-            if rows and "path" not in rows[0]:
-                raise InputError(f"{path}: a CSV manifest needs a 'path' column")
-            entries = [row["path"] for row in rows]
-        else:
-            entries = [line.strip() for line in handle if line.strip() and not line.startswith("#")]
+    """The paths in a .txt (one per line) or .csv (a ``path`` column) list; InputError when the
+    file is not such a list."""
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            if path.suffix.lower() == ".csv":
+                rows = list(csv.DictReader(handle))
+                if rows and "path" not in rows[0]:
+                    raise InputError(f"{path}: a CSV manifest needs a 'path' column")
+                entries = [row["path"] for row in rows if row["path"]]
+            else:
+                entries = [line.strip() for line in handle if line.strip() and not line.startswith("#")]
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise InputError(f"not a list of paths in UTF-8 text ({type(error).__name__})") from None
+    except OSError as error:
+        raise InputError(f"cannot be read ({error.strerror or error})") from None
     return [str((path.parent / e) if not Path(e).is_absolute() else Path(e)) for e in entries]
 
 
 def output_key(path: Path) -> str:
-    """A file name for one input's outputs, unique even for equal names in different folders."""
-    return f"{path.stem}-{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
+    """A file name for one input's outputs, unique even for equal names in different folders, and
+    short enough for any file system whatever the input's name."""
+    return f"{path.stem[:KEY_STEM]}-{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
 
 
 @functools.lru_cache(maxsize=2)
@@ -88,19 +107,23 @@ def _worker_analyzer(options: tuple):
 def analyze_images(paths: list[str], out_dir: str, options: tuple) -> list[dict]:
     """Task: a chunk of images -> one JSON per image; returns a manifest entry per input."""
     analyzer = _worker_analyzer(options)
-    entries = []
-    for raw in paths:
-        path = Path(raw)
+    return [_analyze_image(analyzer, raw, out_dir) for raw in paths]
+
+
+def _analyze_image(analyzer, raw: str, out_dir: str) -> dict:
+    """One image's manifest entry; whatever goes wrong with it stays its own error."""
+    path = Path(raw)
+    entry = {"input": raw, "kind": "image"}
+    try:
         result = next(analyzer.analyze_many([path]))
-        entry = {"input": raw, "kind": "image"}
         if result.error:
-            entries.append({**entry, "error": result.error})
-            continue
+            return {**entry, "error": result.error}
         target = Path(out_dir) / "images" / f"{output_key(path)}.json"
         target.write_text(json.dumps(result.to_dict()))
-        entries.append({**entry, "sha256": sha256_of(path), "outputs": [str(target.relative_to(out_dir))],
-                        "faces": [_face_row(raw, None, None, face) for face in result.faces]})
-    return entries
+        return {**entry, "sha256": sha256_of(path), "outputs": [str(target.relative_to(out_dir))],
+                "faces": [_face_row(raw, None, None, face) for face in result.faces]}
+    except OSError as error:
+        return {**entry, "error": f"{error.strerror or error}"}
 
 
 def analyze_video(raw: str, out_dir: str, options: tuple, every: int) -> dict:
@@ -120,6 +143,8 @@ def analyze_video(raw: str, out_dir: str, options: tuple, every: int) -> dict:
                                  on_result=lambda r: faces.extend(_face_row(raw, r.index, r.timestamp, f) for f in r.faces))
     except InputError as error:
         return {"input": raw, "kind": "video", "error": str(error)}
+    except OSError as error:
+        return {"input": raw, "kind": "video", "error": f"{error.strerror or error}"}
     if source.stopped_at and summary.frames == 0:
         return {"input": raw, "kind": "video", "error": source.stopped_at}
     entry = {"input": raw, "kind": "video", "sha256": sha256_of(path), "faces": faces,
@@ -139,10 +164,19 @@ def _face_row(raw, frame, time, face) -> dict:
 
 def prepare_output(out_dir: Path) -> dict:
     """The manifest of earlier runs; refuses a folder with files that are not ours."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"{out_dir}: is a file, not a folder")
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest_path = out_dir / MANIFEST
     if manifest_path.exists():
-        return json.loads(manifest_path.read_text())
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            if not isinstance(manifest, dict) or not isinstance(manifest.get("inputs"), dict):
+                raise ValueError("no inputs")
+            return manifest
+        except (ValueError, UnicodeDecodeError):
+            raise InputError(f"{manifest_path}: damaged (not an emoscope batch manifest); move it away to "
+                             "start over") from None
     if any(out_dir.iterdir()):
         raise InputError(f"{out_dir} holds files that emoscope batch did not write; choose an empty or new folder")
     return {"version": 1, "inputs": {}}
@@ -154,6 +188,10 @@ def run_batch(inputs, out_dir, scheduler: str | None = None, workers: int = 2, e
     from dask.distributed import Client, LocalCluster, as_completed
     from tqdm import tqdm
 
+    if workers < 1:
+        raise InputError("workers must be at least 1")
+    if scheduler is not None and not SCHEDULER.match(scheduler):
+        raise InputError(f"--scheduler {scheduler!r}: not a Dask address such as tcp://10.0.0.5:8786")
     out_dir = Path(out_dir).resolve()
     files, failed = expand_inputs(inputs)
     if not files and not failed:
@@ -164,8 +202,8 @@ def run_batch(inputs, out_dir, scheduler: str | None = None, workers: int = 2, e
     todo = []
     for path in files:
         entry = manifest["inputs"].get(str(path))
-        if entry and "error" not in entry and entry.get("sha256") == sha256_of(path) and \
-                all((out_dir / o).exists() for o in entry["outputs"]):
+        if entry and "error" not in entry and entry.get("sha256") == _sha256_or_none(path) and \
+                all((out_dir / o).exists() for o in entry.get("outputs", ())):
             report.done[str(path)] = entry
             report.skipped += 1
         else:
@@ -177,7 +215,7 @@ def run_batch(inputs, out_dir, scheduler: str | None = None, workers: int = 2, e
         if scheduler:
             try:
                 client = Client(scheduler, timeout="10s")
-            except (OSError, TimeoutError) as error:
+            except (OSError, TimeoutError, ValueError) as error:
                 raise InputError(f"could not reach the Dask scheduler at {scheduler}: {error}") from None
         else:
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
@@ -193,10 +231,18 @@ def run_batch(inputs, out_dir, scheduler: str | None = None, workers: int = 2, e
             futures.update({client.submit(analyze_video, v, str(out_dir), options, every, retries=retries,
                                           pure=False): [v] for v in videos})
             bar = tqdm(total=len(todo), unit="input", disable=not progress)
-            for future in as_completed(futures):
+            pending = as_completed(futures)
+            for future in pending:
                 try:
                     entries = future.result()
-                except Exception as error:  # failed on every retry: record its inputs, go on
+                except Exception as error:  # failed on every retry
+                    if len(futures[future]) > 1:  # a chunk: retry its images one by one, so only the culprit fails
+                        for raw in futures[future]:
+                            single = client.submit(analyze_images, [raw], str(out_dir), options, retries=retries,
+                                                   pure=False)
+                            futures[single] = [raw]
+                            pending.add(single)
+                        continue
                     entries = [{"input": raw, "error": f"task failed: {error}"} for raw in futures[future]]
                 for entry in entries if isinstance(entries, list) else [entries]:
                     if "error" in entry:
@@ -213,6 +259,13 @@ def run_batch(inputs, out_dir, scheduler: str | None = None, workers: int = 2, e
             cluster.close()
     _write_aggregate(out_dir, report, manifest)
     return report
+
+
+def _sha256_or_none(path: Path) -> str | None:
+    try:
+        return sha256_of(path)
+    except OSError:
+        return None
 
 
 def _write_json(path: Path, data) -> None:

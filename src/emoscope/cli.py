@@ -201,15 +201,20 @@ def cmd_serve(args) -> int:
     import uvicorn
 
     from .web import create_app
+    from .web.security import is_loopback, serve_tokens, server_ws_max_size
 
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"emoscope: serving on {args.host}: reachable from other machines", file=sys.stderr)
+    tokens = serve_tokens(args.host, args.token)
+    if not is_loopback(args.host):
+        print(f"emoscope: serving on {args.host}: reachable from other machines, with a token", file=sys.stderr)
     settings = WebSettings(max_image_bytes=int(args.max_image_mb * 1024 * 1024),
-                           max_video_bytes=int(args.max_video_mb * 1024 * 1024), retention_seconds=args.retention)
+                           max_video_bytes=int(args.max_video_mb * 1024 * 1024), retention_seconds=args.retention,
+                           tokens=tokens)
     app = create_app(_analyzer(args), settings)
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else f"[{args.host}]" if ":" in args.host else args.host
-    print(f"EmoScope is at http://{shown_host}:{args.port}/ (Ctrl-C to stop)", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    link = f"?token={tokens[0]}" if tokens else ""
+    print(f"EmoScope is at http://{shown_host}:{args.port}/{link} (Ctrl-C to stop)", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
+                ws_max_size=server_ws_max_size(settings.max_image_bytes))
     return 0
 
 
@@ -385,6 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Serve the REST API (docs at /docs) on loopback unless told otherwise.")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
     serve.add_argument("--port", type=PORT, default=8000)
+    serve.add_argument("--token", help="access token(s), comma-separated (default: EMOSCOPE_TOKEN; beyond loopback "
+                                       "one is generated and printed when neither is set)")
     serve.add_argument("--max-image-mb", type=POSITIVE_FLOAT, default=WebSettings.max_image_bytes / 2**20,
                        help="largest photo upload (default: %(default)s)")
     serve.add_argument("--max-video-mb", type=POSITIVE_FLOAT, default=WebSettings.max_video_bytes / 2**20,

@@ -36,3 +36,4 @@ class WebSettings:
     max_video_bytes: int = 500 * 1024 * 1024
     retention_seconds: float = 3600.0
     jobs_dir: Path | None = None   # default: a private temporary folder
+    tokens: tuple[str, ...] = ()   # access tokens (web.security); none: open to whoever reaches the port

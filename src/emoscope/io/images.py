@@ -48,7 +48,9 @@ def read_image(path: str | Path) -> np.ndarray:
         if path.is_dir():
             raise InputError(f"{path}: is a folder, not an image")
         if not path.exists():
-            raise InputError(f"{path}: no such file")
+            raise InputError(f"{path}: " + ("a broken or looping link" if path.is_symlink() else "no such file"))
+        if not path.is_file():  # a FIFO or a device would block or never end
+            raise InputError(f"{path}: not a regular file")
         if path.stat().st_size == 0:
             raise InputError(f"{path}: empty file")
         data = np.fromfile(path, dtype=np.uint8)
@@ -98,12 +100,13 @@ def load_image(source) -> tuple[np.ndarray, str | None]:
 
 
 def walk_files(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
-    """Files under ``folder`` with one of ``suffixes``, sorted. Linked folders are not entered (no
-    loops) and folders that cannot be read are passed over."""
+    """Everything but folders under ``folder`` with one of ``suffixes``, sorted. Linked folders are
+    not entered (no loops); folders that cannot be read are passed over; a broken link is listed so
+    that reading it reports it."""
     found = []
     for root, _dirs, names in os.walk(folder):
         found += [Path(root, name) for name in names if Path(name).suffix.lower() in suffixes]
-    return sorted(p for p in found if p.is_file())
+    return sorted(found)
 
 
 def find_images(paths) -> list[Path]:

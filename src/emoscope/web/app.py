@@ -22,7 +22,6 @@ import numpy as np
 from fastapi import FastAPI, File, HTTPException, Request, UploadFile, WebSocket, WebSocketDisconnect
 import swagger_ui_bundle
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -35,6 +34,7 @@ from ..pipeline import Analyzer
 from ..render import draw_faces
 from ..settings import StreamSettings, WebSettings
 from .jobs import JobStore, VideoJob
+from .security import MULTIPART_SLACK, Guard, owner_of
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -65,17 +65,14 @@ def create_app(analyzer: Analyzer | None = None, settings: WebSettings | None = 
 
     app = FastAPI(title="EmoScope", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Faces and the probability of each emotion on them, for photos, videos and live frames.")
+    app.add_middleware(Guard, tokens=settings.tokens,
+                       body_limits={"/api/analyze": settings.max_image_bytes + MULTIPART_SLACK,
+                                    "/api/videos": settings.max_video_bytes + MULTIPART_SLACK})
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
 
-    @app.get("/docs", include_in_schema=False)
-    def docs():
-        """The API docs, served from local files (works offline)."""
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="EmoScope API",
-                                   swagger_js_url="/swagger/swagger-ui-bundle.js",
-                                   swagger_css_url="/swagger/swagger-ui.css", swagger_favicon_url="")
-
-    for route, page in (("/", "photo.html"), ("/video", "video.html"), ("/live", "live.html")):
+    # The API docs are a page like the others, from local files (offline, no inline script).
+    for route, page in (("/", "photo.html"), ("/video", "video.html"), ("/live", "live.html"), ("/docs", "docs.html")):
         app.add_api_route(route, _page(page), include_in_schema=False)
 
     @app.exception_handler(StarletteHTTPException)
@@ -119,11 +116,11 @@ def create_app(analyzer: Analyzer | None = None, settings: WebSettings | None = 
     @app.post("/api/analyze")
     async def analyze(image: UploadFile = File(..., description="a photo"), annotated: bool = False):
         """The same JSON as the CLI for one image; ``annotated=true`` adds the annotated image as a PNG data URL."""
-        picture = decode_upload(await read_limited(image, settings.max_image_bytes))
+        picture = await run_in_threadpool(decode_upload, await read_limited(image, settings.max_image_bytes))
         result = await run_in_threadpool(analyze_locked, picture, image.filename)
         body = result.to_dict()
         if annotated:
-            ok, png = cv2.imencode(".png", draw_faces(picture, result.faces))
+            ok, png = await run_in_threadpool(cv2.imencode, ".png", draw_faces(picture, result.faces))
             body["annotated_image"] = "data:image/png;base64," + base64.b64encode(png.tobytes()).decode()
         return body
 
@@ -143,7 +140,7 @@ def create_app(analyzer: Analyzer | None = None, settings: WebSettings | None = 
                     job.frames_done += 1
 
                 run_stream(analyzer, source, source.fps / every, every / source.fps, outputs,
-                           audio_from=source_path if source.has_audio else None, on_result=progress, frame_lock=lock)
+                           audio_from=source_path if source.has_audio else None, on_result=progress)
             job.status = "done" if job.frames_done else "failed"
             job.error = source.stopped_at
         except EmoScopeError as error:
@@ -154,7 +151,7 @@ def create_app(analyzer: Analyzer | None = None, settings: WebSettings | None = 
             source_path.unlink(missing_ok=True)  # the upload is not kept once processed
 
     @app.post("/api/videos", status_code=202)
-    async def create_video_job(video: UploadFile = File(...), every: int = 1):
+    async def create_video_job(request: Request, video: UploadFile = File(...), every: int = 1):
         if every < 1:
             raise HTTPException(422, "every must be at least 1")
         data = await read_limited(video, settings.max_video_bytes)
@@ -167,27 +164,28 @@ def create_app(analyzer: Analyzer | None = None, settings: WebSettings | None = 
         except EmoScopeError as error:
             jobs.delete(job)
             raise HTTPException(415, str(error).replace(str(job.upload), job.filename)) from None
+        job.owner = owner_of(request)
         jobs.add(job)
         executor.submit(run_job, job, every)
         return job.to_dict()
 
-    def find_job(job_id: str) -> VideoJob:
+    def find_job(job_id: str, request: Request) -> VideoJob:
         job = jobs.get(job_id)
-        if job is None:
+        if job is None or job.owner != owner_of(request):  # another token's job does not exist for this one
             raise HTTPException(404, "no such job")
         return job
 
     @app.get("/api/videos")
-    def list_jobs():
-        return {"jobs": [job.to_dict() for job in jobs.all()]}
+    def list_jobs(request: Request):
+        return {"jobs": [job.to_dict() for job in jobs.all() if job.owner == owner_of(request)]}
 
     @app.get("/api/videos/{job_id}")
-    def get_job(job_id: str):
-        return find_job(job_id).to_dict()
+    def get_job(job_id: str, request: Request):
+        return find_job(job_id, request).to_dict()
 
     @app.get("/api/videos/{job_id}/{name}")
-    def job_file(job_id: str, name: str):
-        job = find_job(job_id)
+    def job_file(job_id: str, name: str, request: Request):
+        job = find_job(job_id, request)
         if name not in VideoJob.FILES:  # a fixed list: no path from the request reaches the file system
             raise HTTPException(404, "no such file")
         path = job.folder / name
@@ -196,8 +194,8 @@ def create_app(analyzer: Analyzer | None = None, settings: WebSettings | None = 
         return FileResponse(path, media_type=VideoJob.FILES[name], filename=f"{Path(job.filename).stem}-{name}")
 
     @app.delete("/api/videos/{job_id}")
-    def remove_job(job_id: str):
-        job = find_job(job_id)
+    def remove_job(job_id: str, request: Request):
+        job = find_job(job_id, request)
         if job.status == "running":
             raise HTTPException(409, "the job is running; delete it when it has finished")
         jobs.delete(job)
@@ -222,7 +220,7 @@ def create_app(analyzer: Analyzer | None = None, settings: WebSettings | None = 
                     break
                 started = time.perf_counter()
                 try:
-                    frame = decode_upload(_frame_bytes(message, settings.max_image_bytes))
+                    frame = await run_in_threadpool(decode_upload, _frame_bytes(message, settings.max_image_bytes))
                 except (ValueError, HTTPException) as problem:
                     await socket.send_json({"error": str(getattr(problem, "detail", problem))})
                     continue

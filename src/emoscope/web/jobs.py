@@ -19,6 +19,7 @@ class VideoJob:
     frames_done: int = 0
     frames_total: int | None = None
     error: str | None = None
+    owner: str | None = None        # the id of the token that made it (web.security); None on an open server
 
     FILES = {"annotated.mp4": "video/mp4", "timeline.csv": "text/csv", "summary.json": "application/json",
              "class.json": "application/json"}
