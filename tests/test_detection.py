@@ -3,10 +3,11 @@ import numpy as np
 import pytest
 
 from emoscope import InputError, ModelNotFoundError
-from emoscope.detection import DetectorSettings, create_detector
+from emoscope.detection import DetectorSettings, create_detector, parse_region
+from emoscope.detection.onnx_detector import DetectorInfo, decode
 
 
-@pytest.mark.parametrize("name", ["haar", "yunet"])
+@pytest.mark.parametrize("name", ["emoscope", "haar", "yunet"])
 def test_detectors_find_the_one_face_in_the_example(name, example_image, request):
     if name == "yunet":
         request.getfixturevalue("yunet_path")
@@ -17,7 +18,7 @@ def test_detectors_find_the_one_face_in_the_example(name, example_image, request
     assert (found.landmarks is not None) == (name == "yunet")
 
 
-@pytest.mark.parametrize("name", ["haar", "yunet"])
+@pytest.mark.parametrize("name", ["emoscope", "haar", "yunet"])
 def test_blank_images_give_an_empty_result_not_none(name, request):
     if name == "yunet":
         request.getfixturevalue("yunet_path")
@@ -39,10 +40,15 @@ def test_min_face_filters_small_faces(example_image, yunet_path):
     assert len(create_detector("yunet", settings=DetectorSettings(min_face=400)).detect(example_image)) == 0
 
 
-def test_auto_falls_back_to_haar_with_a_notice(monkeypatch, capsys):
+def test_auto_uses_the_bundled_detector_without_network_or_notice(monkeypatch, capsys, caplog):
     monkeypatch.delenv("EMOSCOPE_MODELS", raising=False)
-    assert create_detector("auto").name == "haar"
-    assert "emoscope models download yunet" in capsys.readouterr().err
+    assert create_detector("auto").name == "emoscope"
+    assert create_detector(None).name == "none"
+    assert capsys.readouterr().err == "" and caplog.text == ""
+
+
+def test_auto_takes_a_yunet_file_as_yunet(yunet_path):
+    assert create_detector("auto", yunet_path).name == "yunet"
 
 
 def test_yunet_without_its_model_says_how_to_get_it(monkeypatch):
@@ -58,3 +64,61 @@ def test_unknown_detector_and_bad_model_file(tmp_path):
     bogus.write_bytes(b"not onnx")
     with pytest.raises(ModelNotFoundError, match="not a loadable YuNet model"):
         create_detector("yunet", bogus)
+
+
+def _outputs(size_hw, faces):
+    """Hand-made model outputs for a ``size_hw`` input: ``faces`` as (stride, row, col, score, l, t, r, b)."""
+    outputs = []
+    for stride in (8, 16, 32):
+        points = -(-size_hw[0] // stride) * -(-size_hw[1] // stride)
+        scores, boxes = np.zeros((1, points), np.float32), np.zeros((1, points, 4), np.float32)
+        cols = -(-size_hw[1] // stride)
+        for s, row, col, score, *ltrb in faces:
+            if s == stride:
+                scores[0, row * cols + col] = score
+                boxes[0, row * cols + col] = ltrb
+        outputs += [scores, boxes]
+    return outputs
+
+
+def test_decoder_turns_points_and_distances_into_boxes_and_suppresses_overlaps():
+    faces = [(8, 4, 5, 0.9, 10, 10, 10, 14),       # point (40, 32): box 30, 22, 20 x 24
+             (8, 4, 6, 0.8, 18, 10, 2, 14),        # point (48, 32): the same box, weaker -> suppressed
+             (32, 2, 3, 0.7, 30, 20, 34, 44),      # point (96, 64): box 66, 44, 64 x 64
+             (16, 1, 1, 0.2, 5, 5, 5, 5)]          # below the threshold
+    boxes, scores = decode(_outputs((128, 160), faces), (8, 16, 32), (128, 160), 0.5, 0.4)
+    order = np.argsort(-scores)
+    np.testing.assert_allclose(scores[order], [0.9, 0.7])
+    np.testing.assert_allclose(boxes[order], [[30, 22, 20, 24], [66, 44, 64, 64]])
+    empty, _ = decode(_outputs((64, 64), []), (8, 16, 32), (64, 64), 0.5, 0.4)
+    assert empty.shape == (0, 4)
+
+
+def test_detector_metadata_round_trip_and_refuses_other_models():
+    info = DetectorInfo(score_threshold=0.6, version="1.2", metrics={"recall": 0.9})
+    assert DetectorInfo.from_metadata(info.to_metadata()) == info
+    with pytest.raises(ModelNotFoundError, match="not an EmoScope face detector"):
+        DetectorInfo.from_metadata({"labels": "[]"})
+
+
+def test_no_detector_makes_the_whole_image_one_face():
+    found = create_detector("none").detect(np.zeros((48, 64, 3), np.uint8))
+    np.testing.assert_array_equal(found.boxes, [[0, 0, 64, 48]])
+
+
+def test_region_limits_detection_and_maps_faces_back(example_image):
+    x, y, w, h = 100, 20, 300, 260
+    found = create_detector("none", region=(x, y, w, h)).detect(example_image)
+    np.testing.assert_array_equal(found.boxes, [[x, y, w, h]])
+    inside = create_detector("emoscope", region=(x, y, w, h)).detect(example_image)
+    whole = create_detector("emoscope").detect(example_image)
+    assert len(inside) == 1
+    np.testing.assert_allclose(inside.boxes[0], whole.boxes[0], atol=6)
+    assert len(create_detector("emoscope", region=(0, 400, 100, 100)).detect(example_image)) == 0
+    assert len(create_detector("haar", region=(5000, 5000, 10, 10)).detect(example_image)) == 0
+
+
+@pytest.mark.parametrize("text", ["1,2,3", "a,b,c,d", "0,0,0,10", "-1,0,5,5"])
+def test_bad_regions_are_one_clear_error(text):
+    with pytest.raises(InputError, match="region"):
+        parse_region(text)

@@ -11,19 +11,34 @@ from pathlib import Path
 from .cli_types import FRACTION, NON_NEGATIVE, PORT, POSITIVE, POSITIVE_FLOAT
 from .errors import EmoScopeError, InputError
 from .io.paths import check_output_folder, check_outputs
+from .detection import DETECTORS, parse_region
 from .settings import DetectorSettings, StreamSettings, WebSettings
+
+
+def _region(text: str) -> tuple[int, int, int, int]:
+    try:
+        return parse_region(text)
+    except InputError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _add_analyzer_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("models")
-    group.add_argument("--detector", choices=("auto", "yunet", "haar"), default="auto",
-                       help="face detector: yunet where its model is found, else haar (default: auto)")
-    group.add_argument("--detector-model", metavar="FILE", help="YuNet ONNX file (else EMOSCOPE_MODELS or the user cache)")
+    group.add_argument("--detector", choices=DETECTORS, default="auto",
+                       help="face detector: auto/emoscope (the bundled one), yunet (downloaded), haar, or none "
+                            "(each image is one face crop) (default: auto)")
+    group.add_argument("--detector-model", metavar="FILE",
+                       help="detector ONNX file: EmoScope's or YuNet's (YuNet: else EMOSCOPE_MODELS or the user cache)")
+    try:    # screen has its own --region: the part of the monitor it captures
+        group.add_argument("--region", dest="analysis_region", type=_region, metavar="X,Y,W,H",
+                           help="analyse only this part of each image or frame, in pixels")
+    except argparse.ArgumentError:
+        pass
     group.add_argument("--model", metavar="FILE", help="emotion model ONNX file (default: the bundled model)")
     group.add_argument("--min-face", type=NON_NEGATIVE, default=DetectorSettings.min_face, metavar="PX",
                        help="ignore faces smaller than this (default: %(default)s)")
     group.add_argument("--score-threshold", type=FRACTION, metavar="0..1",
-                       help=f"YuNet's score threshold (default: {DetectorSettings.score_threshold}; "
+                       help="the detector's score threshold (default: the detector's own; "
                             "Haar has no calibrated scores and refuses it)")
     group.add_argument("--max-side", type=POSITIVE, default=DetectorSettings.max_side, metavar="PX",
                        help="detect on a copy scaled to at most this longer side (default: %(default)s)")
@@ -50,25 +65,14 @@ def _add_live_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _analyzer(args):
-    """The Analyzer the options ask for. The Haar fallback notice is shown here, once the models
-    have loaded, so a model error stays the only line."""
-    from .models import find_downloadable
+    """The Analyzer the options ask for."""
     from .pipeline import Analyzer
 
-    detector = args.detector
-    fallback = detector == "auto" and find_downloadable("yunet", args.detector_model) is None
-    if fallback:
-        detector = "haar"
-    if detector == "haar" and args.score_threshold is not None:
-        raise InputError("--score-threshold needs the YuNet detector (Haar has no calibrated scores): "
-                         "'emoscope models download yunet'")
-    threshold = {} if args.score_threshold is None else {"score_threshold": args.score_threshold}
-    analyzer = Analyzer(detector, args.model, detector_model=args.detector_model, threads=args.threads,
-                        min_face=args.min_face, max_side=args.max_side, **threshold)
-    if fallback:
-        print("emoscope: YuNet model not found, using the Haar cascade "
-              "(better faces: 'emoscope models download yunet')", file=sys.stderr)
-    return analyzer
+    if args.detector in ("haar", "none") and args.score_threshold is not None:
+        raise InputError(f"--score-threshold does not apply to --detector {args.detector} (no calibrated scores)")
+    return Analyzer(args.detector, args.model, detector_model=args.detector_model, threads=args.threads,
+                    min_face=args.min_face, max_side=args.max_side, score_threshold=args.score_threshold,
+                    region=getattr(args, "analysis_region", None))
 
 
 def cmd_image(args) -> int:
@@ -184,7 +188,7 @@ def cmd_batch(args) -> int:
     # Dask scales with one single-threaded task per core: each worker's analyzer gets one thread.
     options = {"detector": args.detector, "model": args.model, "detector_model": args.detector_model,
                "threads": 1, "min_face": args.min_face, "score_threshold": args.score_threshold,
-               "max_side": args.max_side}
+               "max_side": args.max_side, "region": args.analysis_region}
     report = run_batch(args.inputs, args.out, scheduler=args.scheduler, workers=args.workers, every=args.every,
                        analyzer_options=options, progress=not args.quiet)
     for raw, error in sorted(report.failed.items()):
@@ -224,7 +228,8 @@ def cmd_models(args) -> int:
     if args.action == "list":
         bundled = models.bundled_models_dir()
         for path in sorted(bundled.glob("*.onnx")):
-            print(f"emotion  {path.name}  (bundled)  {path}")
+            kind = "detector" if path.name == models.DEFAULT_FACE_DETECTOR else "emotion "
+            print(f"{kind} {path.name}  (bundled)  {path}")
         for name in models.DOWNLOADABLE:
             found = models.find_downloadable(name)
             where = found if found else "not installed: emoscope models download " + name
@@ -293,6 +298,109 @@ def cmd_train(args) -> int:
         seed=args.seed, threads=args.threads)
     best = train(config, train_set, val_set, args.out, restart=args.restart)
     print(f"best checkpoint: {best}")
+    return 0
+
+
+def _add_train_detector_parser(commands) -> None:
+    parser = commands.add_parser("train-detector", help="train the face detector on WIDER FACE (train extra)",
+                                 description="Train EmoScope's face detector on the WIDER FACE photos in DATA, "
+                                             "leaving out the held-out part the benchmark uses. Running the same "
+                                             "command again resumes from OUT/last.pt; uses CUDA when available.")
+    parser.add_argument("--data", required=True, metavar="DIR", help="WIDER FACE root (wider_face_split/, WIDER_*/)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="run folder: config, last.pt, metrics.jsonl")
+    parser.add_argument("--epochs", type=int, help="passes over the training photos (may change on resume)")
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--lr", type=float, help="peak learning rate (AdamW, warm-up then cosine)")
+    parser.add_argument("--size", type=int, help="square training crop in pixels")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads for PyTorch (default: 1)")
+    parser.add_argument("--restart", action="store_true", help="start over even if OUT holds a run")
+    parser.set_defaults(handler=cmd_train_detector)
+
+
+def _add_export_detector_parser(commands) -> None:
+    from .detection.onnx_detector import DetectorInfo
+
+    parser = commands.add_parser("export-detector", help="export a face detector checkpoint to ONNX (train extra)",
+                                 description="Write the EMA weights of a train-detector checkpoint as one ONNX file "
+                                             "with the metadata the bundled detector reads.")
+    parser.add_argument("checkpoint", help="train-detector checkpoint (last.pt)")
+    parser.add_argument("--out", required=True, help="ONNX file to write")
+    parser.add_argument("--score-threshold", type=FRACTION, default=DetectorInfo.score_threshold,
+                        help="default score threshold recorded in the model (default: %(default)s)")
+    parser.add_argument("--input-max-side", type=POSITIVE, default=DetectorInfo.input_max_side, metavar="PX",
+                        help="longer side of the copy the model sees (default: %(default)s)")
+    parser.add_argument("--min-face-input", type=POSITIVE_FLOAT, default=DetectorInfo.min_face_input, metavar="PX",
+                        help="never shrink a --min-face face below this many pixels (default: %(default)s)")
+    parser.add_argument("--version", default=DetectorInfo.version, help="model version recorded in the metadata")
+    parser.add_argument("--metrics", metavar="JSON", help="measured metrics to record in the metadata")
+    parser.set_defaults(handler=cmd_export_detector)
+
+
+def cmd_export_detector(args) -> int:
+    from .detection.onnx_detector import DetectorInfo
+    from .training.detector_export import export_detector, max_relative_difference
+
+    info = DetectorInfo(score_threshold=args.score_threshold, input_max_side=args.input_max_side,
+                              min_face_input=args.min_face_input, version=args.version,
+                              metrics=json.loads(Path(args.metrics).read_text()) if args.metrics else {})
+    out = export_detector(args.checkpoint, args.out, info)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB); "
+          f"max |PyTorch - ONNX Runtime| / max |output| = {max_relative_difference(args.checkpoint, out):.1e}")
+    return 0
+
+
+def cmd_train_detector(args) -> int:
+    import logging
+
+    import torch
+
+    from .data.widerface import load_widerface, read_images
+    from .training.detector_trainer import DetectorTrainConfig, train_detector
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    torch.set_num_threads(args.threads)
+    loaded = read_images(load_widerface(args.data, "train"))
+    print(f"{len(loaded)} training photos, {sum(len(entry.boxes) for _, entry in loaded)} faces")
+    options = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "size": args.size,
+               "seed": args.seed}
+    config = DetectorTrainConfig(**{key: value for key, value in options.items() if value is not None})
+    last = train_detector([(image, entry.boxes, entry.ignore) for image, entry in loaded], args.out, config,
+                          restart=args.restart, trained_on=f"WIDER FACE subset, {len(loaded)} photos (held-out part "
+                                                           f"excluded)")
+    print(f"checkpoint: {last}")
+    return 0
+
+
+def _add_teacher_logits_parser(commands) -> None:
+    parser = commands.add_parser("teacher-logits", help="a trained model's ten-crop logits for every image of a "
+                                 "data file, to distil it into a student (train extra)")
+    parser.add_argument("checkpoint", help="the teacher's best.pt")
+    parser.add_argument("--dataset", required=True, choices=("fer2013", "ferplus", "fer2013+ferplus"))
+    parser.add_argument("--data", required=True, metavar="PATH", help="the FER2013 CSV")
+    parser.add_argument("--votes", metavar="CSV", help="FER+ fer2013new.csv (ferplus, fer2013+ferplus)")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads for PyTorch")
+    parser.add_argument("--out", required=True, metavar="NPZ", help="where to write the logits")
+    parser.set_defaults(handler=cmd_teacher_logits)
+
+
+def cmd_teacher_logits(args) -> int:
+    import torch
+
+    from .data import load_split
+    from .training.distill import save_teacher_logits, ten_crop_logits
+    from .training.export import load_checkpoint
+    from .training.trainer import InputSpec
+
+    torch.set_num_threads(args.threads)
+    blended, state = load_checkpoint(args.checkpoint)
+    spec = InputSpec(**state["input"])
+    by_row = {}
+    for split in ("train", "val", "test"):
+        dataset = load_split(args.dataset, args.data, split, votes=args.votes)
+        by_row.update(zip(dataset.rows.tolist(), ten_crop_logits(blended.model, spec, dataset.images)))
+    out = save_teacher_logits(args.out, by_row, "fer2013")
+    print(f"wrote {out}: logits of {len(by_row)} images")
     return 0
 
 
@@ -409,6 +517,8 @@ def build_parser() -> argparse.ArgumentParser:
     models.set_defaults(handler=cmd_models)
 
     _add_train_parser(commands)
+    _add_train_detector_parser(commands)
+    _add_export_detector_parser(commands)
 
     export = commands.add_parser("export", help="export a training checkpoint to ONNX with EmoScope metadata")
     export.add_argument("checkpoint", help="training checkpoint (.pt)")

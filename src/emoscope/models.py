@@ -1,9 +1,9 @@
 """Where model files come from, and what the emotion model's ONNX metadata says.
 
-Emotion models: the one bundled in the package (``emoscope/weights/``), or any ONNX file that
-carries EmoScope's metadata. The YuNet face detector is not ours to redistribute: it is found
-from an explicit path, the ``EMOSCOPE_MODELS`` folder, or the user cache, where
-``emoscope models download yunet`` puts it after checking its sha256.
+Emotion models and EmoScope's face detector: the ones bundled in the package
+(``emoscope/weights/``), or any ONNX file that carries EmoScope's metadata. The YuNet face
+detector is not ours to redistribute: it is found from an explicit path, the ``EMOSCOPE_MODELS``
+folder, or the user cache, where ``emoscope models download yunet`` puts it after checking its sha256.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from pathlib import Path
 from .errors import ModelNotFoundError
 
 DEFAULT_EMOTION_MODEL = "emoscope-fer-mnv2.onnx"
+DEFAULT_FACE_DETECTOR = "emoscope-face-v1.onnx"
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,14 @@ def resolve_emotion_model(model: str | Path | None) -> Path:
     path = bundled_models_dir() / DEFAULT_EMOTION_MODEL if model is None else Path(model)
     if not path.is_file():
         raise ModelNotFoundError(f"{path}: no such emotion model file")
+    return path
+
+
+def resolve_face_detector(model: str | Path | None) -> Path:
+    """EmoScope's face detector file: the bundled one when None, else the given path."""
+    path = bundled_models_dir() / DEFAULT_FACE_DETECTOR if model is None else Path(model)
+    if not path.is_file():
+        raise ModelNotFoundError(f"{path}: no such face detector file")
     return path
 
 

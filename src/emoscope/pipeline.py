@@ -22,16 +22,19 @@ _DETECTOR = DetectorSettings()
 class Analyzer:
     """Finds every face in an image and the probability of each emotion on it.
 
-    ``detector``: ``auto`` (YuNet where its model is found, else Haar), ``yunet`` or ``haar``.
+    ``detector``: ``auto`` or ``emoscope`` (the bundled detector), ``yunet`` (where its model is
+    found), ``haar``, or ``none``/None (each image is one face crop). ``region`` (x, y, w, h)
+    limits detection to that part of every image.
     ``model``: an EmoScope ONNX emotion model; the bundled one when None.
     Arrays passed to :meth:`analyze` are read as OpenCV's BGR (gray and BGRA too).
     """
 
-    def __init__(self, detector: str = "auto", model: str | Path | None = None, *, detector_model=None,
+    def __init__(self, detector: str | None = "auto", model: str | Path | None = None, *, detector_model=None,
                  threads: int = 2, min_face: int = _DETECTOR.min_face,
-                 score_threshold: float = _DETECTOR.score_threshold, max_side: int = _DETECTOR.max_side):
+                 score_threshold: float | None = _DETECTOR.score_threshold, max_side: int = _DETECTOR.max_side,
+                 region: tuple[int, int, int, int] | None = None):
         settings = DetectorSettings(score_threshold=score_threshold, min_face=min_face, max_side=max_side)
-        self.detector = create_detector(detector, detector_model, settings)
+        self.detector = create_detector(detector, detector_model, settings, threads=threads or 1, region=region)
         self.classifier = EmotionClassifier(model, threads=threads)
         if threads:
             import cv2

@@ -11,6 +11,9 @@ from ..types import Detections
 from .base import DetectorSettings, FaceDetector
 
 
+SCORE_THRESHOLD = 0.8      # the default when DetectorSettings leaves it to the detector
+
+
 class YuNetDetector(FaceDetector):
     name = "yunet"
 
@@ -18,7 +21,9 @@ class YuNetDetector(FaceDetector):
         super().__init__(settings)
         try:
             self._net = cv2.FaceDetectorYN.create(
-                str(model_path), "", (320, 320), settings.score_threshold, settings.nms_threshold, 5000)
+                str(model_path), "", (320, 320),
+                SCORE_THRESHOLD if settings.score_threshold is None else settings.score_threshold,
+                settings.nms_threshold, 5000)
         except cv2.error as error:
             raise ModelNotFoundError(f"{model_path}: not a loadable YuNet model ({error.err})") from None
         self._input_size = (320, 320)

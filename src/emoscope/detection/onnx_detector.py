@@ -1,0 +1,127 @@
+"""EmoScope's own face detector: a small anchor-free ONNX model decoded with NumPy and OpenCV.
+
+The model (trained by ``emoscope train-detector``, shipped in ``emoscope/weights/``) gives, for
+each of its strides, a face score per grid point and the distances from the point to the four
+edges of the face's box. Everything the decoder needs — strides, input policy, default score and
+NMS thresholds — is read from the model's ONNX metadata (``DetectorInfo``).
+
+Input policy: the model sees a copy of the photo no longer than ``input_max_side`` on its longer
+side, except that it never shrinks a face of ``min_face`` (the caller's setting) below
+``min_face_input`` pixels; the copy is padded to a multiple of ``pad_multiple``.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+
+from ..errors import ModelNotFoundError
+from ..types import Detections
+from .base import DetectorSettings, FaceDetector
+
+
+@dataclass(frozen=True)
+class DetectorInfo:
+    """The facts of a detector model, stored as JSON values in its ONNX metadata."""
+
+    strides: tuple[int, ...] = (8, 16, 32)
+    input_max_side: int = 320
+    min_face_input: float = 10.0
+    pad_multiple: int = 32
+    pad_value: int = 114
+    score_threshold: float = 0.5
+    nms_threshold: float = 0.4
+    version: str = "0"
+    trained_on: str = ""
+    metrics: dict = field(default_factory=dict)
+
+    KIND = "emoscope-face-detector"
+
+    def to_metadata(self) -> dict[str, str]:
+        return {"kind": json.dumps(self.KIND), **{key: json.dumps(value) for key, value in asdict(self).items()}}
+
+    @classmethod
+    def from_metadata(cls, raw: dict[str, str], source: str = "model") -> "DetectorInfo":
+        try:
+            meta = {key: json.loads(value) for key, value in raw.items()}
+        except json.JSONDecodeError as error:
+            raise ModelNotFoundError(f"{source}: metadata is not JSON ({error})") from None
+        if meta.pop("kind", None) != cls.KIND:
+            raise ModelNotFoundError(f"{source}: not an EmoScope face detector (metadata 'kind' missing)")
+        known = {key: value for key, value in meta.items() if key in cls.__dataclass_fields__}
+        return cls(**{**known, "strides": tuple(known.get("strides", cls.strides))})
+
+
+def decode(outputs: list[np.ndarray], strides, size_hw: tuple[int, int], score_threshold: float,
+           nms_threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-stride (scores (1, P), distances (1, P, 4)) of a ``size_hw`` input -> boxes x, y, w, h and scores after NMS."""
+    boxes, scores = [], []
+    for (score, distance), stride in zip(zip(outputs[0::2], outputs[1::2]), strides):
+        rows, cols = -(-size_hw[0] // stride), -(-size_hw[1] // stride)
+        score = score.reshape(-1)
+        keep = np.flatnonzero(score >= score_threshold)
+        if not len(keep):
+            continue
+        ys, xs = np.divmod(keep, cols)
+        if len(score) != rows * cols:
+            raise ValueError(f"stride {stride}: {len(score)} points for a {rows}x{cols} grid")
+        d = distance.reshape(-1, 4)[keep]
+        x1, y1 = xs * stride - d[:, 0], ys * stride - d[:, 1]
+        boxes.append(np.stack([x1, y1, d[:, 0] + d[:, 2], d[:, 1] + d[:, 3]], axis=1))
+        scores.append(score[keep])
+    if not boxes:
+        return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
+    boxes, scores = np.concatenate(boxes).astype(np.float32), np.concatenate(scores).astype(np.float32)
+    kept = np.asarray(cv2.dnn.NMSBoxes(boxes.tolist(), scores.tolist(), score_threshold, nms_threshold),
+                      np.int64).reshape(-1)
+    return boxes[kept], scores[kept]
+
+
+class OnnxFaceDetector(FaceDetector):
+    """EmoScope's bundled detector; boxes and scores, no landmarks."""
+
+    name = "emoscope"
+
+    def __init__(self, model_path: Path, settings: DetectorSettings, threads: int = 1):
+        super().__init__(settings)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        try:
+            self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # onnxruntime raises its own exception types
+            raise ModelNotFoundError(f"{model_path}: not a loadable ONNX model ({error})") from None
+        self.info = DetectorInfo.from_metadata(self._session.get_modelmeta().custom_metadata_map, str(model_path))
+        threshold = settings.score_threshold
+        self.score_threshold = self.info.score_threshold if threshold is None else threshold
+
+    def input_scale(self, height: int, width: int) -> float:
+        """How much to shrink a ``height`` x ``width`` image before the model sees it (1 = not at all)."""
+        by_size = self.info.input_max_side / max(height, width)
+        by_faces = self.info.min_face_input / max(self.settings.min_face, 1e-6)
+        return min(1.0, max(by_size, by_faces))
+
+    def _detect(self, image: np.ndarray) -> Detections:
+        height, width = image.shape[:2]
+        scale = self.input_scale(height, width)
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        small = image if scale == 1.0 else cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        multiple = self.info.pad_multiple
+        padded_hw = (-(-size[1] // multiple) * multiple, -(-size[0] // multiple) * multiple)
+        canvas = np.full((*padded_hw, 3), self.info.pad_value, np.uint8)
+        canvas[:size[1], :size[0]] = small if small.ndim == 3 else small[..., None]
+        blob = canvas.transpose(2, 0, 1)[None].astype(np.float32)
+        outputs = self._session.run(None, {"input": blob})
+        boxes, scores = decode(outputs, self.info.strides, padded_hw, self.score_threshold, self.settings.nms_threshold)
+        if not len(boxes):
+            return Detections.empty()
+        x1 = np.clip(boxes[:, 0], 0, size[0])
+        y1 = np.clip(boxes[:, 1], 0, size[1])
+        x2 = np.clip(boxes[:, 0] + boxes[:, 2], 0, size[0])
+        y2 = np.clip(boxes[:, 1] + boxes[:, 3], 0, size[1])
+        boxes = np.stack([x1, y1, x2 - x1, y2 - y1], axis=1) / np.float32(size[0] / width)
+        return Detections(boxes, scores)

@@ -1,0 +1,220 @@
+"""The face detector's training side: WIDER FACE labels, augmentation, assignment, a tiny run, export."""
+import logging
+
+import cv2
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from emoscope.cli import main  # noqa: E402
+from emoscope.data import DatasetError  # noqa: E402
+from emoscope.data.widerface import is_held_out, load_widerface, parse_labels, read_images  # noqa: E402
+from emoscope.detection import DetectorSettings, OnnxFaceDetector  # noqa: E402
+from emoscope.detection.onnx_detector import DetectorInfo  # noqa: E402
+from emoscope.training.detector_augment import DetectorAugment, geometric, photometric  # noqa: E402
+from emoscope.training.detector_export import export_detector, max_relative_difference  # noqa: E402
+from emoscope.training.detector_loss import assign, grid_points  # noqa: E402
+from emoscope.training.detector_trainer import DetectorTrainConfig, train_detector  # noqa: E402
+from emoscope.training.trainer import TrainingError  # noqa: E402
+
+LABELS = """a/one.jpg
+2
+10 20 30 40 0 0 0 0 0 0
+5 5 8 8 2 0 0 1 0 0
+a/empty.jpg
+0
+0 0 0 0 0 0 0 0 0 0
+a/zero.jpg
+1
+50 50 0 12 0 0 0 0 0 0
+"""
+
+
+def test_labels_parse_faces_ignore_regions_and_zero_face_entries(tmp_path, caplog):
+    label_file = tmp_path / "gt.txt"
+    label_file.write_text(LABELS)
+    with caplog.at_level(logging.WARNING):
+        one, empty, zero = parse_labels(label_file, tmp_path)
+    np.testing.assert_array_equal(one.boxes, [[10, 20, 30, 40]])
+    np.testing.assert_array_equal(one.ignore, [[5, 5, 8, 8]])          # flagged invalid
+    assert empty.boxes.shape == (0, 4) and empty.ignore.shape == (0, 4)
+    assert zero.boxes.shape == (0, 4) and len(zero.ignore) == 1        # zero width: ignored, counted
+    assert "1 zero-sized boxes" in caplog.text
+    assert one.path == tmp_path / "a" / "one.jpg"
+
+
+@pytest.mark.parametrize("text, line", [
+    ("a.jpg\n2\n1 2 3 4 0 0 0 0 0 0\n", 2),           # promises 2 boxes, file ends after 1
+    ("a.jpg\nmany\n", 2),                                # count is not a number
+    ("a.jpg\n1\n1 2 3\n", 3),                            # box line too short
+    ("a.jpg\n", 1),                                      # ends before the count
+])
+def test_malformed_label_files_name_the_file_and_line(tmp_path, text, line):
+    label_file = tmp_path / "gt.txt"
+    label_file.write_text(text)
+    with pytest.raises(DatasetError, match=f"gt.txt:{line}: "):
+        parse_labels(label_file, tmp_path)
+
+
+def test_held_out_split_is_stable_and_about_fifteen_percent():
+    names = [f"WIDER_val/images/x/{i}.jpg" for i in range(4000)]
+    held = [is_held_out(n) for n in names]
+    assert held == [is_held_out(n) for n in names]
+    assert 0.12 < np.mean(held) < 0.18
+
+
+def _wider_tree(root, count=6, size=160):
+    """A WIDER-format folder of generated photos with drawn faces (see ``face_image``)."""
+    rng = np.random.default_rng(1)
+    for split in ("train", "val"):
+        lines = []
+        for i in range(count):
+            image, boxes, _ = face_image(rng, size)
+            name = f"0--Gen/{split}_{i}.jpg"
+            path = root / f"WIDER_{split}" / "images" / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(path), image)
+            lines += [name, str(len(boxes))] + [" ".join(str(int(v)) for v in b) + " 0 0 0 0 0 0" for b in boxes]
+        (root / "wider_face_split").mkdir(exist_ok=True)
+        (root / "wider_face_split" / f"wider_face_{split}_bbx_gt.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_loading_clips_boxes_and_drops_those_wholly_outside(tmp_path, caplog):
+    root = _wider_tree(tmp_path)
+    label = root / "wider_face_split" / "wider_face_train_bbx_gt.txt"
+    lines = label.read_text().splitlines()
+    lines[1:2] = [str(int(lines[1]) + 2), "150 150 40 40 0 0 0 0 0 0", "500 500 10 10 0 0 0 0 0 0"]
+    label.write_text("\n".join(lines) + "\n")
+    entries = load_widerface(root, "all")
+    assert len(entries) == 12
+    with caplog.at_level(logging.WARNING):
+        (image, first), *_ = read_images(entries[:1])
+    assert "1 WIDER FACE boxes lie wholly outside" in caplog.text
+    assert (first.boxes[:, 0] + first.boxes[:, 2]).max() <= 160          # clipped to the 160 px photo
+    assert [150, 150, 10, 10] in first.boxes.tolist()
+    train, held = load_widerface(root, "train"), load_widerface(root, "held_out")
+    assert len(train) + len(held) == 12 and not {e.path for e in train} & {e.path for e in held}
+
+
+@pytest.mark.parametrize("scale, offset, flip", [(1.0, (0, 0), False), (0.5, (-20, -10), True), (2.0, (60, 40), False)])
+def test_geometric_augmentation_moves_boxes_with_the_pixels(scale, offset, flip):
+    image = np.zeros((200, 240, 3), np.uint8)
+    box = np.array([[60, 50, 64, 48]], np.float32)
+    image[50:98, 60:124] = 255
+    crop, boxes, ignore = geometric(image, box, np.zeros((0, 4), np.float32), np.random.default_rng(0),
+                                    DetectorAugment(size=160, min_face=4), scale=scale, offset=offset, flip=flip)
+    assert crop.shape == (160, 160, 3) and len(boxes) == 1 and len(ignore) == 0
+    ys, xs = np.nonzero(crop[..., 0] > 127)
+    drawn = [xs.min(), ys.min(), xs.max() + 1 - xs.min(), ys.max() + 1 - ys.min()]
+    np.testing.assert_allclose(boxes[0], drawn, atol=1.5)
+
+
+def test_faces_cut_by_the_crop_or_too_small_become_ignore_regions():
+    image = np.zeros((200, 200, 3), np.uint8)
+    boxes = np.array([[150, 10, 40, 40], [10, 10, 3, 3], [40, 40, 30, 30]], np.float32)
+    _, kept, ignore = geometric(image, boxes, np.zeros((0, 4), np.float32), np.random.default_rng(0),
+                                DetectorAugment(size=160, min_face=6), scale=1.0, offset=(0, 0), flip=False)
+    np.testing.assert_array_equal(kept, [[40, 40, 30, 30]])
+    assert len(ignore) == 2
+
+
+def test_photometric_augmentation_keeps_shape_and_type():
+    image = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    config = DetectorAugment(colour=1, gray=1, blur=1, jpeg=1)
+    out = photometric(image, np.random.default_rng(0), config)
+    assert out.shape == image.shape and out.dtype == np.uint8
+
+
+def test_assignment_picks_the_level_by_face_size_and_respects_ignore_regions():
+    points, strides, levels = grid_points((128, 128))
+    boxes = torch.tensor([[40.0, 40.0, 16.0, 16.0], [10.0, 10.0, 100.0, 100.0]])
+    ignore = torch.tensor([[100.0, 0.0, 28.0, 20.0]])
+    owner, _ = assign(points, strides, levels, boxes, ignore)
+    assert set(strides[owner == 0].tolist()) == {8.0}           # 16 px face: stride 8 only
+    assert set(strides[owner == 1].tolist()) == {32.0}          # 100 px face: stride 32
+    assert (owner == -2).any()
+    tiny = torch.tensor([[61.0, 61.0, 4.0, 4.0]])               # smaller than a stride: still one point
+    owner, _ = assign(points, strides, levels, tiny, torch.zeros((0, 4)))
+    assert (owner == 0).sum() >= 1
+
+
+def face_image(rng, size=160):
+    """A noisy photo with one or two drawn "faces": a skin-coloured ellipse with eyes and a mouth."""
+    image = rng.integers(40, 90, (size, size, 3), dtype=np.uint8)
+    boxes = []
+    for _ in range(rng.integers(1, 3)):
+        w = int(rng.integers(24, 60))
+        h = int(w * 1.2)
+        x, y = int(rng.integers(0, size - w)), int(rng.integers(0, size - h))
+        cv2.ellipse(image, (x + w // 2, y + h // 2), (w // 2, h // 2), 0, 0, 360, (150, 180, 230), -1)
+        for eye in (0.3, 0.7):
+            cv2.circle(image, (x + int(eye * w), y + int(0.4 * h)), max(2, w // 10), (30, 30, 30), -1)
+        cv2.line(image, (x + w // 3, y + int(0.75 * h)), (x + 2 * w // 3, y + int(0.75 * h)), (40, 40, 120), 2)
+        boxes.append((x, y, w, h))
+    return image, np.array(boxes, np.float32), np.zeros((0, 4), np.float32)
+
+
+def _recall(detector, seeds) -> float:
+    found = total = 0
+    for seed in seeds:
+        image, boxes, _ = face_image(np.random.default_rng(seed))
+        got = detector.detect(image).boxes
+        total += len(boxes)
+        for x, y, w, h in boxes:
+            if len(got):
+                iw = np.minimum(x + w, got[:, 0] + got[:, 2]) - np.maximum(x, got[:, 0])
+                ih = np.minimum(y + h, got[:, 1] + got[:, 3]) - np.maximum(y, got[:, 1])
+                inter = np.clip(iw, 0, None) * np.clip(ih, 0, None)
+                found += (inter / (w * h + got[:, 2] * got[:, 3] - inter)).max() >= 0.5
+    return found / total
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A short training run on generated faces; the exported detector must find them."""
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    samples = [face_image(rng) for _ in range(48)]
+    out = tmp_path_factory.mktemp("run")
+    config = DetectorTrainConfig(epochs=30, batch_size=8, size=128, warmup_steps=30, lr=1e-2, log_every=30)
+    return train_detector(samples, out, config), samples, config
+
+
+def test_tiny_training_run_learns_and_exports(tiny_run, tmp_path):
+    last, _, _ = tiny_run
+    lines = (last.parent / "metrics.jsonl").read_text().splitlines()
+    import json
+    losses = [json.loads(line)["loss"] for line in lines]
+    assert losses[-1] < 0.8 * losses[0]
+    onnx_path = export_detector(last, tmp_path / "det.onnx", DetectorInfo(score_threshold=0.3, version="test"))
+    assert max_relative_difference(last, onnx_path) < 1e-4
+    detector = OnnxFaceDetector(onnx_path, DetectorSettings(min_face=0))
+    assert detector.info.version == "test" and detector.info.strides == (8, 16, 32)
+    assert _recall(detector, range(100, 115)) >= 0.7
+
+
+def test_a_finished_run_resumes_longer_and_refuses_other_settings(tiny_run):
+    last, samples, config = tiny_run
+    import dataclasses
+    longer = dataclasses.replace(config, epochs=config.epochs + 1)
+    train_detector(samples, last.parent, longer)
+    assert torch.load(last, weights_only=False)["step"] == (len(samples) // config.batch_size) * longer.epochs
+    with pytest.raises(TrainingError, match="another configuration"):
+        train_detector(samples, last.parent, dataclasses.replace(longer, lr=0.5))
+
+
+def test_cli_trains_on_a_wider_format_folder(tmp_path, capsys):
+    root = _wider_tree(tmp_path / "wider")
+    out = tmp_path / "run"
+    assert main(["train-detector", "--data", str(root), "--out", str(out), "--epochs", "1", "--batch-size", "2",
+                 "--size", "64"]) == 0
+    assert (out / "last.pt").is_file() and "training photos" in capsys.readouterr().out
+    assert main(["export-detector", str(out / "last.pt"), "--out", str(tmp_path / "d.onnx")]) == 0
+    assert OnnxFaceDetector(tmp_path / "d.onnx", DetectorSettings()).info.trained_on.startswith("WIDER FACE")
+
+
+def test_training_refuses_an_empty_data_set(tmp_path):
+    with pytest.raises(TrainingError, match="no training images"):
+        train_detector([], tmp_path)
