@@ -1,6 +1,8 @@
+import cv2
 import numpy as np
 import pytest
 
+from emoscope.appearance import SceneCuts, face_looks, similarity
 from emoscope.settings import StreamSettings
 from emoscope.tracking import ProbabilitySmoother, Tracker, iou_matrix
 
@@ -72,23 +74,23 @@ def test_coasting_moves_matched_tracks_along_their_velocity():
     assert tracker.update(np.array([[120, 100, 50, 50]], np.float32)).tolist() == [1]
 
 
-def _look(*weights):
-    look = np.zeros(96, np.float32)
-    look[: len(weights)] = weights
-    return look / look.sum()
+def _look(seed: int) -> np.ndarray:
+    """The look of a random colourful patch: the same seed, the same look; another, a different one."""
+    patch = np.random.default_rng(seed).integers(0, 256, (8, 8, 3)).astype(np.uint8)
+    return face_looks(cv2.resize(patch, (40, 40), interpolation=cv2.INTER_NEAREST), np.array([[0, 0, 40, 40]]))[0]
 
 
 def test_a_box_in_a_tracks_place_with_another_look_starts_a_new_track():
     tracker = Tracker()
     box = np.array([[100, 100, 50, 50]], np.float32)
-    assert tracker.update(box, _look(1, 0)[None]).tolist() == [1]
-    assert tracker.update(box, _look(1, 0)[None]).tolist() == [1]
-    assert tracker.update(box, _look(0, 1)[None]).tolist() == [2]
+    assert tracker.update(box, _look(1)[None]).tolist() == [1]
+    assert tracker.update(box, _look(1)[None]).tolist() == [1]
+    assert tracker.update(box, _look(2)[None]).tolist() == [2]
 
 
 def test_after_a_cut_only_the_look_brings_an_id_back():
     tracker = Tracker()
-    a, b = _look(1, 0, 0), _look(0, 0, 1)
+    a, b = _look(1), _look(2)
     tracker.update(np.array([[100, 100, 50, 50]], np.float32), a[None])
     # after the cut: a similar-looking face far away is the same person, a new look in the same place is not
     ids = tracker.update(np.array([[100, 100, 50, 50], [400, 300, 60, 60]], np.float32), np.stack([b, a]), cut=True)
@@ -97,11 +99,19 @@ def test_after_a_cut_only_the_look_brings_an_id_back():
 
 def test_a_face_away_longer_than_max_missed_is_recognised_by_its_look_until_reid_frames():
     tracker = Tracker(StreamSettings(max_missed=2, reid_frames=10))
-    look = _look(1, 1)[None]
+    look = _look(3)[None]
     tracker.update(np.array([[100, 100, 50, 50]], np.float32), look)
     for _ in range(5):
-        tracker.update(np.zeros((0, 4)), np.zeros((0, 96)))
+        tracker.update(np.zeros((0, 4)), np.zeros((0, look.shape[1])))
     assert tracker.update(np.array([[300, 50, 50, 50]], np.float32), look).tolist() == [1]
     for _ in range(11):
-        tracker.update(np.zeros((0, 4)), np.zeros((0, 96)))
+        tracker.update(np.zeros((0, 4)), np.zeros((0, look.shape[1])))
     assert tracker.update(np.array([[300, 50, 50, 50]], np.float32), look).tolist() == [2]
+
+
+def test_looks_tell_people_apart_and_scene_cuts_are_seen():
+    assert similarity(_look(1)[None], _look(1)[None])[0, 0] == pytest.approx(1, abs=1e-4)
+    assert similarity(_look(1)[None], _look(2)[None])[0, 0] < StreamSettings.same_look
+    cuts = SceneCuts(StreamSettings.scene_cut)
+    dark, bright = np.full((48, 64, 3), 40, np.uint8), np.full((48, 64, 3), 200, np.uint8)
+    assert [cuts.is_cut(frame) for frame in (dark, dark, bright, bright)] == [False, False, True, False]

@@ -25,9 +25,9 @@ class StreamSettings:
     max_missed: int = 30            # frames a track survives unseen and may still be matched by position
     iou_threshold: float = 0.25     # least overlap of a box with a track's predicted box to continue it
     reid_frames: int = 3600         # processed frames a lost face can still be recognised by its look
-    same_look: float = 0.5          # appearance similarity (0..1) needed to continue a track by position
-    same_person: float = 0.8        # appearance similarity needed to give a lost face its old ID back
-    scene_cut: float = 0.5          # frame-to-frame change (0..1) read as a cut: no track continues by position
+    same_look: float = 0.55         # appearance similarity (0..1) needed to continue a track by position
+    same_person: float = 0.85       # appearance similarity needed to give a lost face its old ID back
+    scene_cut: float = 0.02         # mean frame-to-frame change (0..1) read as a cut: no track continues by position
 
 
 @dataclass

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .appearance import face_looks, frame_look, similarity
+from .appearance import SceneCuts, face_looks
 from .settings import StreamSettings
 from .tracking import ProbabilitySmoother, Tracker
 from .types import Detections, FrameResult
@@ -33,7 +33,7 @@ class StreamStep:
         self.frames = 0
         self.tracker = Tracker(settings)
         self.smoother = ProbabilitySmoother(settings.smooth)
-        self._scene: np.ndarray | None = None
+        self.scene_cuts = SceneCuts(settings.scene_cut)
         self._last: Detections = Detections.empty()
         self._last_ids = np.zeros(0, np.int64)
 
@@ -43,7 +43,7 @@ class StreamStep:
         index = self.frames if index is None else index
         timestamp = index / self.fps if timestamp is None else timestamp
         started = time.perf_counter()
-        cut = self._scene_cut(image)
+        cut = self.scene_cuts.is_cut(image)
         detect = cut or self.frames % self.settings.detect_every == 0
         self.frames += 1
         if detect:
@@ -68,14 +68,6 @@ class StreamStep:
         faces = self.analyzer.faces(detections, smoothed, ids, raw)
         return FrameResult(None, image.shape[1], image.shape[0], faces, timings, index=index, timestamp=timestamp,
                            image=image)
-
-    def _scene_cut(self, image: np.ndarray) -> bool:
-        """Whether this frame looks too unlike the last one to be the same shot."""
-        look = frame_look(image)
-        previous, self._scene = self._scene, look
-        if previous is None:
-            return False
-        return float(similarity(previous[None], look[None])[0, 0]) < 1.0 - self.settings.scene_cut
 
     def _followed(self, ids: np.ndarray, boxes: np.ndarray) -> Detections:
         """Detections for faces followed between detector runs: their tracks' boxes, with the last

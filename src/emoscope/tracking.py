@@ -19,6 +19,8 @@ from .appearance import similarity
 from .settings import StreamSettings
 
 _LOOK_MEMORY = 0.9   # a track's look is a moving average over about ten frames
+_SNAPSHOTS = 8       # looks kept per track to recognise it later (poses, lighting), one every 15 sightings
+_SNAPSHOT_EVERY = 15
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -41,6 +43,8 @@ class _Track:
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))
     missed: int = 0
     cut_away: bool = False   # a scene cut came since it was last seen: only its look can bring it back
+    sightings: int = 0
+    snapshots: list[np.ndarray] = field(default_factory=list)
 
     def predicted(self) -> np.ndarray:
         return self.box + self.velocity * (self.missed + 1)
@@ -51,6 +55,13 @@ class _Track:
         self.box, self.missed, self.cut_away = box, 0, False
         if look is not None:
             self.look = look if self.look is None else _LOOK_MEMORY * self.look + (1 - _LOOK_MEMORY) * look
+            if self.sightings % _SNAPSHOT_EVERY == 0:
+                self.snapshots = [*self.snapshots[-(_SNAPSHOTS - 1):], look]
+        self.sightings += 1
+
+    def likeness(self, looks: np.ndarray) -> np.ndarray:
+        """How alike each of ``looks`` is to this track at its most similar: its recent look or a snapshot."""
+        return similarity(np.array([self.look, *self.snapshots]), looks).max(axis=0)
 
 
 def _greedy(scores: np.ndarray, threshold: float) -> list[tuple[int, int]]:
@@ -118,22 +129,27 @@ class Tracker:
         memory = self.settings.max_missed if looks is None else max(self.settings.max_missed, self.settings.reid_frames)
         self._tracks = [t for t in self._tracks if t.missed <= memory]
         for b in np.flatnonzero(ids == 0):
-            self._tracks.append(_Track(self._next_id, boxes[b], None if looks is None else looks[b]))
+            track = _Track(self._next_id, boxes[b])
+            track.seen(boxes[b], None if looks is None else looks[b], moved=False)
+            self._tracks.append(track)
             ids[b] = self._next_id
             self._next_id += 1
         return ids
 
     def _by_position(self, boxes: np.ndarray, looks: np.ndarray | None) -> list[tuple[int, int]]:
-        """(track, box) pairs continued by overlap with the predicted box, where the looks agree."""
+        """(track, box) pairs continued by overlap with the predicted box, where the looks agree;
+        best overlap first, or, with looks, best overlap times likeness (two faces on top of each
+        other keep their own tracks)."""
         candidates = [t for t, track in enumerate(self._tracks) if self._followable(track)]
         predicted = np.array([self._tracks[t].predicted() for t in candidates], np.float32).reshape(-1, 4)
         overlap = iou_matrix(predicted, boxes)
+        score = np.where(overlap >= self.settings.iou_threshold, overlap, 0.0)
         if looks is not None:
             for row, t in enumerate(candidates):
                 if self._tracks[t].look is not None:
-                    alike = similarity(self._tracks[t].look[None], looks)[0] >= self.settings.same_look
-                    overlap[row] = np.where(alike, overlap[row], 0.0)
-        return [(candidates[r], b) for r, b in _greedy(overlap, self.settings.iou_threshold)]
+                    alike = self._tracks[t].likeness(looks)
+                    score[row] = np.where(alike >= self.settings.same_look, score[row] * alike, 0.0)
+        return [(candidates[r], b) for r, b in _greedy(score, 1e-6)]
 
     def _by_look(self, looks: np.ndarray, ids: np.ndarray, taken: set[int]) -> list[tuple[int, int]]:
         """(track, box) pairs for boxes no track took: a track not seen this frame, recognised by its look."""
@@ -141,7 +157,7 @@ class Tracker:
         candidates = [t for t, track in enumerate(self._tracks) if t not in taken and track.look is not None]
         if len(free) == 0 or not candidates:
             return []
-        alike = similarity(np.array([self._tracks[t].look for t in candidates]), looks[free])
+        alike = np.array([self._tracks[t].likeness(looks[free]) for t in candidates])
         return [(candidates[r], int(free[c])) for r, c in _greedy(alike, self.settings.same_person)]
 
 
