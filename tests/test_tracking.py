@@ -115,3 +115,8 @@ def test_looks_tell_people_apart_and_scene_cuts_are_seen():
     cuts = SceneCuts(StreamSettings.scene_cut)
     dark, bright = np.full((48, 64, 3), 40, np.uint8), np.full((48, 64, 3), 200, np.uint8)
     assert [cuts.is_cut(frame) for frame in (dark, dark, bright, bright)] == [False, False, True, False]
+
+
+def test_a_pan_is_not_a_scene_cut(example_image):
+    cuts = SceneCuts(StreamSettings.scene_cut)
+    assert not any(cuts.is_cut(np.roll(example_image, 3 * i, axis=1)) for i in range(12))

@@ -8,13 +8,16 @@ about 0.3-0.7 for two different people (measured in benchmarks/tracking.py).
 """
 from __future__ import annotations
 
+from collections import deque
+
 import cv2
 import numpy as np
 
 _THUMB = 16
 _BINS = (8, 4)                      # hue, saturation
 _THUMB_LENGTH = _THUMB * _THUMB
-_FRAME_THUMB = (32, 24)
+_FRAME_THUMB = (64, 48)
+_FRAME_BINS = (8, 4, 4)            # hue, saturation, value
 
 
 def _look(patch: np.ndarray) -> np.ndarray:
@@ -51,15 +54,28 @@ def similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 class SceneCuts:
-    """Tells, frame by frame, whether the picture changed too much to be the same shot: the mean
-    absolute change of a small gray thumbnail (0..1) above ``threshold``."""
+    """Tells, frame by frame, whether the picture changed too much to be the same shot: the colour
+    histograms of this frame and the last one differ by more than ``threshold`` (0..1) and by much
+    more than frames of this shot usually do (so that a pan or a zoom is not a cut)."""
 
-    def __init__(self, threshold: float):
-        self.threshold = threshold
+    def __init__(self, threshold: float, history: int = 10, jump: float = 3.0):
+        self.threshold, self.jump = threshold, jump
         self._last: np.ndarray | None = None
+        self._changes: deque[float] = deque(maxlen=history)
 
     def is_cut(self, image: np.ndarray) -> bool:
-        thumb = cv2.resize(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image, _FRAME_THUMB,
-                           interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
-        last, self._last = self._last, thumb
-        return last is not None and float(np.abs(thumb - last).mean()) > self.threshold
+        small = cv2.resize(image, _FRAME_THUMB, interpolation=cv2.INTER_AREA)
+        hist = cv2.calcHist([cv2.cvtColor(small, cv2.COLOR_BGR2HSV)], [0, 1, 2], None, list(_FRAME_BINS),
+                            [0, 180, 0, 256, 0, 256]).ravel()
+        hist /= max(hist.sum(), 1e-9)
+        last, self._last = self._last, hist
+        if last is None:
+            return False
+        change = 1.0 - float(np.minimum(last, hist).sum())
+        usual = float(np.median(self._changes)) if self._changes else 0.0
+        cut = change > self.threshold and change > self.jump * usual
+        if cut:
+            self._changes.clear()
+        else:
+            self._changes.append(change)
+        return cut

@@ -27,7 +27,7 @@ class StreamSettings:
     reid_frames: int = 3600         # processed frames a lost face can still be recognised by its look
     same_look: float = 0.55         # appearance similarity (0..1) needed to continue a track by position
     same_person: float = 0.85       # appearance similarity needed to give a lost face its old ID back
-    scene_cut: float = 0.02         # mean frame-to-frame change (0..1) read as a cut: no track continues by position
+    scene_cut: float = 0.1          # frame-to-frame colour change (0..1) read as a cut: no track continues by position
 
 
 @dataclass
