@@ -95,7 +95,7 @@ def test_video_command_writes_every_output(tmp_path, clip):
     rows = list(csv.DictReader(open(tmp_path / "t.csv")))
     main_track = [r for r in rows if r["track_id"] == "1"]
     assert len(main_track) >= 10  # the panning face keeps one ID (Haar may add a stray box elsewhere)
-    assert {"raw_happy", "smooth_happy", "time", "frame"} <= set(rows[0])
+    assert {"raw_happy", "p_happy", "time", "frame", "track_id", "score"} <= set(rows[0])
     summary = json.loads((tmp_path / "s.json").read_text())
     assert summary["frames_processed"] == 12 and summary["people"] == len({r["track_id"] for r in rows})
     assert summary["tracks"][0]["seconds_seen"] == pytest.approx(len(main_track) * 2 / 12, abs=1e-3)

@@ -121,7 +121,7 @@ def _analyze_image(analyzer, raw: str, out_dir: str) -> dict:
         target = Path(out_dir) / "images" / f"{output_key(path)}.json"
         target.write_text(json.dumps(result.to_dict()))
         return {**entry, "sha256": sha256_of(path), "outputs": [str(target.relative_to(out_dir))],
-                "faces": [_face_row(raw, None, None, face) for face in result.faces]}
+                "faces": [_face_row(raw, None, None, face, analyzer.labels) for face in result.faces]}
     except OSError as error:
         return {**entry, "error": f"{error.strerror or error}"}
 
@@ -140,7 +140,8 @@ def analyze_video(raw: str, out_dir: str, options: tuple, every: int) -> dict:
     try:
         with VideoFileSource(path, stride=every) as source:
             summary = run_stream(analyzer, source, source.fps / every, every / source.fps, outputs,
-                                 on_result=lambda r: faces.extend(_face_row(raw, r.index, r.timestamp, f) for f in r.faces))
+                                 on_result=lambda r: faces.extend(_face_row(raw, r.index, r.timestamp, f, analyzer.labels)
+                                                                  for f in r.faces))
     except InputError as error:
         return {"input": raw, "kind": "video", "error": str(error)}
     except OSError as error:
@@ -154,12 +155,11 @@ def analyze_video(raw: str, out_dir: str, options: tuple, every: int) -> dict:
     return entry
 
 
-def _face_row(raw, frame, time, face) -> dict:
-    x, y, w, h = face.box
+def _face_row(raw, frame, time, face, labels) -> dict:
+    from .io.writers import face_row
+
     return {"input": raw, "frame": frame, "time": None if time is None else round(time, 4),
-            "track_id": face.track_id, "x": round(x, 1), "y": round(y, 1), "w": round(w, 1), "h": round(h, 1),
-            "emotion": face.emotion, "confidence": round(face.confidence, 4),
-            **{f"p_{k}": round(v, 4) for k, v in face.probabilities.items()}}
+            "track_id": face.track_id, **face_row(face, labels)}
 
 
 def prepare_output(out_dir: Path) -> dict:
@@ -290,8 +290,7 @@ def _write_aggregate(out_dir: Path, report: BatchReport, manifest: dict) -> None
         faces_file = out_dir / "faces" / f"{output_key(Path(raw))}.json"
         if faces_file.exists():
             rows += json.loads(faces_file.read_text())
-    fields = ["input", "frame", "time", "track_id", "x", "y", "w", "h", "emotion", "confidence"]
-    fields += sorted({k for row in rows for k in row if k.startswith("p_")})
+    fields = list(dict.fromkeys(["input", "frame", "time", "track_id", *(k for row in rows for k in row)]))
     with open(out_dir / "faces.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fields)
         writer.writeheader()

@@ -1,4 +1,5 @@
 """The timeline of a stream: one record per face per processed frame, as CSV or JSON (by suffix).
+CSV columns: time, frame, track_id and :func:`emoscope.io.writers.face_row`'s.
 
 Records are written as they come (JSON as a streamed array), so an interrupted run keeps them.
 """
@@ -10,11 +11,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..types import FrameResult
-
-
-def face_records(result: FrameResult):
-    for face in result.faces:
-        yield {"time": round(result.timestamp, 4), "frame": result.index, **face.to_dict()}
+from .writers import face_columns, face_row
 
 
 class TimelineWriter:
@@ -31,8 +28,7 @@ class TimelineWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = open(self.path, "w", newline="", encoding="utf-8")
         if self.format == "csv":
-            fields = ["time", "frame", "track_id", "x", "y", "w", "h", "score", "emotion", "confidence"]
-            fields += [f"raw_{k}" for k in self.labels] + [f"smooth_{k}" for k in self.labels]
+            fields = ["time", "frame", "track_id", *face_columns(self.labels, raw=True)]
             self._csv = csv.DictWriter(self._file, fields)
             self._csv.writeheader()
         else:
@@ -40,16 +36,12 @@ class TimelineWriter:
         return self
 
     def add(self, result: FrameResult) -> None:
-        for record in face_records(result):
+        for face in result.faces:
+            where = {"time": round(result.timestamp, 4), "frame": result.index}
             if self._csv is not None:
-                x, y, w, h = record["box"]
-                row = {k: record[k] for k in ("time", "frame", "track_id", "score", "emotion", "confidence")}
-                row.update(x=x, y=y, w=w, h=h)
-                row.update({f"raw_{k}": v for k, v in record["raw_probabilities"].items()})
-                row.update({f"smooth_{k}": v for k, v in record["probabilities"].items()})
-                self._csv.writerow(row)
+                self._csv.writerow({**where, "track_id": face.track_id, **face_row(face, self.labels)})
             else:
-                self._file.write(("," if self._count else "") + "\n" + json.dumps(record))
+                self._file.write(("," if self._count else "") + "\n" + json.dumps({**where, **face.to_dict()}))
             self._count += 1
 
     def __exit__(self, *exc) -> None:

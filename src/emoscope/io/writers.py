@@ -13,23 +13,34 @@ from pathlib import Path
 import cv2
 
 from ..render import draw_faces
-from ..types import ImageResult
+from ..types import Face, ImageResult
 from .images import read_image
+
+
+def face_columns(labels, raw: bool = False) -> list[str]:
+    """The columns of :func:`face_row`, in order; ``raw`` for streams."""
+    columns = ["x", "y", "w", "h", "score", "emotion", "confidence"] + [f"p_{k}" for k in labels]
+    return columns + ([f"raw_{k}" for k in labels] if raw else [])
+
+
+def face_row(face: Face, labels) -> dict:
+    """One face as CSV columns, the same in every CSV (images, timelines, batches): box, detector
+    score, emotion, confidence, ``p_<label>`` (smoothed over time in streams) and, in streams,
+    this frame's own ``raw_<label>``."""
+    x, y, w, h = face.box
+    row = {"x": round(x, 1), "y": round(y, 1), "w": round(w, 1), "h": round(h, 1), "score": round(face.score, 4),
+           "emotion": face.emotion, "confidence": round(face.confidence, 4)}
+    row.update({f"p_{k}": round(face.probabilities[k], 4) for k in labels})
+    if face.raw_probabilities is not None:
+        row.update({f"raw_{k}": round(face.raw_probabilities[k], 4) for k in labels})
+    return row
 
 
 def face_rows(result: ImageResult, labels) -> list[dict]:
     """One CSV row per face (one row with the error for a failed image)."""
     if result.error:
         return [{"path": result.path, "error": result.error}]
-    rows = []
-    for index, face in enumerate(result.faces):
-        x, y, w, h = face.box
-        row = {"path": result.path, "face": index, "x": round(x, 1), "y": round(y, 1), "w": round(w, 1),
-               "h": round(h, 1), "score": round(face.score, 4), "emotion": face.emotion,
-               "confidence": round(face.confidence, 4)}
-        row.update({f"p_{label}": round(face.probabilities[label], 4) for label in labels})
-        rows.append(row)
-    return rows
+    return [{"path": result.path, "face": index, **face_row(face, labels)} for index, face in enumerate(result.faces)]
 
 
 class ImageOutputs:
@@ -50,8 +61,7 @@ class ImageOutputs:
             self._json.write("[")
         if self.csv_path:
             self._csv_file = open(self.csv_path, "w", newline="", encoding="utf-8")
-            fields = ["path", "face", "x", "y", "w", "h", "score", "emotion", "confidence"]
-            fields += [f"p_{label}" for label in self.labels] + ["error"]
+            fields = ["path", "face", *face_columns(self.labels), "error"]
             self._csv = csv.DictWriter(self._csv_file, fields)
             self._csv.writeheader()
         return self

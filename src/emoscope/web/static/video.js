@@ -53,7 +53,7 @@ async function show(job) {
 function drawCharts(csv) {
   const [header, ...lines] = csv.trim().split("\n");
   const columns = header.split(",");
-  const smooth = columns.filter((c) => c.startsWith("smooth_"));
+  const smooth = columns.filter((c) => c.startsWith("p_"));
   const tracks = new Map();
   for (const line of lines) {
     const cells = line.split(","), row = Object.fromEntries(columns.map((c, i) => [c, cells[i]]));
@@ -70,7 +70,7 @@ function drawCharts(csv) {
     charts.append(title, canvas);
     const g = canvas.getContext("2d"), t0 = +rows[0].time, t1 = Math.max(+rows[rows.length - 1].time, t0 + 1e-3);
     for (const column of smooth) {
-      g.strokeStyle = COLORS[column.slice(7)] || "#000";
+      g.strokeStyle = COLORS[column.slice(2)] || "#000";
       g.lineWidth = 2;
       g.beginPath();
       rows.forEach((r, i) => {
