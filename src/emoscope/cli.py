@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from .data import DATASET_KINDS
 from .cli_types import FRACTION, NON_NEGATIVE, PORT, POSITIVE, POSITIVE_FLOAT
 from .errors import EmoScopeError, InputError
 from .io.paths import check_output_folder, check_outputs
@@ -255,11 +256,11 @@ def _add_train_parser(commands) -> None:
     parser = commands.add_parser("train", help="train an emotion model (needs the 'train' extra)",
                                  description="Train an emotion classifier. Running the same command again resumes "
                                              "from OUT/last.pt.")
-    parser.add_argument("--dataset", required=True, choices=("fer2013", "ferplus", "folder", "rafdb", "affectnet"),
-                        help="data set layout")
+    parser.add_argument("--dataset", required=True, choices=DATASET_KINDS,
+                        help="data set layout; fer2013+ferplus trains one model on both FER2013 labels and FER+ votes")
     parser.add_argument("--data", required=True, metavar="PATH",
                         help="FER2013 CSV (fer2013, ferplus), class-folder tree (folder), or data set root (rafdb, affectnet)")
-    parser.add_argument("--votes", metavar="CSV", help="FER+ fer2013new.csv (ferplus only)")
+    parser.add_argument("--votes", metavar="CSV", help="FER+ fer2013new.csv (ferplus, fer2013+ferplus)")
     parser.add_argument("--scheme", choices=("majority", "plurality", "soft"), default="majority",
                         help="FER+ label scheme (default: majority)")
     parser.add_argument("--with-contempt", action="store_true", help="keep contempt as an 8th class (FER+, AffectNet)")
@@ -275,7 +276,15 @@ def _add_train_parser(commands) -> None:
                         "flip, brightness/contrast, erasing)")
     parser.add_argument("--patience", type=int, default=5, help="stop after this many epochs without validation gain")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads for PyTorch")
+    parser.add_argument("--soft-weight", type=float, help="share of the loss on the FER+ vote head "
+                        "(fer2013+ferplus; default: TrainConfig's)")
+    parser.add_argument("--ema-decay", type=float, help="moving average of the weights that is validated and "
+                        "saved (0: off; default: TrainConfig's)")
+    parser.add_argument("--teacher-logits", metavar="NPZ", help="distil a teacher: its logits from "
+                        "'emoscope teacher-logits' (same data file)")
+    parser.add_argument("--distill-weight", type=float, help="share of the loss on matching the teacher")
+    parser.add_argument("--distill-temperature", type=float, help="softmax temperature of the distillation loss")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads for PyTorch (may change on resume)")
     parser.add_argument("--on-error", choices=("skip", "fail"), default="fail",
                         help="malformed rows or unreadable images: skip with a warning, or stop (default)")
     parser.add_argument("--restart", action="store_true", help="start over even if OUT holds a run")
@@ -295,7 +304,9 @@ def cmd_train(args) -> int:
         arch=args.arch, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
         label_smoothing=args.label_smoothing, class_weighting=args.class_weighting,
         augment=AugmentConfig.none() if args.no_augment else AugmentConfig(), patience=args.patience,
-        seed=args.seed, threads=args.threads)
+        seed=args.seed, threads=args.threads,
+        **{name: getattr(args, name) for name in ("soft_weight", "ema_decay", "teacher_logits", "distill_weight",
+                                                  "distill_temperature") if getattr(args, name) is not None})
     best = train(config, train_set, val_set, args.out, restart=args.restart)
     print(f"best checkpoint: {best}")
     return 0
@@ -517,6 +528,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.set_defaults(handler=cmd_models)
 
     _add_train_parser(commands)
+    _add_teacher_logits_parser(commands)
     _add_train_detector_parser(commands)
     _add_export_detector_parser(commands)
 
@@ -562,7 +574,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # The extra each command needs beyond the core install; the hint when one of its imports is missing.
 EXTRAS = {"video": "video", "camera": "live", "screen": "live", "batch": "distributed", "serve": "web",
-          "train": "train", "train-detector": "train", "teacher-logits": "train", "export": "train",
+          "train": "train", "train-detector": "train", "export-detector": "train", "teacher-logits": "train", "export": "train",
           "quantize": "train", "evaluate": "train"}
 
 
