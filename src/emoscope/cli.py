@@ -46,7 +46,14 @@ def _add_analyzer_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--threads", type=POSITIVE, default=2, help="CPU threads for inference (default: 2)")
 
 
+def _add_annotate_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--annotate", choices=("box", "label", "bars"), default="bars",
+                        help="what annotated output shows on each face: its box, a label, or probability bars "
+                             "(a label where there is no room for them) (default: %(default)s)")
+
+
 def _add_stream_options(parser: argparse.ArgumentParser) -> None:
+    _add_annotate_option(parser)
     parser.add_argument("--timeline", metavar="FILE", help="one record per face per processed frame (.csv or .json)")
     parser.add_argument("--summary", metavar="JSON", help="per-person and overall time in each emotion")
     parser.add_argument("--chart", metavar="PNG", help="emotion over time, one panel per person")
@@ -87,7 +94,7 @@ def cmd_image(args) -> int:
     check_outputs({"--json": ("json", args.json), "--csv": ("csv", args.csv)}, paths)
     analyzer = _analyzer(args)
     failures = 0
-    with ImageOutputs(args.out, args.json, args.csv, analyzer.labels) as outputs:
+    with ImageOutputs(args.out, args.json, args.csv, analyzer.labels, args.annotate) as outputs:
         show_bar = len(paths) > 1 and args.json != "-" and sys.stderr.isatty()
         for result in tqdm(analyzer.analyze_many(paths), total=len(paths), disable=not show_bar, unit="image"):
             outputs.add(result)
@@ -119,7 +126,8 @@ def _run_stream(args, analyzer, source, fps: float, frame_interval: float, recor
 
         viewer = TkViewer(f"EmoScope — {args.command}")
     frames = tqdm(source, total=total, unit="frame", disable=args.quiet, dynamic_ncols=True)
-    outputs = StreamOutputs(record=record, timeline=args.timeline, summary=args.summary, chart=args.chart)
+    outputs = StreamOutputs(record=record, timeline=args.timeline, summary=args.summary, chart=args.chart,
+                            annotate=args.annotate)
     settings = StreamSettings(smooth=args.smooth, detect_every=args.detect_every)
     return run_stream(analyzer, frames, fps, frame_interval, outputs, settings, audio_from=audio_from, viewer=viewer,
                       duration=duration)
@@ -461,6 +469,7 @@ def build_parser() -> argparse.ArgumentParser:
     image.add_argument("--out", metavar="DIR", help="write annotated images here")
     image.add_argument("--json", metavar="FILE", help="write results as JSON ('-' for standard output)")
     image.add_argument("--csv", metavar="FILE", help="write one row per face as CSV")
+    _add_annotate_option(image)
     _add_analyzer_options(image)
     image.set_defaults(handler=cmd_image)
 

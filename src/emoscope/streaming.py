@@ -24,6 +24,7 @@ class StreamOutputs:
     timeline: str | Path | None = None
     summary: str | Path | None = None
     chart: str | Path | None = None
+    annotate: str = "bars"      # what the record and the viewer show on each face: box, label or bars
 
 
 def run_stream(analyzer: Analyzer, source, fps: float, frame_interval: float, outputs: StreamOutputs,
@@ -66,7 +67,7 @@ def run_stream(analyzer: Analyzer, source, fps: float, frame_interval: float, ou
                 if on_result:
                     on_result(result)
                 if outputs.record or viewer is not None:
-                    annotated = draw_faces(result.image, result.faces,
+                    annotated = draw_faces(result.image, result.faces, outputs.annotate,
                                            labels_prefix=[f"#{f.track_id}" for f in result.faces])
                     if outputs.record:
                         if sink is None:  # sized by the first frame: cameras often misreport their size

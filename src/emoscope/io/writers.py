@@ -46,8 +46,9 @@ def face_rows(result: ImageResult, labels) -> list[dict]:
 class ImageOutputs:
     """Write any of: annotated images into ``out_dir``, JSON to ``json_path`` ('-' = stdout), CSV to ``csv_path``."""
 
-    def __init__(self, out_dir=None, json_path=None, csv_path=None, labels=()):
+    def __init__(self, out_dir=None, json_path=None, csv_path=None, labels=(), annotate: str = "bars"):
         self.out_dir = Path(out_dir) if out_dir else None
+        self.annotate = annotate
         self.json_path, self.csv_path, self.labels = json_path, csv_path, tuple(labels)
         self._json = self._csv = self._csv_file = None
         self._count = 0
@@ -73,7 +74,7 @@ class ImageOutputs:
             self._csv.writerows(face_rows(result, self.labels))
         if self.out_dir and not result.error and result.path:
             source = image if image is not None else read_image(result.path)
-            cv2.imwrite(str(self._annotated_path(result.path)), draw_faces(source, result.faces))
+            cv2.imwrite(str(self._annotated_path(result.path)), draw_faces(source, result.faces, self.annotate))
         self._count += 1
 
     def _annotated_path(self, path: str) -> Path:
