@@ -107,23 +107,110 @@ def test_video_page_runs_a_job_to_the_end(server, browser, tmp_path, example_ima
     page.set_input_files("#picker", str(clip))
     page.click("#start")
     page.wait_for_selector("#result:not([hidden])", timeout=60000)
-    page.wait_for_selector("canvas.chart", timeout=15000)
-    assert page.locator("#downloads a").count() == 3
+    page.wait_for_selector("#charts svg.chart", timeout=15000)
+    assert page.locator("#downloads a").count() == 5  # 4 files and the class view
     assert page.evaluate("document.querySelector('#player').src").endswith("/annotated.mp4")
     assert page.evaluate("document.querySelector('#processing').value") == 1
+    check_chart(page, "#charts svg.chart")
     screenshot(page, "video.png")
+
+
+def check_chart(page, selector: str) -> None:
+    """A chart a person can read: a title, a y axis in %, an x axis in m:ss, a legend of the emotions in their colours."""
+    chart = page.evaluate(f"""(() => {{
+        const svg = document.querySelector({selector!r});
+        const texts = (s) => [...svg.querySelectorAll(s)].map((e) => e.textContent);
+        return {{ title: texts(".chart-title")[0], y: texts(".y-tick"), x: texts(".x-tick"), axis: texts(".axis-label"),
+                 legend: [...svg.querySelectorAll(".legend-item")].map((g) => [g.dataset.emotion, g.querySelector("rect").getAttribute("fill"), g.textContent]),
+                 areas: svg.querySelectorAll("path[data-emotion]").length }};
+    }})()""")
+    assert chart["title"] and chart["y"] == ["0%", "50%", "100%"] and chart["axis"] == ["time (m:ss)"]
+    assert chart["x"] and all(":" in t for t in chart["x"])
+    colors = page.evaluate("import('/static/common.js').then((m) => m.COLORS)")
+    assert {e for e, _, _ in chart["legend"]} == {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"}
+    assert all(fill == colors[e] and text.startswith(e) and text.endswith("%") for e, fill, text in chart["legend"])
+    assert chart["areas"] >= 1
 
 
 def test_live_page_draws_labelled_boxes_from_the_fake_camera(server, browser):
     page = browser.new_page(viewport={"width": 1200, "height": 900})
     page.goto(server + "/live")
     page.click("#camera-start")
-    page.wait_for_function("Number(document.querySelector('#overlay').dataset.faces || 0) >= 1", timeout=30000)
+    page.wait_for_function("() => Number(document.querySelector('#overlay').dataset.faces || 0) >= 1", timeout=30000)
     labels = page.evaluate("document.querySelector('#overlay').dataset.labels")
     assert labels.startswith("#1 ")
-    page.wait_for_function("document.querySelector('#status').textContent.includes('results/s')", timeout=10000)
+    page.wait_for_function("() => document.querySelector('#status').textContent.includes('results/s')", timeout=10000)
     time.sleep(1.0)
+    check_chart(page, "#mix svg.chart")
     screenshot(page, "live.png")
     page.click("#stop")
     page.wait_for_selector("#summary:not([hidden])")
     assert "#1" in page.inner_text("#summary-table") and "overall" in page.inner_text("#summary-table")
+
+
+def test_class_view_live_from_the_fake_camera(server, browser):
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(server + "/class")
+    page.click("#camera-start")
+    page.wait_for_selector('.tile[data-person="1"] img', timeout=30000)
+    time.sleep(2.0)
+    tile = page.inner_text('.tile[data-person="1"]')
+    assert "#1" in tile and "seen 0:0" in tile and "mostly " in tile
+    assert page.locator('.tile[data-person="1"] svg.strip rect[data-emotion]').count() >= 1
+    check_chart(page, "#group svg.chart")
+    with page.expect_download() as download:
+        page.click("#export-csv")
+    assert download.value.suggested_filename == "emoscope-class.csv"
+    page.click("#stop")
+
+
+def video_call_gallery(path: Path, faces_dir: Path, people: int = 30, seconds: float = 6.0) -> Path:
+    """A video call's gallery view: ``people`` real faces (the shared photos' boxed faces) in a 6x5 grid,
+    each tile drifting a little, at 10 fps."""
+    import xml.etree.ElementTree as ET
+
+    import av
+
+    crops = []
+    for listing in ("testing.xml", "training.xml"):
+        for image in ET.parse(faces_dir / listing).getroot().iter("image"):
+            photo = cv2.imread(str(faces_dir / image.get("file")))
+            for box in image.iter("box"):
+                x, y, w, h = (int(box.get(k)) for k in ("left", "top", "width", "height"))
+                m = w // 2
+                crops.append(photo[max(0, y - m): y + h + m, max(0, x - m): x + w + m])
+    tile_w, tile_h = 192, 144
+    container = av.open(str(path), "w")
+    stream = container.add_stream("libx264", rate=10)
+    stream.width, stream.height, stream.pix_fmt = tile_w * 6, tile_h * 5, "yuv420p"
+    for i in range(int(seconds * 10)):
+        frame = np.full((tile_h * 5, tile_w * 6, 3), 40, np.uint8)
+        for k in range(people):
+            row, col = divmod(k, 6)
+            side = 132 + int(6 * np.sin(i / 7 + k))
+            face = cv2.resize(crops[k % len(crops)], (side, side))
+            x0, y0 = col * tile_w + (tile_w - side) // 2, row * tile_h + (tile_h - side) // 2
+            frame[y0:y0 + side, x0:x0 + side] = face
+        for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+    return path
+
+
+def test_class_view_of_a_finished_video_call_with_30_people(server, browser, tmp_path, data_dir):
+    clip = video_call_gallery(tmp_path / "call.mp4", data_dir / "faces")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(server + "/video")
+    page.set_input_files("#picker", str(clip))
+    page.click("#start")
+    page.wait_for_selector("#downloads a[href^='/class?job=']", timeout=300000)
+    page.click("#downloads a[href^='/class?job=']")
+    page.wait_for_selector(".tile img", timeout=30000)
+    people = page.locator(".tile").count()
+    assert people >= 20, f"{people} people"   # Haar misses some of the 30
+    assert page.locator(".tile svg.strip").count() == people
+    assert "Class view: call.mp4" in page.inner_text("#title")
+    check_chart(page, "#group svg.chart")
+    screenshot(page, "class.png")

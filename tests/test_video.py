@@ -87,7 +87,8 @@ def test_sink_writes_h264_with_the_source_audio(tmp_path, clip):
 
 def test_video_command_writes_every_output(tmp_path, clip):
     run = emoscope("video", clip, "--detector", "haar", "--out", tmp_path / "a.mp4", "--timeline", tmp_path / "t.csv",
-                   "--summary", tmp_path / "s.json", "--chart", tmp_path / "c.png", "--every", "2", "--quiet")
+                   "--summary", tmp_path / "s.json", "--chart", tmp_path / "c.png", "--every", "2", "--quiet",
+                   "--report", tmp_path / "class.html")
     assert run.returncode == 0, run.stderr
     with av.open(str(tmp_path / "a.mp4")) as annotated:
         assert annotated.streams.video[0].codec_context.name == "h264"
@@ -101,6 +102,9 @@ def test_video_command_writes_every_output(tmp_path, clip):
     assert summary["tracks"][0]["seconds_seen"] == pytest.approx(len(main_track) * 2 / 12, abs=1e-3)
     assert sum(summary["overall"]["emotion_share"].values()) == pytest.approx(1, abs=1e-3)
     assert (tmp_path / "c.png").stat().st_size > 1000
+    report = (tmp_path / "class.html").read_text()
+    assert "Class view" in report and '"thumbnails": {"1": "data:image/jpeg;base64,' in report
+    assert "import " not in report and "src=" not in report  # one file: no module to fetch, nothing from the network
 
 
 def test_json_timeline_has_one_record_per_face_per_frame(tmp_path, clip):

@@ -57,6 +57,8 @@ def _add_stream_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeline", metavar="FILE", help="one record per face per processed frame (.csv or .json)")
     parser.add_argument("--summary", metavar="JSON", help="per-person and overall time in each emotion")
     parser.add_argument("--chart", metavar="PNG", help="emotion over time, one panel per person")
+    parser.add_argument("--report", metavar="HTML", help="the class view: every person as a tile with their emotion "
+                        "over time, the group's mix and its changes of mood (one file, opens offline)")
     parser.add_argument("--smooth", type=POSITIVE, default=StreamSettings.smooth, metavar="W",
                         help="smooth probabilities over about W processed frames; 1 = off (default: %(default)s)")
     parser.add_argument("--detect-every", type=POSITIVE, default=StreamSettings.detect_every, metavar="N",
@@ -127,7 +129,8 @@ def _run_stream(args, analyzer, source, fps: float, frame_interval: float, recor
         viewer = TkViewer(f"EmoScope — {args.command}")
     frames = tqdm(source, total=total, unit="frame", disable=args.quiet, dynamic_ncols=True)
     outputs = StreamOutputs(record=record, timeline=args.timeline, summary=args.summary, chart=args.chart,
-                            annotate=args.annotate)
+                            annotate=args.annotate, report=args.report,
+                            title=Path(getattr(args, "input", args.command)).name)
     settings = StreamSettings(smooth=args.smooth, detect_every=args.detect_every)
     return run_stream(analyzer, frames, fps, frame_interval, outputs, settings, audio_from=audio_from, viewer=viewer,
                       duration=duration)

@@ -25,6 +25,9 @@ class StreamOutputs:
     summary: str | Path | None = None
     chart: str | Path | None = None
     annotate: str = "bars"      # what the record and the viewer show on each face: box, label or bars
+    class_view: str | Path | None = None     # the class view's data (JSON), as the web page reads it
+    report: str | Path | None = None         # the class view as one HTML file
+    title: str = ""                          # what the class view is of (the video's name)
 
 
 def run_stream(analyzer: Analyzer, source, fps: float, frame_interval: float, outputs: StreamOutputs,
@@ -45,6 +48,11 @@ def run_stream(analyzer: Analyzer, source, fps: float, frame_interval: float, ou
         from .charts import EmotionTimeline
 
         chart = EmotionTimeline(analyzer.labels)
+    recorder = None
+    if outputs.class_view or outputs.report:
+        from .class_report import ClassRecorder
+
+        recorder = ClassRecorder(analyzer.labels, frame_interval)
     with ExitStack() as stack:
         timeline = None
         if outputs.timeline:
@@ -64,6 +72,8 @@ def run_stream(analyzer: Analyzer, source, fps: float, frame_interval: float, ou
                     timeline.add(result)
                 if chart:
                     chart.add(result)
+                if recorder:
+                    recorder.add(result)
                 if on_result:
                     on_result(result)
                 if outputs.record or viewer is not None:
@@ -87,4 +97,8 @@ def run_stream(analyzer: Analyzer, source, fps: float, frame_interval: float, ou
                 Path(outputs.summary).write_text(json.dumps(summary.to_dict(), indent=2))
             if chart:
                 chart.save(outputs.chart)
+            if outputs.class_view:
+                recorder.write_json(outputs.class_view, outputs.title)
+            if outputs.report:
+                recorder.write_html(outputs.report, outputs.title)
     return summary

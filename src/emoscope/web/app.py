@@ -72,7 +72,7 @@ def create_app(analyzer: Analyzer | None = None, settings: WebSettings | None = 
     app.mount("/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
 
     # The API docs are a page like the others, from local files (offline, no inline script).
-    for route, page in (("/", "photo.html"), ("/video", "video.html"), ("/live", "live.html"), ("/docs", "docs.html")):
+    for route, page in (("/", "photo.html"), ("/video", "video.html"), ("/live", "live.html"), ("/class", "class.html"), ("/docs", "docs.html")):
         app.add_api_route(route, _page(page), include_in_schema=False)
 
     @app.exception_handler(StarletteHTTPException)
@@ -134,7 +134,8 @@ def create_app(analyzer: Analyzer | None = None, settings: WebSettings | None = 
             with VideoFileSource(source_path, stride=every) as source:
                 job.frames_total = -(-source.frame_count // every) if source.frame_count else None
                 outputs = StreamOutputs(record=job.folder / "annotated.mp4", timeline=job.folder / "timeline.csv",
-                                        summary=job.folder / "summary.json")
+                                        summary=job.folder / "summary.json", class_view=job.folder / "class.json",
+                                        title=job.filename)
 
                 def progress(_result):
                     job.frames_done += 1

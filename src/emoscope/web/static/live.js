@@ -1,43 +1,32 @@
-// Live: camera or shared screen -> WebSocket, one frame in flight at a time (back-pressure),
-// overlays drawn from the JSON results, a live chart of the last minute, a session summary at the end.
+// Live: camera or shared screen -> WebSocket (live-socket.js); overlays drawn from the JSON results,
+// the emotion mix of the last minute (SVG, with percentages), a session summary at the end.
 import { COLORS, download } from "./common.js";
+import { stackedChart } from "./charts.js";
+import { LiveSocket } from "./live-socket.js";
 
 const video = document.querySelector("#camera"), overlay = document.querySelector("#overlay");
-const grab = document.createElement("canvas"), status = document.querySelector("#status");
-const chart = document.querySelector("#mix"), summaryBox = document.querySelector("#summary");
-let socket = null, stream = null, running = false, lastTime = 0, session = null, history = [];
+const status = document.querySelector("#status"), mix = document.querySelector("#mix");
+const summaryBox = document.querySelector("#summary");
 
-document.querySelector("#camera-start").addEventListener("click", () => start(() => navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 } })));
-document.querySelector("#screen-start").addEventListener("click", () => start(() => navigator.mediaDevices.getDisplayMedia({ video: true })));
-document.querySelector("#stop").addEventListener("click", stop);
+let session = null, history = [], lastTime = 0;
+const live = new LiveSocket(video, { onResult: handle, onError: (text) => { status.textContent = text; status.className = "error"; }, onClose: finish });
+
+document.querySelector("#camera-start").addEventListener("click", () => begin(LiveSocket.camera));
+document.querySelector("#screen-start").addEventListener("click", () => begin(LiveSocket.screen));
+document.querySelector("#stop").addEventListener("click", () => live.stop());
 document.querySelector("#summary-json").addEventListener("click", () => session && download("emoscope-session.json", JSON.stringify(summarise(), null, 2)));
 document.querySelector("#summary-csv").addEventListener("click", () => session && download("emoscope-session.csv", toCsv(summarise()), "text/csv"));
 
-async function start(getStream) {
-  try { stream = await getStream(); } catch (error) { status.textContent = `No video: ${error.message}`; status.className = "error"; return; }
-  video.srcObject = stream;
-  await video.play();
-  session = { started: performance.now(), tracks: {}, frames: 0 };
+async function begin(getStream) {
+  session = { started: performance.now(), tracks: {}, frames: 0, labels: null };
   history = [];
   summaryBox.hidden = true;
-  socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/live`);
-  socket.onmessage = (event) => { handle(JSON.parse(event.data)); if (running) sendFrame(); };
-  socket.onopen = () => { running = true; lastTime = performance.now(); sendFrame(); };
-  socket.onclose = () => { if (running) stop(); };
-  document.querySelector("#stop").disabled = false;
   status.className = "muted";
-}
-
-function sendFrame() {
-  if (!running || video.videoWidth === 0) { if (running) setTimeout(sendFrame, 50); return; }
-  const scale = Math.min(1, 640 / video.videoWidth);
-  grab.width = Math.round(video.videoWidth * scale); grab.height = Math.round(video.videoHeight * scale);
-  grab.getContext("2d").drawImage(video, 0, 0, grab.width, grab.height);
-  grab.toBlob((blob) => blob && socket.readyState === WebSocket.OPEN && socket.send(blob), "image/jpeg", 0.8);
+  lastTime = performance.now();
+  if (await live.start(getStream)) document.querySelector("#stop").disabled = false;
 }
 
 function handle(result) {
-  if (result.error) { status.textContent = result.error; return; }
   const now = performance.now(), interval = (now - lastTime) / 1000;
   lastTime = now;
   session.frames += 1;
@@ -45,14 +34,15 @@ function handle(result) {
   draw(result);
   const counts = {};
   for (const face of result.faces) {
+    session.labels ??= Object.keys(face.probabilities);
     const track = (session.tracks[face.track_id] ??= { seconds: 0, emotions: {} });
     track.seconds += interval;
     track.emotions[face.emotion] = (track.emotions[face.emotion] || 0) + interval;
     counts[face.emotion] = (counts[face.emotion] || 0) + 1;
   }
-  history.push({ time: now, counts });
-  history = history.filter((h) => now - h.time < 60000);
-  drawMix(now);
+  history.push({ time: result.time, counts });
+  history = history.filter((h) => result.time - h.time <= 60);
+  drawMix(result.time);
 }
 
 function draw(result) {
@@ -64,29 +54,29 @@ function draw(result) {
     const [x, y, w, h] = face.box, color = COLORS[face.emotion] || "#0c0";
     g.strokeStyle = color; g.lineWidth = line; g.strokeRect(x, y, w, h);
     const label = `#${face.track_id} ${face.emotion} ${(face.confidence * 100).toFixed(0)}%`;
-    g.fillStyle = "#000a"; g.fillRect(x, y - 24, g.measureText(label).width + 8, 22);
-    g.fillStyle = color; g.fillText(label, x + 4, y - 7);
+    const top = y >= 24 ? y - 24 : y + h + 2;
+    g.fillStyle = "#000a"; g.fillRect(x, top, g.measureText(label).width + 8, 22);
+    g.fillStyle = color; g.fillText(label, x + 4, top + 17);
   }
   overlay.dataset.faces = result.faces.length;
   overlay.dataset.labels = result.faces.map((f) => `#${f.track_id} ${f.emotion}`).join(";");
 }
 
+// The share of faces showing each emotion, per second of the last minute.
 function drawMix(now) {
-  const g = chart.getContext("2d"), buckets = Array.from({ length: 60 }, () => ({}));
+  const seconds = new Map();
   for (const h of history) {
-    const bucket = buckets[59 - Math.min(59, Math.floor((now - h.time) / 1000))];
+    const s = Math.floor(h.time), bucket = seconds.get(s) || {};
     for (const [emotion, n] of Object.entries(h.counts)) bucket[emotion] = (bucket[emotion] || 0) + n;
+    seconds.set(s, bucket);
   }
-  g.clearRect(0, 0, chart.width, chart.height);
-  const width = chart.width / 60;
-  buckets.forEach((bucket, i) => {
-    const total = Object.values(bucket).reduce((a, b) => a + b, 0);
-    let y = chart.height;
-    for (const [emotion, n] of Object.entries(bucket)) {
-      const height = (n / total) * chart.height;
-      g.fillStyle = COLORS[emotion]; g.fillRect(i * width, y - height, width - 1, height); y -= height;
-    }
+  const points = [...seconds].sort((a, b) => a[0] - b[0]).map(([t, counts]) => {
+    const total = Object.values(counts).reduce((a, b) => a + b, 0);
+    return { t, shares: total ? Object.fromEntries(Object.entries(counts).map(([e, n]) => [e, n / total])) : null };
   });
+  mix.replaceChildren(stackedChart({ title: "Emotion mix, last minute (share of faces)", points,
+    labels: session.labels || Object.keys(COLORS).slice(0, 7), t0: Math.max(0, now - 60), t1: Math.max(now, 1), gap: 3,
+    width: 480, height: 200 }));
 }
 
 function summarise() {
@@ -109,10 +99,7 @@ function toCsv(summary) {
   return rows.join("\n") + "\n";
 }
 
-function stop() {
-  running = false;
-  socket && socket.close();
-  stream && stream.getTracks().forEach((t) => t.stop());
+function finish() {
   document.querySelector("#stop").disabled = true;
   if (!session) return;
   const summary = summarise();

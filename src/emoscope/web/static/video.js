@@ -1,4 +1,5 @@
-import { COLORS, errorText } from "./common.js";
+import { errorText } from "./common.js";
+import { stackedChart } from "./charts.js";
 
 const picker = document.querySelector("#picker"), start = document.querySelector("#start");
 const upload = document.querySelector("#upload"), processing = document.querySelector("#processing");
@@ -45,39 +46,31 @@ async function show(job) {
     a.href = url; a.textContent = name; a.className = "button"; a.download = name; a.style.marginRight = ".5rem";
     return a;
   }));
+  const classView = document.createElement("a");
+  classView.href = `/class?job=${job.id}`; classView.textContent = "Class view"; classView.className = "button";
+  links.append(classView);
   const csv = await (await fetch(job.files["timeline.csv"])).text();
   drawCharts(csv);
   if (job.error) status.textContent += ` (${job.error})`;
 }
 
+// One chart per person (the 8 seen longest): the probability of each emotion over time, with a
+// break wherever the person was away.
 function drawCharts(csv) {
   const [header, ...lines] = csv.trim().split("\n");
   const columns = header.split(",");
-  const smooth = columns.filter((c) => c.startsWith("p_"));
-  const tracks = new Map();
+  const labels = columns.filter((c) => c.startsWith("p_")).map((c) => c.slice(2));
+  const tracks = new Map(), times = new Set();
   for (const line of lines) {
     const cells = line.split(","), row = Object.fromEntries(columns.map((c, i) => [c, cells[i]]));
+    times.add(+row.time);
     if (!tracks.has(row.track_id)) tracks.set(row.track_id, []);
-    tracks.get(row.track_id).push(row);
+    tracks.get(row.track_id).push({ t: +row.time, shares: Object.fromEntries(labels.map((l) => [l, +row[`p_${l}`]])) });
   }
+  const sorted = [...times].sort((a, b) => a - b), steps = sorted.slice(1).map((t, i) => t - sorted[i]).sort((a, b) => a - b);
+  const gap = Math.max(1, 3 * (steps[Math.floor(steps.length / 2)] || 0));
+  const t0 = sorted[0] ?? 0, t1 = Math.max(sorted[sorted.length - 1] ?? 0, t0 + 1);
   const charts = document.querySelector("#charts");
-  charts.replaceChildren();
-  for (const [track, rows] of tracks) {
-    const title = document.createElement("h3");
-    title.textContent = `Person #${track}`;
-    const canvas = document.createElement("canvas");
-    canvas.width = 900; canvas.height = 160; canvas.className = "chart"; canvas.style.maxWidth = "100%";
-    charts.append(title, canvas);
-    const g = canvas.getContext("2d"), t0 = +rows[0].time, t1 = Math.max(+rows[rows.length - 1].time, t0 + 1e-3);
-    for (const column of smooth) {
-      g.strokeStyle = COLORS[column.slice(2)] || "#000";
-      g.lineWidth = 2;
-      g.beginPath();
-      rows.forEach((r, i) => {
-        const x = ((+r.time - t0) / (t1 - t0)) * (canvas.width - 20) + 10, y = canvas.height - 10 - +r[column] * (canvas.height - 20);
-        i ? g.lineTo(x, y) : g.moveTo(x, y);
-      });
-      g.stroke();
-    }
-  }
+  charts.replaceChildren(...[...tracks].sort((a, b) => b[1].length - a[1].length).slice(0, 8).map(([track, points]) =>
+    stackedChart({ title: `Person #${track}: probability of each emotion (smoothed)`, points, labels, t0, t1, gap })));
 }
