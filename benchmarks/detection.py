@@ -137,11 +137,16 @@ def main():
     parser.add_argument("--threshold", type=float, nargs="+", default=[None],
                         help="score thresholds to try for emoscope (default: its own)")
     parser.add_argument("--min-size", type=float, default=24, help="smallest WIDER face counted, px (sqrt(w*h))")
+    parser.add_argument("--wider-part", choices=("held_out", "train"), default="held_out",
+                        help="train: photos the detector learnt from, for choosing its threshold")
+    parser.add_argument("--limit", type=int, help="at most this many WIDER photos (every k-th)")
     parser.add_argument("--skip", nargs="*", default=[], choices=("wider", "boxed", "speed", "jaffe"))
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args()
     faces_dir = require(DATA / "faces")
-    held_out = load_widerface(require(DATA / "widerface"), "held_out") if "wider" not in args.skip else []
+    wider = load_widerface(require(DATA / "widerface"), args.wider_part) if "wider" not in args.skip else []
+    if args.limit and len(wider) > args.limit:
+        wider = wider[::len(wider) // args.limit][:args.limit]
     classifier = EmotionClassifier(None, threads=2) if "jaffe" not in args.skip else None
     frames = timing_frames(faces_dir)
     results = []
@@ -153,7 +158,7 @@ def main():
             row = {"detector": name, "threshold": threshold if threshold is not None else
                    getattr(detector, "score_threshold", "-" if name == "haar" else 0.8)}
             if "wider" not in args.skip:
-                row["wider_held_out"] = wider_scores(detector, held_out, args.min_size)
+                row[f"wider_{args.wider_part}"] = wider_scores(detector, wider, args.min_size)
             if "boxed" not in args.skip:
                 row["boxed_43"] = boxed_photos(detector, faces_dir)
             if "jaffe" not in args.skip:

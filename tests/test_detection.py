@@ -122,3 +122,13 @@ def test_region_limits_detection_and_maps_faces_back(example_image):
 def test_bad_regions_are_one_clear_error(text):
     with pytest.raises(InputError, match="region"):
         parse_region(text)
+
+
+def test_analyzer_without_a_detector_classifies_each_image_as_one_face(example_image):
+    from emoscope import Analyzer
+
+    face = example_image[40:220, 130:300]
+    result = Analyzer(detector=None, threads=1).analyze(face)
+    assert len(result.faces) == 1 and result.faces[0].box == (0, 0, face.shape[1], face.shape[0])
+    region = Analyzer("none", threads=1, region=(130, 40, 170, 180)).analyze(example_image)
+    assert region.faces[0].box == (130, 40, 170, 180)

@@ -44,6 +44,11 @@ def test_analyze_returns_the_cli_json_and_an_annotated_image(client):
     assert cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR).shape == (512, 512, 3)
 
 
+def test_analyze_takes_a_face_crop_without_detection(client):
+    response = client.post("/api/analyze?crop=true", files={"image": ("face.png", photo_bytes(), "image/png")})
+    assert response.status_code == 200 and [f["box"] for f in response.json()["faces"]] == [[0, 0, 512, 512]]
+
+
 @pytest.mark.parametrize("name, payload, status, message", [
     ("photo.jpg", b"<html>not an image</html>", 415, "not a readable image"),  # checked by content, not name
     ("empty.png", b"", 415, "not a readable image"),

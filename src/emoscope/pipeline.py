@@ -64,9 +64,11 @@ class Analyzer:
             for i in range(len(detections))
         ]
 
-    def analyze_array(self, image: np.ndarray, path: str | None = None) -> ImageResult:
+    def analyze_array(self, image: np.ndarray, path: str | None = None, detector=None) -> ImageResult:
+        """Every face in a BGR array; ``detector`` replaces the analyzer's own for this image
+        (the web API passes a ``WholeImageDetector`` for a photo that is one face crop)."""
         started = time.perf_counter()
-        detections = self.detector.detect(image)
+        detections = (detector or self.detector).detect(image)
         detected = time.perf_counter()
         crops = self.crops(image, detections)
         cropped = time.perf_counter()

@@ -2,8 +2,8 @@
 
 The model (trained by ``emoscope train-detector``, shipped in ``emoscope/weights/``) gives, for
 each of its strides, a face score per grid point and the distances from the point to the four
-edges of the face's box. Everything the decoder needs — strides, input policy, default score and
-NMS thresholds — is read from the model's ONNX metadata (``DetectorInfo``).
+edges of the face's box. Everything the decoder needs — strides, input policy, default score
+threshold — is read from the model's ONNX metadata (``DetectorInfo``); NMS uses ``DetectorSettings``.
 
 Input policy: the model sees a copy of the photo no longer than ``input_max_side`` on its longer
 side, except that it never shrinks a face of ``min_face`` (the caller's setting) below
@@ -34,7 +34,6 @@ class DetectorInfo:
     pad_multiple: int = 32
     pad_value: int = 114
     score_threshold: float = 0.5
-    nms_threshold: float = 0.4
     version: str = "0"
     trained_on: str = ""
     metrics: dict = field(default_factory=dict)

@@ -29,6 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..errors import EmoScopeError, InputError
+from ..detection import WholeImageDetector
 from ..io.images import decode_image
 from ..pipeline import Analyzer
 from ..render import draw_faces
@@ -89,9 +90,11 @@ def create_app(analyzer: Analyzer | None = None, settings: WebSettings | None = 
     async def unexpected_error(_request: Request, exc: Exception):
         return _error(500, "internal error")
 
-    def analyze_locked(picture: np.ndarray, name: str | None):
+    whole_image = WholeImageDetector(analyzer.detector.settings)
+
+    def analyze_locked(picture: np.ndarray, name: str | None, crop: bool = False):
         with lock:
-            return analyzer.analyze_array(picture, name)
+            return analyzer.analyze_array(picture, name, whole_image if crop else None)
 
     def process_locked(step, frame: np.ndarray, timestamp: float):
         with lock:
@@ -114,10 +117,12 @@ def create_app(analyzer: Analyzer | None = None, settings: WebSettings | None = 
                 "detector": analyzer.detector.name}
 
     @app.post("/api/analyze")
-    async def analyze(image: UploadFile = File(..., description="a photo"), annotated: bool = False):
-        """The same JSON as the CLI for one image; ``annotated=true`` adds the annotated image as a PNG data URL."""
+    async def analyze(image: UploadFile = File(..., description="a photo"), annotated: bool = False,
+                      crop: bool = False):
+        """The same JSON as the CLI for one image; ``annotated=true`` adds the annotated image as a PNG data URL;
+        ``crop=true`` takes the photo as one face crop (no detection)."""
         picture = await run_in_threadpool(decode_upload, await read_limited(image, settings.max_image_bytes))
-        result = await run_in_threadpool(analyze_locked, picture, image.filename)
+        result = await run_in_threadpool(analyze_locked, picture, image.filename, crop)
         body = result.to_dict()
         if annotated:
             ok, png = await run_in_threadpool(cv2.imencode, ".png", draw_faces(picture, result.faces))
