@@ -77,7 +77,9 @@ def test_video_job_runs_to_the_end_and_is_deleted(client, tmp_path, example_imag
         assert time.monotonic() < deadline
         time.sleep(0.2)
     assert job["status"] == "done" and job["frames_done"] == 12 and job["progress"] == 1
-    assert set(job["files"]) == {"annotated.mp4", "timeline.csv", "summary.json"}
+    assert set(job["files"]) == {"annotated.mp4", "timeline.csv", "summary.json", "class.json"}
+    class_view = client.get(job["files"]["class.json"]).json()
+    assert class_view["title"] == "lesson.mp4" and class_view["samples"] and "1" in class_view["thumbnails"]
     video = client.get(job["files"]["annotated.mp4"])
     assert video.status_code == 200 and video.headers["content-type"] == "video/mp4" and len(video.content) > 1000
     assert client.get(job["files"]["summary.json"]).json()["frames_processed"] == 12
