@@ -22,6 +22,11 @@ def clock(seconds: float) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
+def clock_step(span: float) -> float:
+    """Whole seconds or minutes between time ticks, at most about 8 of them."""
+    return next((step for step in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800) if span / step <= 8), 3600)
+
+
 def emotion_color(label: str) -> str:
     """The overlays' colour of an emotion, as #rrggbb."""
     blue, green, red = EMOTION_COLORS.get(label, (0, 200, 0))
@@ -64,7 +69,7 @@ class EmotionTimeline:
             matplotlib.use("Agg")
             import matplotlib.pyplot as plt
             from matplotlib.patches import Patch
-            from matplotlib.ticker import FuncFormatter, PercentFormatter
+            from matplotlib.ticker import FuncFormatter, MultipleLocator, PercentFormatter
         except ImportError:
             raise InputError("charts need matplotlib: pip install matplotlib") from None
         tracks = sorted(self._times, key=lambda t: -len(self._times[t]))[: self.max_tracks]
@@ -85,6 +90,7 @@ class EmotionTimeline:
             ax.grid(axis="x", alpha=0.3)
         end = max(self._frame_times, default=0.0)
         axes[-1].set_xlim(min(self._frame_times, default=0.0), max(end, 1.0))
+        axes[-1].xaxis.set_major_locator(MultipleLocator(clock_step(end - min(self._frame_times, default=0.0))))
         axes[-1].xaxis.set_major_formatter(FuncFormatter(lambda value, _pos: clock(value)))
         axes[-1].set_xlabel("time (m:ss)")
         axes[1 if tracks else 0].set_title("Each person: probability of each emotion (smoothed; blank while away)",
