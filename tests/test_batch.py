@@ -14,11 +14,10 @@ pytest.importorskip("av")
 
 from dask.distributed import Client, LocalCluster  # noqa: E402
 
-from conftest import EXAMPLE  # noqa: E402
+from conftest import EXAMPLE, make_clip  # noqa: E402
 from emoscope import InputError  # noqa: E402
 from emoscope.batch import MANIFEST, run_batch  # noqa: E402
 from test_cli import emoscope  # noqa: E402
-from test_video import make_clip  # noqa: E402
 
 OPTIONS = {"detector": "haar", "threads": 1}
 

@@ -19,10 +19,9 @@ if CHROMIUM is None:
 
 import uvicorn  # noqa: E402
 
-from conftest import EXAMPLE  # noqa: E402
+from conftest import EXAMPLE, make_clip  # noqa: E402
 from emoscope import Analyzer  # noqa: E402
 from emoscope.web import WebSettings, create_app  # noqa: E402
-from test_video import make_clip  # noqa: E402
 
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]

@@ -12,7 +12,7 @@ pytest.importorskip("av")
 from emoscope import InputError  # noqa: E402
 from emoscope.io.live import CameraSource, ScreenSource  # noqa: E402
 from test_cli import emoscope  # noqa: E402
-from test_video import make_clip  # noqa: E402
+from conftest import make_clip  # noqa: E402
 
 
 @pytest.fixture

@@ -12,12 +12,11 @@ from fastapi.testclient import TestClient  # noqa: E402
 from starlette.testclient import WebSocketDenialResponse  # noqa: E402
 from starlette.websockets import WebSocketDisconnect  # noqa: E402
 
-from conftest import EXAMPLE  # noqa: E402
+from conftest import EXAMPLE, make_clip  # noqa: E402
 from emoscope.settings import WebSettings  # noqa: E402
 from emoscope.web import create_app  # noqa: E402
 from emoscope.web.app import STATIC  # noqa: E402
 from emoscope.web.security import COOKIE, Guard, serve_tokens  # noqa: E402
-from test_video import make_clip  # noqa: E402
 
 ALICE, BOB = "alice-token-0123456789", "bob-token-9876543210"
 ROUTES = [("GET", "/"), ("GET", "/video"), ("GET", "/live"), ("GET", "/docs"), ("GET", "/static/common.js"),

@@ -10,39 +10,8 @@ av = pytest.importorskip("av")
 
 from emoscope import InputError  # noqa: E402
 from emoscope.io.video import VideoFileSource, VideoSink  # noqa: E402
+from conftest import make_clip  # noqa: E402
 from test_cli import emoscope  # noqa: E402
-
-
-def make_clip(path, example_image, frames=24, fps=12, audio=False):
-    """The example face panning across a 320x240 frame; optionally a 440 Hz tone as audio."""
-    face = cv2.resize(example_image, (240, 240))
-    container = av.open(str(path), "w", options={"movflags": "+faststart"})  # header first: survives a cut
-    video = container.add_stream("libx264", rate=fps)
-    video.width, video.height, video.pix_fmt = 320, 240, "yuv420p"
-    video.options = {"g": "6"}  # a keyframe every 6 frames, so a cut file still has whole groups
-    tone = None
-    if audio:
-        tone = container.add_stream("aac", rate=16000)
-        tone.layout = "mono"
-    for i in range(frames):
-        canvas = np.random.default_rng(i).integers(40, 90, (240, 320, 3), dtype=np.uint8)
-        x = 10 + i
-        canvas[:, x:x + 240] = face
-        for packet in video.encode(av.VideoFrame.from_ndarray(canvas, format="bgr24")):
-            container.mux(packet)
-    for packet in video.encode():
-        container.mux(packet)
-    if tone is not None:
-        samples = (np.sin(np.arange(16000 * frames // fps) * 2 * np.pi * 440 / 16000) * 8000).astype(np.int16)
-        for start in range(0, len(samples), 1024):
-            chunk = av.AudioFrame.from_ndarray(samples[None, start:start + 1024], format="s16", layout="mono")
-            chunk.sample_rate = 16000
-            for packet in tone.encode(chunk):
-                container.mux(packet)
-        for packet in tone.encode():
-            container.mux(packet)
-    container.close()
-    return path
 
 
 @pytest.fixture

@@ -11,10 +11,9 @@ pytest.importorskip("av")
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-from conftest import EXAMPLE  # noqa: E402
+from conftest import EXAMPLE, make_clip  # noqa: E402
 from emoscope import Analyzer  # noqa: E402
 from emoscope.web import WebSettings, create_app  # noqa: E402
-from test_video import make_clip  # noqa: E402
 
 
 @pytest.fixture(scope="module")
