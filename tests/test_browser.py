@@ -163,6 +163,25 @@ def test_class_view_live_from_the_fake_camera(server, browser):
     page.click("#stop")
 
 
+def test_class_view_lists_the_moments_the_group_mood_changed(server, browser):
+    page = browser.new_page()
+    page.goto(server + "/class")
+    page.wait_for_function("() => window.emoscopeClassView !== undefined")
+    page.evaluate("""() => {
+        const labels = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"];
+        for (let t = 0; t < 20; t += 0.5) {
+            const mood = t < 10 ? "happy" : "sad";
+            const faces = [1, 2, 3].map((id) => ({ track_id: id, box: [0, 0, 10, 10], emotion: mood, confidence: 0.8,
+                probabilities: Object.fromEntries(labels.map((l) => [l, l === mood ? 0.8 : 0.2 / 6])) }));
+            window.emoscopeClassView.feed({ time: t, faces, timings_ms: {} });
+        }
+    }""")
+    page.wait_for_selector(".tile >> nth=2")
+    assert page.inner_text("#moods").strip() == "0:10: happy → sad"
+    tile = page.inner_text('.tile[data-person="1"]')
+    assert page.locator(".tile").count() == 3 and "seen 0:20" in tile and "mostly sad (51%)" in tile  # 10 s of 19.5
+
+
 def video_call_gallery(path: Path, faces_dir: Path, people: int = 30, seconds: float = 6.0) -> Path:
     """A video call's gallery view: ``people`` real faces (the shared photos' boxed faces) in a 6x5 grid,
     each tile drifting a little, at 10 fps."""
