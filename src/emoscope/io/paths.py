@@ -23,7 +23,7 @@ SUFFIXES = {  # what each kind of output is written as
 def _same_file(a: Path, b: Path) -> bool:
     try:
         return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
-    except OSError:
+    except (OSError, RuntimeError):  # a link loop is no file of ours
         return False
 
 
