@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-PAD_VALUE = 114
+from ..detection.onnx_detector import DetectorInfo
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def geometric(image: np.ndarray, boxes: np.ndarray, ignore: np.ndarray, rng: np.
         offset = (rng.uniform(min(0, new_w - size), max(0, new_w - size)),
                   rng.uniform(min(0, new_h - size), max(0, new_h - size)))
     dx, dy = int(round(offset[0])), int(round(offset[1]))
-    crop = np.full((size, size, 3), PAD_VALUE, np.uint8)
+    crop = np.full((size, size, 3), DetectorInfo.pad_value, np.uint8)   # the grey inference pads with
     sx0, sy0 = max(dx, 0), max(dy, 0)
     sx1, sy1 = min(dx + size, new_w), min(dy + size, new_h)
     if sx1 > sx0 and sy1 > sy0:
