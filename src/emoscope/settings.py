@@ -11,7 +11,7 @@ from pathlib import Path
 @dataclass(frozen=True)
 class DetectorSettings:
     score_threshold: float | None = None    # None: the detector's own (YuNet 0.8; ours from its model file)
-    nms_threshold: float = 0.3
+    nms_threshold: float | None = None      # None: the detector's own (YuNet 0.3; ours from its model file)
     min_face: int = 20          # pixels, in the original image
     max_side: int = 1280        # detect on a copy whose longer side is at most this
 

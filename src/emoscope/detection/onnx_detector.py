@@ -3,7 +3,7 @@
 The model (trained by ``emoscope train-detector``, shipped in ``emoscope/weights/``) gives, for
 each of its strides, a face score per grid point and the distances from the point to the four
 edges of the face's box. Everything the decoder needs — strides, input policy, default score
-threshold — is read from the model's ONNX metadata (``DetectorInfo``); NMS uses ``DetectorSettings``.
+and NMS thresholds — is read from the model's ONNX metadata (``DetectorInfo``).
 
 Input policy: the model sees a copy of the photo no longer than ``input_max_side`` on its longer
 side, except that it never shrinks a face of ``min_face`` (the caller's setting) below
@@ -34,6 +34,7 @@ class DetectorInfo:
     pad_multiple: int = 32
     pad_value: int = 114
     score_threshold: float = 0.5
+    nms_threshold: float = 0.3
     version: str = "0"
     trained_on: str = ""
     metrics: dict = field(default_factory=dict)
@@ -95,8 +96,8 @@ class OnnxFaceDetector(FaceDetector):
         except Exception as error:  # onnxruntime raises its own exception types
             raise ModelNotFoundError(f"{model_path}: not a loadable ONNX model ({error})") from None
         self.info = DetectorInfo.from_metadata(self._session.get_modelmeta().custom_metadata_map, str(model_path))
-        threshold = settings.score_threshold
-        self.score_threshold = self.info.score_threshold if threshold is None else threshold
+        self.score_threshold = self.info.score_threshold if settings.score_threshold is None else settings.score_threshold
+        self.nms_threshold = self.info.nms_threshold if settings.nms_threshold is None else settings.nms_threshold
 
     def input_scale(self, height: int, width: int) -> float:
         """How much to shrink a ``height`` x ``width`` image before the model sees it (1 = not at all)."""
@@ -115,7 +116,7 @@ class OnnxFaceDetector(FaceDetector):
         canvas[:size[1], :size[0]] = small if small.ndim == 3 else small[..., None]
         blob = canvas.transpose(2, 0, 1)[None].astype(np.float32)
         outputs = self._session.run(None, {"input": blob})
-        boxes, scores = decode(outputs, self.info.strides, padded_hw, self.score_threshold, self.settings.nms_threshold)
+        boxes, scores = decode(outputs, self.info.strides, padded_hw, self.score_threshold, self.nms_threshold)
         if not len(boxes):
             return Detections.empty()
         x1 = np.clip(boxes[:, 0], 0, size[0])

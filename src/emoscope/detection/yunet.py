@@ -11,7 +11,8 @@ from ..types import Detections
 from .base import DetectorSettings, FaceDetector
 
 
-SCORE_THRESHOLD = 0.8      # the default when DetectorSettings leaves it to the detector
+SCORE_THRESHOLD = 0.8      # the defaults when DetectorSettings leaves them to the detector
+NMS_THRESHOLD = 0.3
 
 
 class YuNetDetector(FaceDetector):
@@ -23,7 +24,7 @@ class YuNetDetector(FaceDetector):
             self._net = cv2.FaceDetectorYN.create(
                 str(model_path), "", (320, 320),
                 SCORE_THRESHOLD if settings.score_threshold is None else settings.score_threshold,
-                settings.nms_threshold, 5000)
+                NMS_THRESHOLD if settings.nms_threshold is None else settings.nms_threshold, 5000)
         except cv2.error as error:
             raise ModelNotFoundError(f"{model_path}: not a loadable YuNet model ({error.err})") from None
         self._input_size = (320, 320)
