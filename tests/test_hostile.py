@@ -284,6 +284,7 @@ def test_api_answers_each_broken_video(client, videos):
     ("POST", "/api/videos?every=abc", {"files": {"video": ("v.mp4", b"x")}}, {422}),
     ("POST", "/api/videos?every=99999999999999999999", {"files": {"video": ("v.mp4", b"x")}}, {415, 422}),
     ("POST", "/api/videos", {"files": {"video": ("../../etc/passwd", b"x")}}, {415}),
+    ("POST", "/api/videos", {"files": {"video": ("v.mp4", b"x" * (4 * LIMIT + 1))}}, {413}),
     ("GET", "/api/analyze", {}, {405}),
     ("PUT", "/api/videos", {}, {405}),
     ("DELETE", "/api/videos/" + "a" * 5000, {}, {404, 414}),

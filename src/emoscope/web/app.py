@@ -103,7 +103,7 @@ def create_app(analyzer: Analyzer | None = None, settings: WebSettings | None = 
     async def read_limited(upload: UploadFile, limit: int) -> bytes:
         data = await upload.read(limit + 1)
         if len(data) > limit:
-            raise HTTPException(413, f"the upload is larger than {limit // (1024 * 1024)} MB")
+            raise too_large(limit)
         return data
 
     @app.get("/health")
@@ -160,13 +160,15 @@ def create_app(analyzer: Analyzer | None = None, settings: WebSettings | None = 
     async def create_video_job(request: Request, video: UploadFile = File(...), every: int = 1):
         if every < 1:
             raise HTTPException(422, "every must be at least 1")
-        data = await read_limited(video, settings.max_video_bytes)
-        job = jobs.new(video.filename)
-        job.upload.write_bytes(data)
         from ..io.video import VideoFileSource
 
+        job = jobs.new(video.filename)
         try:
-            VideoFileSource(job.upload).close()  # by content: FFmpeg must find a video stream
+            await run_in_threadpool(save_limited, video.file, job.upload, settings.max_video_bytes)
+            await run_in_threadpool(lambda: VideoFileSource(job.upload).close())  # by content: FFmpeg finds a video
+        except HTTPException:
+            jobs.delete(job)
+            raise
         except EmoScopeError as error:
             jobs.delete(job)
             raise HTTPException(415, str(error).replace(str(job.upload), job.filename)) from None
@@ -250,6 +252,21 @@ def _page(name: str):
         return FileResponse(STATIC / name, media_type="text/html")
 
     return serve_page
+
+
+def too_large(limit: int) -> HTTPException:
+    return HTTPException(413, f"the upload is larger than {limit / 2**20:g} MB")
+
+
+def save_limited(source, target: Path, limit: int) -> None:
+    """Copy an upload to ``target`` a chunk at a time (never whole in memory); 413 past ``limit`` bytes."""
+    written = 0
+    with open(target, "wb") as out:
+        while chunk := source.read(1 << 20):
+            written += len(chunk)
+            if written > limit:
+                raise too_large(limit)
+            out.write(chunk)
 
 
 def _frame_bytes(message: dict, limit: int) -> bytes:
