@@ -1,5 +1,6 @@
 """The REST API and the live WebSocket through FastAPI's test client."""
 import base64
+import threading
 import time
 
 import cv2
@@ -85,6 +86,45 @@ def test_video_job_runs_to_the_end_and_is_deleted(client, tmp_path, example_imag
     assert job_id in [j["id"] for j in client.get("/api/videos").json()["jobs"]]
     assert client.delete(f"/api/videos/{job_id}").status_code == 200
     assert client.get(f"/api/videos/{job_id}").status_code == 404
+
+
+class OneCallerDetector:
+    """Wraps a detector and counts the times two callers were inside it at once (OpenCV's cascade and an
+    ONNX session shared by a server are not safe to use from two threads)."""
+
+    def __init__(self, detector):
+        self._detector, self._inside, self._guard = detector, 0, threading.Lock()
+        self.overlaps = self.calls = 0
+
+    def __getattr__(self, name):
+        return getattr(self._detector, name)
+
+    def detect(self, *args, **kwargs):
+        with self._guard:
+            self._inside += 1
+            self.calls += 1
+            self.overlaps += self._inside > 1
+        try:
+            time.sleep(0.005)  # widen the window in which a second caller would be caught
+            return self._detector.detect(*args, **kwargs)
+        finally:
+            with self._guard:
+                self._inside -= 1
+
+
+def test_photos_and_a_video_job_take_turns_frame_by_frame(tmp_path, example_image):
+    analyzer = Analyzer("haar")
+    analyzer.detector = detector = OneCallerDetector(analyzer.detector)
+    clip = make_clip(tmp_path / "clip.mp4", example_image, frames=40)
+    with TestClient(create_app(analyzer, WebSettings(jobs_dir=tmp_path / "jobs"))) as client:
+        job_id = client.post("/api/videos", files={"video": ("v.mp4", clip.read_bytes(), "video/mp4")}).json()["id"]
+        answered = 0
+        while client.get(f"/api/videos/{job_id}").json()["status"] in ("queued", "running"):
+            response = client.post("/api/analyze", files={"image": ("me.png", photo_bytes(), "image/png")})
+            answered += response.status_code == 200
+        assert client.get(f"/api/videos/{job_id}").json()["frames_done"] == 40
+    assert answered >= 1 and detector.calls >= 40 + answered
+    assert detector.overlaps == 0
 
 
 @pytest.mark.parametrize("path", ["/api/videos/nope/summary.json", "/api/videos/nope/..%2F..%2Fetc%2Fpasswd",

@@ -146,7 +146,8 @@ def create_app(analyzer: Analyzer | None = None, settings: WebSettings | None = 
                     job.frames_done += 1
 
                 run_stream(analyzer, source, source.fps / every, every / source.fps, outputs,
-                           audio_from=source_path if source.has_audio else None, on_result=progress)
+                           audio_from=source_path if source.has_audio else None, on_result=progress,
+                           frame_lock=lock)
             job.status = "done" if job.frames_done else "failed"
             job.error = source.stopped_at
         except EmoScopeError as error:
