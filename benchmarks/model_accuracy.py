@@ -12,6 +12,7 @@
 Every crop reaches the model through the one preprocessing contract (emoscope.preprocess).
 
     python benchmarks/model_accuracy.py [--model FILE] [--detector auto|yunet|haar] [--json results.json]
+    python benchmarks/model_accuracy.py --speed-only OLD.onnx NEW.onnx
 """
 from __future__ import annotations
 
@@ -79,7 +80,9 @@ def jaffe_pipeline(classifier, detector, zip_path):
             else:
                 predicted.append(-1)
     truth, predicted = np.array(truth), np.array(predicted)
-    return {"accuracy": float((truth == predicted).mean()), "faces_found": found, "images": len(truth)}
+    present = [i for i, _ in enumerate(classifier.labels) if (truth == i).any()]
+    return {"accuracy": float((truth == predicted).mean()), "faces_found": found, "images": len(truth),
+            "recall": {classifier.labels[i]: float((predicted[truth == i] == i).mean()) for i in present}}
 
 
 def speed(classifier, threads=2):
@@ -106,7 +109,15 @@ def main():
     parser.add_argument("--model", help="ONNX model (default: the bundled one)")
     parser.add_argument("--detector", default="auto", help="face detector for the JAFFE pipeline (default: auto)")
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--speed-only", nargs="+", metavar="MODEL",
+                        help="only time these models, one after the other in one run (ratios hold on a busy machine)")
     args = parser.parse_args()
+    if args.speed_only:
+        for path in args.speed_only:
+            s = speed(EmotionClassifier(path))
+            print(f"{path}: {s['crops_per_second_batch64']:.0f} crops/s at batch 64; "
+                  f"single crop {s['single_crop_ms_median']:.2f} ms (2 threads)")
+        return
     fer = require(DATA / "fer2013" / "fer2013.csv.gz")
     votes = require(DATA / "ferplus" / "fer2013new.csv")
     classifier = EmotionClassifier(args.model)
@@ -131,7 +142,8 @@ def main():
             print(f"{bench} [{variant}]: accuracy {r['accuracy']:.4f}, macro-F1 {r['macro_f1']:.4f}; recall: {recalls}")
     j = results["jaffe_pipeline"]
     print(f"JAFFE through the pipeline ({j['detector']}): accuracy {j['accuracy']:.4f} "
-          f"({j['faces_found']} of {j['images']} faces found)")
+          f"({j['faces_found']} of {j['images']} faces found); recall: "
+          + ", ".join(f"{k} {v:.2f}" for k, v in j["recall"].items()))
     c = results["calibration_fer2013_private_test"]
     if c:
         print(f"ECE on FER2013 PrivateTest: {c['ece_model_temperature']:.4f} with the model's temperature, "

@@ -10,14 +10,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def confusion_png(matrix, labels, path: Path, normalise: bool) -> None:
+def confusion_png(matrix, labels, path: Path, normalise: bool, title: str = "Confusion matrix") -> None:
     matrix = np.asarray(matrix, dtype=float)
     if normalise:
         matrix = matrix / np.clip(matrix.sum(axis=1, keepdims=True), 1, None)
     fig, ax = plt.subplots(figsize=(7, 6))
     image = ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1 if normalise else None)
     ax.set(xticks=range(len(labels)), yticks=range(len(labels)), xticklabels=labels, yticklabels=labels,
-           xlabel="predicted", ylabel="true", title="Confusion matrix" + (" (row-normalised)" if normalise else ""))
+           xlabel="predicted", ylabel="true", title=title + (" (row-normalised)" if normalise else ""))
     plt.setp(ax.get_xticklabels(), rotation=45, ha="right")
     for i in range(len(labels)):
         for j in range(len(labels)):
@@ -46,7 +46,7 @@ def reliability_png(bins: list[dict], ece: float, path: Path, title: str = "Reli
     ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
     centres = [(b["low"] + b["high"]) / 2 for b in bins]
     ax.bar(centres, [b["accuracy"] for b in bins], width=1 / 15, edgecolor="black", alpha=0.7, label="accuracy")
-    ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o-", color="darkred", label="mean confidence")
+    ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o-", color="darkred", label="accuracy at the bin's mean confidence")
     ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence", ylabel="accuracy", title=f"{title} (ECE {ece:.3f})")
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()

@@ -105,10 +105,13 @@ def evaluate_model(model, kind: str, data, split: str, out_dir, votes=None, with
         tta_probs = to_dataset_labels(averaged, classifier.labels, dataset.labels)
         result["flip_tta"] = classification_metrics(y_true, tta_probs.argmax(1), dataset.labels)
 
-    plots.confusion_png(metrics["confusion"], dataset.labels, out_dir / "confusion_counts.png", normalise=False)
-    plots.confusion_png(metrics["confusion"], dataset.labels, out_dir / "confusion_normalised.png", normalise=True)
-    plots.distribution_png(dataset.class_counts(), out_dir / "class_distribution.png", f"{kind} {split}: images per class")
-    plots.reliability_png(calibration["bins"], calibration["ece"], out_dir / "reliability.png")
+    name = f"{kind} {split}"
+    plots.confusion_png(metrics["confusion"], dataset.labels, out_dir / "confusion_counts.png", normalise=False,
+                        title=f"{name}: confusion")
+    plots.confusion_png(metrics["confusion"], dataset.labels, out_dir / "confusion_normalised.png", normalise=True,
+                        title=f"{name}: confusion")
+    plots.distribution_png(dataset.class_counts(), out_dir / "class_distribution.png", f"{name}: images per class")
+    plots.reliability_png(calibration["bins"], calibration["ece"], out_dir / "reliability.png", f"{name}: reliability")
     (out_dir / "report.json").write_text(json.dumps(result, indent=2))
     report_files.write_markdown_and_html(result, out_dir)
     return Report(result, out_dir)
