@@ -32,7 +32,7 @@ def server(tmp_path_factory):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    app = create_app(Analyzer("haar"), WebSettings(jobs_dir=tmp_path_factory.mktemp("jobs")))
+    app = create_app(Analyzer(), WebSettings(jobs_dir=tmp_path_factory.mktemp("jobs")))  # as users get it
     instance = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=instance.run, daemon=True)
     thread.start()
@@ -227,7 +227,7 @@ def test_class_view_of_a_finished_video_call_with_30_people(server, browser, tmp
     page.click("#downloads a[href^='/class?job=']")
     page.wait_for_selector(".tile img", timeout=30000)
     people = page.locator(".tile").count()
-    assert people >= 20, f"{people} people"   # Haar misses some of the 30
+    assert 28 <= people <= 32, f"{people} people"   # 30 faces; a track may break or a face be missed
     assert page.locator(".tile svg.strip").count() == people
     assert "Class view: call.mp4" in page.inner_text("#title")
     check_chart(page, "#group svg.chart")
