@@ -58,6 +58,19 @@ def fake_camera_file(path: Path, seconds: float = 2.0) -> Path:
     return path
 
 
+class CheckedBrowser:
+    """The browser, whose pages record what the Content-Security-Policy refused (checked after every test)."""
+
+    def __init__(self, browser):
+        self._browser, self.refused = browser, []
+
+    def new_page(self, **kwargs):
+        page = self._browser.new_page(**kwargs)
+        page.on("console", lambda message: self.refused.append(message.text)
+                if "Content Security Policy" in message.text else None)
+        return page
+
+
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     camera = fake_camera_file(tmp_path_factory.mktemp("camera") / "face.y4m")
@@ -65,8 +78,15 @@ def browser(tmp_path_factory):
                               f"--use-file-for-fake-video-capture={camera}"]
     with sync_api.sync_playwright() as playwright:
         instance = playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
-        yield instance
+        yield CheckedBrowser(instance)
         instance.close()
+
+
+@pytest.fixture(autouse=True)
+def nothing_refused_by_the_csp(browser):
+    browser.refused.clear()
+    yield
+    assert browser.refused == []
 
 
 def screenshot(page, name: str) -> None:
@@ -87,6 +107,14 @@ def test_photo_page_shows_labelled_faces(server, browser):
     assert page.evaluate("document.querySelector('#annotated').naturalWidth") == 512
     assert "1 face(s) found" in page.inner_text("#status")
     screenshot(page, "photo.png")
+
+
+def test_the_api_docs_page_lists_the_routes(server, browser):
+    page = browser.new_page()
+    page.goto(server + "/docs")
+    page.wait_for_selector(".opblock", timeout=30000)
+    paths = page.locator(".opblock-summary-path").all_inner_texts()
+    assert any("/api/analyze" in p for p in paths) and any("/api/videos" in p for p in paths)
 
 
 def test_a_bad_photo_shows_the_error(server, browser, tmp_path):

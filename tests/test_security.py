@@ -79,10 +79,18 @@ def test_the_websocket_takes_the_token_as_a_query_parameter(anonymous):
         assert len(socket.receive_json()["faces"]) == 1
 
 
-def test_a_cross_origin_websocket_is_refused(app):
+@pytest.mark.parametrize("origin", ["http://evil.example", "https://testserver", "http://testserver:8080",
+                                    "http://testserver.evil.example", "null"])
+def test_a_cross_origin_websocket_is_refused(app, origin):
     with pytest.raises((WebSocketDenialResponse, WebSocketDisconnect)):
-        with as_user(app, ALICE).websocket_connect("/ws/live", headers={"Origin": "http://evil.example"}):
+        with as_user(app, ALICE).websocket_connect("/ws/live", headers={"Origin": origin}):
             pass
+
+
+def test_a_websocket_from_the_servers_own_page_is_served(app):
+    with as_user(app, ALICE).websocket_connect("/ws/live", headers={"Origin": "http://testserver"}) as socket:
+        socket.send_bytes(EXAMPLE.read_bytes())
+        assert len(socket.receive_json()["faces"]) == 1
 
 
 def test_a_video_job_belongs_to_the_token_that_made_it(app, tmp_path, example_image):
@@ -104,15 +112,23 @@ def test_security_headers_on_pages_api_and_errors(app, path):
     policy = headers["content-security-policy"]
     script = re.search(r"script-src ([^;]+)", policy).group(1)
     assert "'unsafe-inline'" not in script and "'unsafe-eval'" not in script
+    style = re.search(r"style-src ([^;]+)", policy).group(1)
+    assert "'unsafe-inline'" not in style
     assert "frame-ancestors 'none'" in policy
     assert headers["x-content-type-options"] == "nosniff"
 
 
 @pytest.mark.parametrize("page", sorted(STATIC.glob("*.html")), ids=lambda p: p.name)
-def test_pages_have_no_inline_script_or_handlers(page):
+def test_pages_have_no_inline_script_handlers_or_style(page):
     html = page.read_text()
     assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html)  # every script is a file
     assert not re.search(r"\son[a-z]+\s*=", html, re.IGNORECASE)  # no onclick= and the like
+    assert not re.search(r"\sstyle\s*=|<style", html, re.IGNORECASE)
+
+
+@pytest.mark.parametrize("script", sorted(STATIC.glob("*.js")), ids=lambda p: p.name)
+def test_scripts_write_no_inline_style_into_markup(script):
+    assert not re.search(r"style=", script.read_text())  # styles go through element.style (the CSSOM)
 
 
 def test_an_open_server_still_sends_the_headers(analyzer_haar, tmp_path):

@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from fastapi import FastAPI, File, HTTPException, Request, UploadFile, WebSocket, WebSocketDisconnect
-import swagger_ui_bundle
+import fastapi_offline
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from fastapi.responses import FileResponse, JSONResponse
@@ -70,7 +70,8 @@ def create_app(analyzer: Analyzer | None = None, settings: WebSettings | None = 
                        body_limits={"/api/analyze": settings.max_image_bytes + MULTIPART_SLACK,
                                     "/api/videos": settings.max_video_bytes + MULTIPART_SLACK})
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.mount("/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
+    # Swagger UI 5 (OpenAPI 3.1, which FastAPI writes), as files shipped in the fastapi-offline package.
+    app.mount("/swagger", StaticFiles(directory=Path(fastapi_offline.__file__).parent / "static"), name="swagger")
 
     # The API docs are a page like the others, from local files (offline, no inline script).
     for route, page in (("/", "photo.html"), ("/video", "video.html"), ("/live", "live.html"), ("/class", "class.html"), ("/docs", "docs.html")):
@@ -107,7 +108,7 @@ def create_app(analyzer: Analyzer | None = None, settings: WebSettings | None = 
         return data
 
     @app.get("/health")
-    def health():
+    async def health():  # on the event loop: answers without waiting for a thread-pool thread
         return {"status": "ok", "version": __version__}
 
     @app.get("/api/models")

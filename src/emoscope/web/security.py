@@ -5,7 +5,8 @@ ASGI middleware in front of the whole app (pages, API, static files and the WebS
   ``emoscope_token`` cookie, or ``?token=T`` (a page opened with it sets the cookie and is
   redirected to the same URL without it; the browser's WebSocket then sends the cookie). Anything
   else gets 401. Each token is its own owner: video jobs are seen only by the token that made them.
-- Headers: a Content-Security-Policy without inline script, no framing, no MIME sniffing.
+- Headers: a Content-Security-Policy without inline script or style (pages style elements through the
+  CSSOM; Swagger UI 5 does too), no framing, no MIME sniffing.
 - Sizes: a request body is refused with 413 from its Content-Length, or as soon as the bytes
   received pass the route's limit, before the app has buffered it.
 """
@@ -25,7 +26,7 @@ OWNER = "emoscope.owner"   # scope key: the requesting token's owner id, None on
 MULTIPART_SLACK = 64 * 1024  # form boundaries and headers around an uploaded file
 SMALL_BODY = 64 * 1024       # any route without an upload
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
        "media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
        "frame-ancestors 'none'")
 HEADERS = [(b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
@@ -156,10 +157,13 @@ def _header(scope, name: bytes) -> str | None:
 
 
 def _same_origin(scope) -> bool:
+    """The page that opens the socket came from this server: its Origin has our scheme (http for ws,
+    https for wss, as uvicorn sees it, behind a proxy from X-Forwarded-Proto) and our host and port."""
     origin = _header(scope, b"origin")
     if origin is None:  # not a browser
         return True
-    return origin.split("://", 1)[-1] == (_header(scope, b"host") or "")
+    scheme = "https" if scope.get("scheme") in ("wss", "https") else "http"
+    return origin.lower() == f"{scheme}://{_header(scope, b'host') or ''}".lower()
 
 
 def _with_headers(send):

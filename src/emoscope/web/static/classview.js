@@ -1,7 +1,7 @@
 // The class view: every person as a tile (thumbnail, time seen, dominant emotion, a strip of their
 // emotion over time), the group's emotion mix over time and the moments its mood changed.
 // Fed frame by frame (live results) or with binned samples (a finished video's class.json).
-import { COLORS } from "./common.js";
+import { COLORS, element } from "./common.js";
 import { clock, emotionStrip, stackedChart } from "./charts.js";
 
 const MOOD_HOLD = 3;   // bins a new group mood must last to count as a change
@@ -137,7 +137,10 @@ export function renderClassView(model, { tiles, group, moods, count }, present =
     }
     tile.classList.toggle("away", present !== null && !present.has(view.id));
     tile.querySelector(".seen").textContent = `seen ${clock(view.seconds)}`;
-    tile.querySelector(".emotion").innerHTML = `<span class="dot" style="background:${COLORS[view.dominant] || "#888"}"></span>mostly ${view.dominant} (${Math.round((view.share[view.dominant] || 0) * 100)}%)`;
+    const dot = element("span", "dot");
+    dot.style.background = COLORS[view.dominant] || "#888";
+    tile.querySelector(".emotion").replaceChildren(
+      dot, `mostly ${view.dominant} (${Math.round((view.share[view.dominant] || 0) * 100)}%)`);
     tile.querySelector(".strip-box").replaceChildren(emotionStrip({ cells: view.cells, t0, t1, binSeconds: model.binSeconds }));
   }
   for (const tile of [...tiles.children]) if (!seen.has(tile.dataset.person)) tile.remove();

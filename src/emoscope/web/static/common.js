@@ -7,10 +7,23 @@ export function probabilityBars(probabilities) {
   for (const [label, p] of Object.entries(probabilities).sort((a, b) => b[1] - a[1])) {
     const row = document.createElement("div");
     row.className = "bar";
-    row.innerHTML = `<span>${label}</span><span class="track"><span class="fill" style="display:block;width:${(p * 100).toFixed(1)}%;background:${COLORS[label] || "#3563e9"}"></span></span><span>${(p * 100).toFixed(0)}%</span>`;
+    const fill = element("span", "fill");
+    fill.style.width = `${(p * 100).toFixed(1)}%`;  // set through the CSSOM: the CSP allows no inline style
+    fill.style.background = COLORS[label] || "#3563e9";
+    const track = element("span", "track");
+    track.append(fill);
+    row.append(element("span", "", label), track, element("span", "", `${(p * 100).toFixed(0)}%`));
     box.append(row);
   }
   return box;
+}
+
+/** A new element with a class and text (text, not HTML: nothing is parsed). */
+export function element(tag, className = "", text = "") {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text) node.textContent = text;
+  return node;
 }
 
 export function download(name, text, type = "application/json") {
