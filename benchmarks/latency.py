@@ -3,7 +3,7 @@
 Median and p90 over repeated runs at 1 and 2 threads, per stage; and process start to first
 result (a fresh interpreter that imports emoscope, loads both models and analyses one image).
 
-    python benchmarks/latency.py [--repeat 200] [--detector yunet]
+    python benchmarks/latency.py [--repeat 200] [--detector auto|emoscope|yunet|haar]
 """
 from __future__ import annotations
 
@@ -54,7 +54,8 @@ def cold_start(detector: str) -> float:
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=200)
-    parser.add_argument("--detector", default="yunet", choices=("yunet", "haar"))
+    parser.add_argument("--detector", default="auto", choices=("auto", "emoscope", "yunet", "haar"),
+                        help="default: auto, what users get (the bundled detector)")
     args = parser.parse_args()
     if args.detector == "yunet":
         require(MODELS / "yunet")

@@ -91,3 +91,20 @@ def test_the_bundled_model_holds_its_measured_accuracy_on_held_out_splits(data_d
         test = load_split(kind, fer, "test", **extra)
         predicted = to_dataset_labels(softmax(dataset_logits(classifier, test)), classifier.labels, test.labels).argmax(1)
         assert (predicted == test.hard_labels).mean() >= floor, kind
+
+
+def test_all_faces_of_an_image_are_cropped_into_one_array_and_classified_in_one_call(tmp_path, monkeypatch):
+    classifier = EmotionClassifier(tiny_model(tmp_path / "m.onnx"))
+    rng = np.random.default_rng(2)
+    image = rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    boxes = np.array([[10, 10, 40, 40], [80, 30, 50, 60], [150, 100, 30, 30]], np.float32)   # the last one half out
+    crops = classifier.crops(image, boxes)
+    assert crops.shape == (3, 48, 48) and crops.dtype == np.uint8
+    for crop, box in zip(crops, boxes):
+        np.testing.assert_array_equal(crop, classifier.crop(image, box, None))
+    runs = []
+    run = classifier._session.run
+    monkeypatch.setattr(classifier._session, "run", lambda *args: runs.append(1) or run(*args))
+    assert classifier.predict(crops).shape == (3, 7) and len(runs) == 1
+    assert classifier.crops(image, np.zeros((0, 4), np.float32)).shape == (0, 48, 48)
+    assert classifier.predict(classifier.crops(image, np.zeros((0, 4), np.float32))).shape == (0, 7)

@@ -6,6 +6,7 @@ import pytest
 
 from emoscope import EMOTIONS, Analyzer, InputError
 from emoscope.settings import StreamSettings
+from emoscope.stream_step import StreamStep
 from conftest import EXAMPLE
 
 
@@ -94,7 +95,7 @@ def test_stream_is_a_loop_over_one_stream_step(analyzer_haar, example_image):
 
 def test_a_face_seen_again_after_a_scene_cut_is_recognised_by_its_look(analyzer_haar, example_image, monkeypatch):
     cut_seen = []
-    step = analyzer_haar.open_stream()
+    step = analyzer_haar.open_stream(StreamSettings(detect_every=1))
     update = step.tracker.update
     monkeypatch.setattr(step.tracker, "update", lambda boxes, looks, cut: cut_seen.append(cut) or update(boxes, looks, cut))
     darker = (example_image * 0.6).astype(np.uint8)  # another shot: other lighting
@@ -104,11 +105,12 @@ def test_a_face_seen_again_after_a_scene_cut_is_recognised_by_its_look(analyzer_
 
 def test_detect_every_n_follows_faces_between_detector_runs(analyzer_haar, example_image, monkeypatch):
     calls = []
-    detect = analyzer_haar.detector.detect
-    monkeypatch.setattr(analyzer_haar.detector, "detect", lambda image: calls.append(1) or detect(image))
+    detect = StreamStep.detect
+    monkeypatch.setattr(StreamStep, "detect", lambda step, work, detector=None: calls.append(work.index) or
+                        detect(step, work, detector))
     frames = [np.roll(example_image, shift, axis=1) for shift in range(0, 36, 3)]
-    results = list(analyzer_haar.stream(frames, settings=StreamSettings(detect_every=4)))
-    assert len(calls) == 3  # frames 0, 4, 8
+    results = list(analyzer_haar.stream(frames, settings=StreamSettings(detect_every=4, scene_cut=1.0)))
+    assert sorted(calls) == [0, 4, 8]
     assert all(len(r.faces) == 1 and r.faces[0].track_id == 1 for r in results)
     followed, detected = results[5].faces[0].box, results[4].faces[0].box
     assert followed[0] > detected[0]  # moved right with the face between detector runs

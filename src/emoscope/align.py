@@ -26,7 +26,10 @@ def crop_transform(box, landmarks, spec: CropSpec, size: tuple[int, int]) -> np.
     return matrix
 
 
-def crop_face(image: np.ndarray, box, landmarks, spec: CropSpec, size: tuple[int, int]) -> np.ndarray:
-    """The face crop of ``size`` (height, width) from ``image``; pixels beyond the border are replicated."""
+def crop_face(image: np.ndarray, box, landmarks, spec: CropSpec, size: tuple[int, int],
+              out: np.ndarray | None = None) -> np.ndarray:
+    """The face crop of ``size`` (height, width) from ``image``; pixels beyond the border are replicated.
+    ``out``: a contiguous uint8 array of the crop's shape to write it into (no new array)."""
     matrix = crop_transform(box, landmarks, spec, size)
-    return cv2.warpAffine(image, matrix, (size[1], size[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.warpAffine(image, matrix, (size[1], size[0]), dst=out, flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)

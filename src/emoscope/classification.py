@@ -28,6 +28,9 @@ class EmotionClassifier:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        # Idle ONNX Runtime threads sleep instead of spinning: in a stream the other cores are busy
+        # detecting and decoding, and a spinning thread would take their time.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self._session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
         except Exception as error:  # ONNX Runtime raises its own error types for unreadable models
@@ -41,25 +44,34 @@ class EmotionClassifier:
 
     def crop(self, image_bgr: np.ndarray, box, landmarks) -> np.ndarray:
         """One face crop in the model's colour order and size, uint8 (H, W) or (H, W, 3)."""
+        return self.crops(image_bgr, np.asarray(box)[None], None if landmarks is None else np.asarray(landmarks)[None])[0]
+
+    def crops(self, image_bgr: np.ndarray, boxes: np.ndarray, landmarks: np.ndarray | None = None) -> np.ndarray:
+        """All faces' crops of one image in the model's colour order and size, (N, H, W) or
+        (N, H, W, 3) uint8: the image's colours converted once, each face warped straight into its
+        place in one array."""
+        source = image_bgr
         if self.info.color == "gray":
             source = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
         elif self.info.color == "rgb":
             source = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
-        else:
-            source = image_bgr
-        return crop_face(source, box, landmarks, self.info.crop, self.info.input_size)
+        batch = np.empty((len(boxes), *self.info.input_size, *source.shape[2:]), np.uint8)
+        for i, box in enumerate(boxes):
+            crop_face(source, box, None if landmarks is None else landmarks[i], self.info.crop, self.info.input_size,
+                      out=batch[i])
+        return batch
 
-    def to_tensor(self, crops: list[np.ndarray]) -> np.ndarray:
+    def to_tensor(self, crops: list[np.ndarray] | np.ndarray) -> np.ndarray:
         """Crops at the model's input size -> its input tensor (:func:`emoscope.preprocess.crops_to_tensor`)."""
         return crops_to_tensor(crops, self.info.channels, self.info.mean, self.info.std)
 
-    def raw_outputs(self, crops: list[np.ndarray]) -> np.ndarray:
+    def raw_outputs(self, crops: list[np.ndarray] | np.ndarray) -> np.ndarray:
         """The model's own output (logits or probabilities, as its metadata says) for N crops."""
         return self._session.run(None, {self._input_name: self.to_tensor(crops)})[0]
 
-    def predict(self, crops: list[np.ndarray]) -> np.ndarray:
-        """(N, K) probabilities for N crops made by :meth:`crop`."""
-        if not crops:
+    def predict(self, crops: list[np.ndarray] | np.ndarray) -> np.ndarray:
+        """(N, K) probabilities for N crops made by :meth:`crop` or :meth:`crops`, in one call."""
+        if len(crops) == 0:
             return np.zeros((0, len(self.labels)), np.float32)
         outputs = self.raw_outputs(crops)
         if self.info.outputs == "logits":

@@ -590,8 +590,24 @@ EXTRAS = {"video": "video", "camera": "live", "screen": "live", "batch": "distri
           "quantize": "train", "evaluate": "train"}
 
 
+def cap_malloc_arenas(count: int = 2) -> None:
+    """glibc gives threads that allocate their own malloc arenas, and frames freed in one are not reused
+    by another: a 1080p video on two threads held about 70 MB more for it (BENCHMARKS.md, "Video
+    throughput"). The command line owns its process, so it caps them as MALLOC_ARENA_MAX would,
+    unless that is set; elsewhere (not glibc) there is nothing to cap."""
+    if not sys.platform.startswith("linux") or "MALLOC_ARENA_MAX" in os.environ:
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(-8, count)  # -8: M_ARENA_MAX in glibc's malloc.h
+    except (OSError, AttributeError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    cap_malloc_arenas()
     try:
         status = args.handler(args)
         sys.stdout.flush()  # a closed pipe shows up here, inside the handlers below

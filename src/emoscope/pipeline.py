@@ -2,6 +2,7 @@
 streams, :meth:`Analyzer.open_stream` adds track -> smooth, one frame at a time."""
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -10,6 +11,7 @@ import numpy as np
 
 from .classification import EmotionClassifier
 from .detection import create_detector
+from .engine import StreamEngine
 from .errors import EmoScopeError
 from .io.images import load_image
 from .settings import DetectorSettings, StreamSettings
@@ -34,7 +36,10 @@ class Analyzer:
                  score_threshold: float | None = _DETECTOR.score_threshold, max_side: int = _DETECTOR.max_side,
                  region: tuple[int, int, int, int] | None = None):
         settings = DetectorSettings(score_threshold=score_threshold, min_face=min_face, max_side=max_side)
-        self.detector = create_detector(detector, detector_model, settings, threads=threads or 1, region=region)
+        make_detector = functools.partial(create_detector, detector, detector_model, settings, region=region)
+        self.detector = make_detector(threads=threads or 1)
+        self.new_detector = functools.partial(make_detector, threads=1)   # another, for a thread of its own
+        self.threads = threads
         self.classifier = EmotionClassifier(model, threads=threads)
         if threads:
             import cv2
@@ -45,11 +50,9 @@ class Analyzer:
     def labels(self) -> tuple[str, ...]:
         return self.classifier.labels
 
-    def crops(self, image: np.ndarray, detections: Detections) -> list[np.ndarray]:
+    def crops(self, image: np.ndarray, detections: Detections) -> np.ndarray:
         """Each face cut out (and levelled, where there are landmarks) as the emotion model expects."""
-        landmarks = detections.landmarks
-        return [self.classifier.crop(image, box, None if landmarks is None else landmarks[i])
-                for i, box in enumerate(detections.boxes)]
+        return self.classifier.crops(image, detections.boxes, detections.landmarks)
 
     def faces(self, detections: Detections, probabilities: np.ndarray, track_ids: np.ndarray | None = None,
               raw_probabilities: np.ndarray | None = None) -> list[Face]:
@@ -100,13 +103,16 @@ class Analyzer:
         time (this frame's own in ``raw_probabilities``). Frames without a timestamp are timed by ``fps``."""
         return StreamStep(self, settings, fps)
 
-    def stream(self, frames: Iterable, fps: float = 30.0, settings: StreamSettings = StreamSettings()
-               ) -> Iterator[FrameResult]:
+    def stream(self, frames: Iterable, fps: float = 30.0, settings: StreamSettings = StreamSettings(),
+               realtime: bool | None = None) -> Iterator[FrameResult]:
         """:meth:`open_stream` over an iterable of :class:`Frame` objects (from ``emoscope.io``
-        sources) or BGR arrays."""
-        step = self.open_stream(settings, fps)
-        for item in frames:
-            if isinstance(item, Frame):
-                yield step.process(item.image, item.timestamp, item.index)
-            else:
-                yield step.process(item)
+        sources) or BGR arrays, with ``threads`` threads overlapping frames
+        (:class:`~emoscope.engine.StreamEngine`).
+        ``realtime`` (default: the source's own ``realtime``, as a camera's) finishes each frame before
+        reading the next, so that no frame waits behind those read after it."""
+        if realtime is None:
+            realtime = getattr(frames, "realtime", False)
+        frames = (item if isinstance(item, Frame) else Frame(i, i / fps, item) for i, item in enumerate(frames))
+        engine = StreamEngine(self.open_stream(settings, fps), self.new_detector, max(1, self.threads or 1),
+                              ahead=0 if realtime else None)
+        return engine.run(frames)

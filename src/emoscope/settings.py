@@ -21,7 +21,10 @@ class StreamSettings:
     """How a stream follows faces over frames (video, camera, screen, the live socket, batch videos)."""
 
     smooth: int = 5                 # smooth probabilities over about this many processed frames; 1 = off
-    detect_every: int = 1           # run the detector on every N-th frame; follow the tracks in between
+    # Speed: chosen by measurement on benchmarks/video_throughput.py (BENCHMARKS.md, "Video throughput").
+    detect_every: int = 3           # run the detector on every N-th frame; follow the tracks in between
+    detect_face_px: int | None = None   # detect on a copy shrunk to keep the smallest known face this big; None: full size
+    full_detect_every: int = 30     # frames between full-size detections at the most (faces smaller than the known ones)
     max_missed: int = 30            # frames a track survives unseen and may still be matched by position
     iou_threshold: float = 0.25     # least overlap of a box with a track's predicted box to continue it
     reid_frames: int = 3600         # processed frames a lost face can still be recognised by its look

@@ -8,21 +8,55 @@ objects once, at the end. With ``detect_every`` N > 1 the detector runs on every
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .appearance import SceneCuts, face_looks
 from .settings import StreamSettings
-from .tracking import ProbabilitySmoother, Tracker
+from .tracking import ProbabilitySmoother, Tracker, iou_matrix
 from .types import Detections, FrameResult
 
 if TYPE_CHECKING:
     from .pipeline import Analyzer
 
+DETECTION_SCALES = (0.25, 0.375, 0.5, 0.75)   # few sizes: the detector re-plans its input for each new size
+
+
+@dataclass
+class FrameWork:
+    """One frame on its way through the step's stages; see :class:`StreamStep`."""
+
+    image: np.ndarray
+    index: int
+    timestamp: float
+    ordinal: int                       # frames of this stream before it
+    cut: bool
+    detect: bool                       # planned when the frame came in
+    scale: float                       # shrink the detector's copy by this much
+    timings: dict[str, float] = field(default_factory=dict)
+    detections: Detections | None = None
+    looks: np.ndarray | None = None
+    ids: np.ndarray | None = None
+    live_ids: list[int] | None = None
+    raw: np.ndarray | None = None
+
 
 class StreamStep:
-    """The state of one stream (tracks, smoothing, the last frame's look); not shared between streams."""
+    """The state of one stream (tracks, smoothing, the last frame's look); not shared between streams.
+
+    :meth:`process` runs five stages: :meth:`begin` (scene cut; detect this frame?), :meth:`plan`
+    (the detection's scale), :meth:`detect`, :meth:`locate` (tracks), :meth:`classify`, :meth:`finish` (smoothing, the
+    result). ``begin``, ``locate`` and ``finish`` change the stream's state and must see the frames
+    in order; ``detect`` and ``classify`` need no state, so :class:`~emoscope.engine.StreamEngine`
+    runs them on worker threads, overlapping frames.
+
+    Detection frames are every ``detect_every``-th and each scene cut. They run on a copy shrunk
+    so that the smallest face of the last detection keeps ``detect_face_px`` pixels, and at full
+    size at the start, after a cut, at least every ``full_detect_every`` frames (new faces smaller
+    than the known ones) and again at once when a shrunk copy loses a tracked face.
+    """
 
     def __init__(self, analyzer: "Analyzer", settings: StreamSettings = StreamSettings(), fps: float = 30.0):
         if settings.smooth < 1 or settings.detect_every < 1:
@@ -36,38 +70,97 @@ class StreamStep:
         self.scene_cuts = SceneCuts(settings.scene_cut)
         self._last: Detections = Detections.empty()
         self._last_ids = np.zeros(0, np.int64)
+        self._last_full = -settings.full_detect_every   # frame count at the last full-size detection
+        self._smallest_face: float | None = None        # of the last detection, in pixels
 
     def process(self, image: np.ndarray, timestamp: float | None = None, index: int | None = None) -> FrameResult:
         """Analyse the next frame (BGR). ``index`` defaults to the count of frames processed so
         far, ``timestamp`` (seconds) to ``index / fps``."""
+        work = self.begin(image, timestamp, index)
+        if work.detect:
+            self.plan(work)
+            self.detect(work)
+        self.locate(work)
+        self.classify(work)
+        return self.finish(work)
+
+    def begin(self, image: np.ndarray, timestamp: float | None = None, index: int | None = None) -> FrameWork:
+        """The next frame comes in: is it a scene cut, is it a detection frame."""
+        started = time.perf_counter()
         index = self.frames if index is None else index
         timestamp = index / self.fps if timestamp is None else timestamp
-        started = time.perf_counter()
         cut = self.scene_cuts.is_cut(image)
         detect = cut or self.frames % self.settings.detect_every == 0
+        work = FrameWork(image, index, timestamp, self.frames, cut, detect, scale=1.0)
         self.frames += 1
-        if detect:
-            detections = self.analyzer.detector.detect(image)
+        _add_time(work, "detect", started)
+        return work
+
+    def plan(self, work: FrameWork) -> None:
+        """The scale of a detection frame's copy: the largest step of DETECTION_SCALES that still keeps
+        the smallest known face at ``detect_face_px``, or 1 where a full-size detection is due. Call
+        it right after :meth:`begin`, once every earlier frame is located (it reads their faces)."""
+        face_px = self.settings.detect_face_px
+        if (work.cut or face_px is None or self._smallest_face is None
+                or work.ordinal - self._last_full >= self.settings.full_detect_every):
+            work.scale = 1.0
         else:
-            ids, boxes = self.tracker.coast()
-            detections = self._followed(ids, boxes)
-        detected = time.perf_counter()
-        crops = self.analyzer.crops(image, detections)
-        cropped = time.perf_counter()
-        raw = self.analyzer.classifier.predict(crops)
-        classified = time.perf_counter()
-        if detect:
-            ids = self.tracker.update(detections.boxes, face_looks(image, detections.boxes), cut)
-        smoothed = self.smoother.update(ids, raw)
-        self.smoother.forget(self.tracker.live_ids)
-        self._last, self._last_ids = detections, ids
-        tracked = time.perf_counter()
-        timings = {"detect": (detected - started) * 1e3, "align": (cropped - detected) * 1e3,
-                   "classify": (classified - cropped) * 1e3, "track": (tracked - classified) * 1e3,
-                   "total": (tracked - started) * 1e3}
-        faces = self.analyzer.faces(detections, smoothed, ids, raw)
-        return FrameResult(None, image.shape[1], image.shape[0], faces, timings, index=index, timestamp=timestamp,
-                           image=image)
+            work.scale = min((s for s in DETECTION_SCALES if s * self._smallest_face >= face_px), default=1.0)
+        if work.scale == 1.0:
+            self._last_full = work.ordinal
+
+    def detect(self, work: FrameWork, detector=None) -> None:
+        """Faces and their looks on a frame planned for detection (any thread; ``detector``
+        defaults to the analyzer's)."""
+        started = time.perf_counter()
+        work.detections = (detector or self.analyzer.detector).detect(work.image, work.scale)
+        work.looks = face_looks(work.image, work.detections.boxes)
+        _add_time(work, "detect", started)
+
+    def locate(self, work: FrameWork, detector=None) -> None:
+        """Track IDs for a detected frame; for the others, the faces followed along their tracks.
+        ``detector``: for a detection done again at full size (default: the analyzer's)."""
+        started = time.perf_counter()
+        if work.detect:
+            if work.scale < 1.0 and self._loses_tracks(work.detections):
+                work.scale = 1.0
+                self.detect(work, detector)
+                self._last_full = work.ordinal
+            work.ids = self.tracker.update(work.detections.boxes, work.looks, work.cut)
+            sizes = np.minimum(work.detections.boxes[:, 2], work.detections.boxes[:, 3])
+            self._smallest_face = float(sizes.min()) if len(sizes) else None
+        else:
+            work.ids, boxes = self.tracker.coast()
+            work.detections = self._followed(work.ids, boxes)
+        work.live_ids = self.tracker.live_ids
+        self._last, self._last_ids = work.detections, work.ids
+        _add_time(work, "track", started)
+
+    def _loses_tracks(self, detections: Detections) -> bool:
+        """Whether a face followed until now has no detection overlapping its last box."""
+        if len(self._last) == 0:
+            return False
+        overlap = iou_matrix(self._last.boxes, detections.boxes)
+        return bool(len(detections) == 0 or (overlap.max(axis=1) < self.settings.iou_threshold).any())
+
+    def classify(self, work: FrameWork) -> None:
+        """This frame's own emotion probabilities for its faces (any thread)."""
+        started = time.perf_counter()
+        crops = self.analyzer.crops(work.image, work.detections)
+        cropped = _add_time(work, "align", started)
+        work.raw = self.analyzer.classifier.predict(crops)
+        _add_time(work, "classify", cropped)
+
+    def finish(self, work: FrameWork) -> FrameResult:
+        """Smoothed probabilities and the frame's result."""
+        started = time.perf_counter()
+        smoothed = self.smoother.update(work.ids, work.raw)
+        self.smoother.forget(work.live_ids)
+        faces = self.analyzer.faces(work.detections, smoothed, work.ids, work.raw)
+        _add_time(work, "track", started)
+        work.timings["total"] = sum(work.timings.values())
+        return FrameResult(None, work.image.shape[1], work.image.shape[0], faces, work.timings, index=work.index,
+                           timestamp=work.timestamp, image=work.image)
 
     def _followed(self, ids: np.ndarray, boxes: np.ndarray) -> Detections:
         """Detections for faces followed between detector runs: their tracks' boxes, with the last
@@ -80,3 +173,10 @@ class StreamStep:
             shift = boxes[:, :2] - self._last.boxes[rows, :2]
             landmarks = self._last.landmarks[rows] + shift[:, None, :]
         return Detections(boxes, scores, landmarks)
+
+
+def _add_time(work: FrameWork, stage: str, started: float) -> float:
+    """Add the milliseconds since ``started`` to ``stage``'s time; returns now."""
+    now = time.perf_counter()
+    work.timings[stage] = work.timings.get(stage, 0.0) + (now - started) * 1e3
+    return now

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from contextlib import AbstractContextManager, ExitStack, closing, nullcontext
+from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -32,16 +32,15 @@ class StreamOutputs:
 
 def run_stream(analyzer: Analyzer, source, fps: float, frame_interval: float, outputs: StreamOutputs,
                settings: StreamSettings = StreamSettings(), audio_from=None, viewer=None,
-               duration: float | None = None, on_result: Callable[[FrameResult], None] | None = None,
-               frame_lock: AbstractContextManager | None = None) -> StreamSummary:
+               duration: float | None = None, on_result: Callable[[FrameResult], None] | None = None
+               ) -> StreamSummary:
     """Process ``source`` (an iterable of Frames) and return the summary of what was processed.
 
     ``viewer`` (with ``show(image)`` and ``closed``) displays annotated frames; closing it ends the
     stream, as does ``duration`` seconds. ``on_result`` sees every frame result (progress, collection).
-    ``frame_lock`` is held while each frame is analysed (a server shares one analyzer between callers).
+    Frames overlap on the analyzer's threads (:meth:`Analyzer.stream`), each thread with a detector of
+    its own, so a server may run this beside other callers of the same analyzer without a lock.
     """
-    frame_lock = frame_lock or nullcontext()
-    step = analyzer.open_stream(settings, fps)
     summary = StreamSummary(analyzer.labels, frame_interval)
     chart = None
     if outputs.chart:
@@ -64,9 +63,7 @@ def run_stream(analyzer: Analyzer, source, fps: float, frame_interval: float, ou
         sink = None
         started = time.monotonic()
         try:
-            for frame in source:
-                with frame_lock:
-                    result = step.process(frame.image, frame.timestamp, frame.index)
+            for result in analyzer.stream(source, fps, settings):
                 summary.add(result)
                 if timeline:
                     timeline.add(result)

@@ -16,12 +16,12 @@ class FaceDetector(ABC):
     def __init__(self, settings: DetectorSettings):
         self.settings = settings
 
-    def detect(self, image: np.ndarray) -> Detections:
-        """Faces in a BGR uint8 image, in its own pixel coordinates; empty when there are none."""
-        height, width = image.shape[:2]
-        scale = min(1.0, self.settings.max_side / max(height, width))
-        small = image if scale == 1.0 else cv2.resize(
-            image, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
+    def detect(self, image: np.ndarray, scale: float = 1.0) -> Detections:
+        """Faces in a BGR uint8 image, in its own pixel coordinates; empty when there are none.
+
+        The detector sees a copy shrunk by ``scale`` (a stream that knows how big its faces are
+        passes less than 1), and never more than ``max_side`` pixels on its longer side."""
+        small, scale = scaled_copy(image, min(1.0, scale, self.settings.max_side / max(image.shape[:2])))
         found = self._detect(small)
         if scale != 1.0 and len(found):
             found = Detections(found.boxes / scale, found.scores,
@@ -32,3 +32,13 @@ class FaceDetector(ABC):
     @abstractmethod
     def _detect(self, image: np.ndarray) -> Detections:
         """Detect on an image already within ``max_side``."""
+
+
+def scaled_copy(image: np.ndarray, scale: float) -> tuple[np.ndarray, float]:
+    """``image`` shrunk by ``scale`` (area averaging; the image itself at 1 or more), and the scale
+    actually applied after rounding the size to whole pixels (the same on both axes)."""
+    if scale >= 1.0:
+        return image, 1.0
+    height, width = image.shape[:2]
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), size[0] / width

@@ -93,6 +93,8 @@ class CameraSource:
 class ScreenSource:
     """Screenshots of a monitor, or of a region ``(x, y, w, h)`` of it, at up to ``fps`` per second."""
 
+    realtime = True   # live: each frame is analysed before the next is taken
+
     def __init__(self, region: tuple[int, int, int, int] | None = None, monitor: int = 1, fps: float = 10.0):
         try:
             import mss

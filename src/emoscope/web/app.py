@@ -53,7 +53,9 @@ def decode_upload(data: bytes) -> np.ndarray:
 def create_app(analyzer: Analyzer | None = None, settings: WebSettings | None = None) -> FastAPI:
     settings = settings or WebSettings()
     analyzer = analyzer or Analyzer()
-    lock = threading.Lock()  # one frame or photo at a time through the shared analyzer (its detector and session)
+    # One photo or live frame at a time through the analyzer's own detector (OpenCV's networks are not safe
+    # to share between threads); a video job's stream detects with detectors of its own (StreamEngine).
+    lock = threading.Lock()
     jobs_dir = Path(settings.jobs_dir or tempfile.mkdtemp(prefix="emoscope-jobs-"))
     jobs = JobStore(jobs_dir, settings.retention_seconds)
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emoscope-video")
@@ -147,8 +149,7 @@ def create_app(analyzer: Analyzer | None = None, settings: WebSettings | None = 
                     job.frames_done += 1
 
                 run_stream(analyzer, source, source.fps / every, every / source.fps, outputs,
-                           audio_from=source_path if source.has_audio else None, on_result=progress,
-                           frame_lock=lock)
+                           audio_from=source_path if source.has_audio else None, on_result=progress)
             job.status = "done" if job.frames_done else "failed"
             job.error = source.stopped_at
         except EmoScopeError as error:
