@@ -96,3 +96,20 @@ def test_screen_source_and_tk_viewer_on_a_virtual_display(xvfb, example_image):
         frame = next(iter(screen))
     viewer.close()
     assert frame.image.shape == (300, 400, 3) and frame.image.std() > 10  # the viewer's picture was on screen
+
+
+@pytest.mark.parametrize("options, realtime", [([], True), (["--every-frame"], False)])
+def test_the_camera_command_reads_no_frame_ahead_unless_every_frame_is_asked(camera_file, monkeypatch, options,
+                                                                            realtime):
+    from emoscope import cli, streaming
+    from emoscope.summary import StreamSummary
+
+    passed = {}
+
+    def run_stream(analyzer, frames, *args, realtime=None, **kwargs):
+        passed["realtime"] = realtime
+        return StreamSummary(analyzer.labels, 0.1)
+
+    monkeypatch.setattr(streaming, "run_stream", run_stream)
+    cli.main(["camera", "--device", str(camera_file), "--no-window", "--detector", "haar", "--quiet", *options])
+    assert passed == {"realtime": realtime}  # seen through the progress bar that wraps the source

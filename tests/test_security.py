@@ -87,8 +87,9 @@ def test_a_cross_origin_websocket_is_refused(app, origin):
             pass
 
 
-def test_a_websocket_from_the_servers_own_page_is_served(app):
-    with as_user(app, ALICE).websocket_connect("/ws/live", headers={"Origin": "http://testserver"}) as socket:
+@pytest.mark.parametrize("origin", ["http://testserver", "HTTP://TestServer", "http://testserver:80"])
+def test_a_websocket_from_the_servers_own_page_is_served(app, origin):
+    with as_user(app, ALICE).websocket_connect("/ws/live", headers={"Origin": origin}) as socket:
         socket.send_bytes(EXAMPLE.read_bytes())
         assert len(socket.receive_json()["faces"]) == 1
 

@@ -133,7 +133,7 @@ def _run_stream(args, analyzer, source, fps: float, frame_interval: float, recor
                             title=Path(getattr(args, "input", args.command)).name)
     settings = StreamSettings(smooth=args.smooth, detect_every=args.detect_every)
     return run_stream(analyzer, frames, fps, frame_interval, outputs, settings, audio_from=audio_from, viewer=viewer,
-                      duration=duration)
+                      duration=duration, realtime=getattr(source, "realtime", False))  # tqdm hides the source's own
 
 
 def _finish(args, source, summary, label: str) -> int:
@@ -590,6 +590,9 @@ EXTRAS = {"video": "video", "camera": "live", "screen": "live", "batch": "distri
           "quantize": "train", "evaluate": "train"}
 
 
+STREAM_COMMANDS = ("video", "camera", "screen")
+
+
 def cap_malloc_arenas(count: int = 2) -> None:
     """glibc gives threads that allocate their own malloc arenas, and frames freed in one are not reused
     by another: a 1080p video on two threads held about 70 MB more for it (BENCHMARKS.md, "Video
@@ -607,7 +610,8 @@ def cap_malloc_arenas(count: int = 2) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    cap_malloc_arenas()
+    if args.command in STREAM_COMMANDS:
+        cap_malloc_arenas()
     try:
         status = args.handler(args)
         sys.stdout.flush()  # a closed pipe shows up here, inside the handlers below

@@ -23,16 +23,18 @@ from typing import Callable, Iterable, Iterator
 from .types import Frame, FrameResult
 
 
-AHEAD_BYTES = 8 * 2**20   # pixels read ahead at the most: a 1080p frame is 6 MB, and each one ahead costs ~15 MB (measured)
+AHEAD_BYTES = 8 * 2**20   # frames read ahead hold this many bytes of pixels at the most (a 1080p frame is 6 MB;
+                          # each frame ahead cost about 15 MB of peak memory, measured)
 
 
 class StreamEngine:
     """``run(frames)`` yields the :class:`FrameResult` of each frame, in order.
 
-    ``ahead``: how many frames are read before the oldest is finished. More keeps the workers
-    busier on files; 0 finishes each frame before reading the next, for live sources, where a
-    frame read early would only wait. The default is ``workers + 1``, fewer for frames so large
-    that more than AHEAD_BYTES of them would wait (at least 1).
+    ``ahead``: how many frames are read, beyond those being classified (at most ``min(workers,
+    ahead)``), before the oldest is finished. More keeps the workers busier on files; 0 finishes
+    each frame before reading the next, for live sources, where a frame read early would only wait.
+    The default is ``workers + 1``, fewer for frames so large that more than AHEAD_BYTES of them
+    would wait (at least 1).
     """
 
     def __init__(self, step, make_detector: Callable, workers: int = 2, ahead: int | None = None):
@@ -81,9 +83,10 @@ class StreamEngine:
                 for frame in frames:
                     ahead = self._frames_ahead(frame) if ahead is None else ahead
                     work = self.step.begin(frame.image, frame.timestamp, frame.index)
-                    if work.detect:  # its scale depends on the faces of every frame before it
-                        while begun:
-                            locate_oldest()
+                    if work.detect:
+                        if self.step.plans_from_earlier_frames:  # the scale depends on their faces
+                            while begun:
+                                locate_oldest()
                         self.step.plan(work)
                     begun.append((work, pool.submit(self._detect, work) if work.detect else None))
                     while len(begun) > ahead:

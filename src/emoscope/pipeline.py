@@ -109,7 +109,9 @@ class Analyzer:
         sources) or BGR arrays, with ``threads`` threads overlapping frames
         (:class:`~emoscope.engine.StreamEngine`).
         ``realtime`` (default: the source's own ``realtime``, as a camera's) finishes each frame before
-        reading the next, so that no frame waits behind those read after it."""
+        reading the next, so that no frame waits behind those read after it. Each thread detects with a
+        detector of its own from :attr:`new_detector` (the analyzer's choice and settings), never with
+        :attr:`detector`, which stays free for other callers; replace both to change the detector."""
         if realtime is None:
             realtime = getattr(frames, "realtime", False)
         frames = (item if isinstance(item, Frame) else Frame(i, i / fps, item) for i, item in enumerate(frames))

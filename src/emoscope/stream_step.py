@@ -46,11 +46,11 @@ class FrameWork:
 class StreamStep:
     """The state of one stream (tracks, smoothing, the last frame's look); not shared between streams.
 
-    :meth:`process` runs five stages: :meth:`begin` (scene cut; detect this frame?), :meth:`plan`
-    (the detection's scale), :meth:`detect`, :meth:`locate` (tracks), :meth:`classify`, :meth:`finish` (smoothing, the
-    result). ``begin``, ``locate`` and ``finish`` change the stream's state and must see the frames
-    in order; ``detect`` and ``classify`` need no state, so :class:`~emoscope.engine.StreamEngine`
-    runs them on worker threads, overlapping frames.
+    :meth:`process` runs six stages: :meth:`begin` (scene cut; detect this frame?), :meth:`plan`
+    (the detection's scale), :meth:`detect`, :meth:`locate` (tracks), :meth:`classify` and
+    :meth:`finish` (smoothing, the result). ``begin``, ``plan``, ``locate`` and ``finish`` change the
+    stream's state and must see the frames in order; ``detect`` and ``classify`` need no state, so
+    :class:`~emoscope.engine.StreamEngine` runs them on worker threads, overlapping frames.
 
     Detection frames are every ``detect_every``-th and each scene cut. They run on a copy shrunk
     so that the smallest face of the last detection keeps ``detect_face_px`` pixels, and at full
@@ -93,8 +93,13 @@ class StreamStep:
         detect = cut or self.frames % self.settings.detect_every == 0
         work = FrameWork(image, index, timestamp, self.frames, cut, detect, scale=1.0)
         self.frames += 1
-        _add_time(work, "detect", started)
+        _add_time(work, "track", started)  # the scene-cut check serves the tracker
         return work
+
+    @property
+    def plans_from_earlier_frames(self) -> bool:
+        """Whether :meth:`plan` reads the faces of the frames before (shrunk detection is on)."""
+        return self.settings.detect_face_px is not None
 
     def plan(self, work: FrameWork) -> None:
         """The scale of a detection frame's copy: the largest step of DETECTION_SCALES that still keeps

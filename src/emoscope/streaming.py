@@ -32,14 +32,15 @@ class StreamOutputs:
 
 def run_stream(analyzer: Analyzer, source, fps: float, frame_interval: float, outputs: StreamOutputs,
                settings: StreamSettings = StreamSettings(), audio_from=None, viewer=None,
-               duration: float | None = None, on_result: Callable[[FrameResult], None] | None = None
-               ) -> StreamSummary:
+               duration: float | None = None, on_result: Callable[[FrameResult], None] | None = None,
+               realtime: bool | None = None) -> StreamSummary:
     """Process ``source`` (an iterable of Frames) and return the summary of what was processed.
 
     ``viewer`` (with ``show(image)`` and ``closed``) displays annotated frames; closing it ends the
     stream, as does ``duration`` seconds. ``on_result`` sees every frame result (progress, collection).
     Frames overlap on the analyzer's threads (:meth:`Analyzer.stream`), each thread with a detector of
     its own, so a server may run this beside other callers of the same analyzer without a lock.
+    ``realtime`` (default: the source's own): finish each frame before reading the next (live sources).
     """
     summary = StreamSummary(analyzer.labels, frame_interval)
     chart = None
@@ -63,7 +64,7 @@ def run_stream(analyzer: Analyzer, source, fps: float, frame_interval: float, ou
         sink = None
         started = time.monotonic()
         try:
-            for result in analyzer.stream(source, fps, settings):
+            for result in analyzer.stream(source, fps, settings, realtime):
                 summary.add(result)
                 if timeline:
                     timeline.add(result)

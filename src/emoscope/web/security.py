@@ -84,7 +84,8 @@ class Guard:
             return await _deny(scope, send, 401, "a valid token is needed: open the link printed by emoscope serve, "
                                                  "or send 'Authorization: Bearer TOKEN'")
         if scope["type"] == "websocket" and not _same_origin(scope):
-            return await _deny(scope, send, 403, "cross-origin WebSocket refused")
+            return await _deny(scope, send, 403, "cross-origin WebSocket refused: the page is not from this server "
+                                                 "(behind a TLS proxy, set FORWARDED_ALLOW_IPS to its address)")
         scope[OWNER] = owner
         if scope["type"] == "websocket":
             return await self.app(scope, receive, send)
@@ -156,14 +157,25 @@ def _header(scope, name: bytes) -> str | None:
     return None
 
 
+DEFAULT_PORTS = {"http": ":80", "https": ":443"}
+
+
 def _same_origin(scope) -> bool:
     """The page that opens the socket came from this server: its Origin has our scheme (http for ws,
-    https for wss, as uvicorn sees it, behind a proxy from X-Forwarded-Proto) and our host and port."""
+    https for wss, as uvicorn sees it: behind a TLS proxy, from X-Forwarded-Proto when uvicorn trusts
+    the proxy's address, FORWARDED_ALLOW_IPS) and our host and port (a default port may be left out)."""
     origin = _header(scope, b"origin")
     if origin is None:  # not a browser
         return True
     scheme = "https" if scope.get("scheme") in ("wss", "https") else "http"
-    return origin.lower() == f"{scheme}://{_header(scope, b'host') or ''}".lower()
+    return _origin_key(origin) == _origin_key(f"{scheme}://{_header(scope, b'host') or ''}")
+
+
+def _origin_key(origin: str) -> str:
+    origin = origin.lower()
+    scheme = origin.split("://", 1)[0]
+    port = DEFAULT_PORTS.get(scheme)
+    return origin[:-len(port)] if port and origin.endswith(port) else origin
 
 
 def _with_headers(send):
