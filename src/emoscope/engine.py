@@ -84,9 +84,11 @@ class StreamEngine:
                     ahead = self._frames_ahead(frame) if ahead is None else ahead
                     work = self.step.begin(frame.image, frame.timestamp, frame.index)
                     if work.detect:
-                        if self.step.plans_from_earlier_frames:  # the scale depends on their faces
-                            while begun:
-                                locate_oldest()
+                        # The scale may depend on the faces of every frame before. Waiting for them even
+                        # when it does not keeps two detections from overlapping: 1080p peaked at 295 MB
+                        # this way and 333 MB without (10% faster), BENCHMARKS.md "Video throughput".
+                        while begun:
+                            locate_oldest()
                         self.step.plan(work)
                     begun.append((work, pool.submit(self._detect, work) if work.detect else None))
                     while len(begun) > ahead:

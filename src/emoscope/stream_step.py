@@ -96,11 +96,6 @@ class StreamStep:
         _add_time(work, "track", started)  # the scene-cut check serves the tracker
         return work
 
-    @property
-    def plans_from_earlier_frames(self) -> bool:
-        """Whether :meth:`plan` reads the faces of the frames before (shrunk detection is on)."""
-        return self.settings.detect_face_px is not None
-
     def plan(self, work: FrameWork) -> None:
         """The scale of a detection frame's copy: the largest step of DETECTION_SCALES that still keeps
         the smallest known face at ``detect_face_px``, or 1 where a full-size detection is due. Call
