@@ -85,8 +85,8 @@ class StreamEngine:
                     work = self.step.begin(frame.image, frame.timestamp, frame.index)
                     if work.detect:
                         # The scale may depend on the faces of every frame before. Waiting for them even
-                        # when it does not keeps two detections from overlapping: 1080p peaked at 295 MB
-                        # this way and 333 MB without (10% faster), BENCHMARKS.md "Video throughput".
+                        # when it does not keeps two detections from overlapping: a 1080p video peaked at
+                        # 317-325 MB this way and 333 MB without, for about 1% more speed (measured).
                         while begun:
                             locate_oldest()
                         self.step.plan(work)
