@@ -1,11 +1,13 @@
 import json
 
+import cv2
 import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper
 
 from emoscope import EMOTIONS, ModelNotFoundError
+from emoscope.align import crop_face
 from emoscope.classification import EmotionClassifier
 from emoscope.models import ModelInfo
 
@@ -101,7 +103,8 @@ def test_all_faces_of_an_image_are_cropped_into_one_array_and_classified_in_one_
     crops = classifier.crops(image, boxes)
     assert crops.shape == (3, 48, 48) and crops.dtype == np.uint8
     for crop, box in zip(crops, boxes):
-        np.testing.assert_array_equal(crop, classifier.crop(image, box, None))
+        expected = crop_face(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), box, None, classifier.info.crop, (48, 48))
+        np.testing.assert_array_equal(crop, expected)   # each face's own crop, made apart from the batch
     runs = []
     run = classifier._session.run
     monkeypatch.setattr(classifier._session, "run", lambda *args: runs.append(1) or run(*args))

@@ -57,8 +57,9 @@ class EmotionClassifier:
             source = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
         batch = np.empty((len(boxes), *self.info.input_size, *source.shape[2:]), np.uint8)
         for i, box in enumerate(boxes):
-            crop_face(source, box, None if landmarks is None else landmarks[i], self.info.crop, self.info.input_size,
-                      out=batch[i])
+            # written in place; assigned as well, should OpenCV ever hand back a new array instead
+            batch[i] = crop_face(source, box, None if landmarks is None else landmarks[i], self.info.crop,
+                                 self.info.input_size, out=batch[i])
         return batch
 
     def to_tensor(self, crops: list[np.ndarray] | np.ndarray) -> np.ndarray:
