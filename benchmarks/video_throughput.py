@@ -41,13 +41,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 
 from _data import DATA, MODELS, require
 from emoscope import Analyzer
-from emoscope.io.video import VideoFileSource
+from emoscope.io.video import VideoFileSource, VideoSink
 from emoscope.settings import StreamSettings
 from emoscope.tracking import iou_matrix
 
@@ -59,26 +58,19 @@ CAREFUL = StreamSettings(detect_every=1, detect_face_px=None)
 def build_video(path: Path, seconds: float, faces_dir: Path, size: tuple[int, int] = (640, 480)) -> Path:
     """Pan and zoom over each photo in turn; ``size`` at 30 fps, H.264."""
     photos = [cv2.imread(str(faces_dir / name)) for name in PHOTOS]
-    container = av.open(str(path), "w")
-    stream = container.add_stream("libx264", rate=30)
-    stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
     frames = int(seconds * 30)
     per_photo = max(1, frames // len(photos))
-    for i in range(frames):
-        photo = photos[min(i // per_photo, len(photos) - 1)]
-        t = (i % per_photo) / per_photo
-        h, w = photo.shape[:2]
-        zoom = 1.0 + 0.3 * np.sin(np.pi * t)           # in and back out
-        crop_w, crop_h = min(w, int(h * 4 / 3)) / zoom, min(h, int(w * 3 / 4)) / zoom
-        x = (w - crop_w) * t                             # pan left to right
-        y = (h - crop_h) / 2
-        view = photo[int(y): int(y + crop_h), int(x): int(x + crop_w)]
-        frame = cv2.resize(view, size, interpolation=cv2.INTER_LINEAR)
-        for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")):
-            container.mux(packet)
-    for packet in stream.encode():
-        container.mux(packet)
-    container.close()
+    with VideoSink(path, 30, size) as sink:
+        for i in range(frames):
+            photo = photos[min(i // per_photo, len(photos) - 1)]
+            t = (i % per_photo) / per_photo
+            h, w = photo.shape[:2]
+            zoom = 1.0 + 0.3 * np.sin(np.pi * t)           # in and back out
+            crop_w, crop_h = min(w, int(h * 4 / 3)) / zoom, min(h, int(w * 3 / 4)) / zoom
+            x = (w - crop_w) * t                             # pan left to right
+            y = (h - crop_h) / 2
+            view = photo[int(y): int(y + crop_h), int(x): int(x + crop_w)]
+            sink.write(cv2.resize(view, size, interpolation=cv2.INTER_LINEAR))
     return path
 
 

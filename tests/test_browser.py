@@ -215,7 +215,7 @@ def video_call_gallery(path: Path, faces_dir: Path, people: int = 30, seconds: f
     each tile drifting a little, at 10 fps."""
     import xml.etree.ElementTree as ET
 
-    import av
+    from emoscope.io.video import VideoSink
 
     crops = []
     for listing in ("testing.xml", "training.xml"):
@@ -226,22 +226,16 @@ def video_call_gallery(path: Path, faces_dir: Path, people: int = 30, seconds: f
                 m = w // 2
                 crops.append(photo[max(0, y - m): y + h + m, max(0, x - m): x + w + m])
     tile_w, tile_h = 192, 144
-    container = av.open(str(path), "w")
-    stream = container.add_stream("libx264", rate=10)
-    stream.width, stream.height, stream.pix_fmt = tile_w * 6, tile_h * 5, "yuv420p"
-    for i in range(int(seconds * 10)):
-        frame = np.full((tile_h * 5, tile_w * 6, 3), 40, np.uint8)
-        for k in range(people):
-            row, col = divmod(k, 6)
-            side = 132 + int(6 * np.sin(i / 7 + k))
-            face = cv2.resize(crops[k % len(crops)], (side, side))
-            x0, y0 = col * tile_w + (tile_w - side) // 2, row * tile_h + (tile_h - side) // 2
-            frame[y0:y0 + side, x0:x0 + side] = face
-        for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")):
-            container.mux(packet)
-    for packet in stream.encode():
-        container.mux(packet)
-    container.close()
+    with VideoSink(path, 10, (tile_w * 6, tile_h * 5)) as sink:
+        for i in range(int(seconds * 10)):
+            frame = np.full((tile_h * 5, tile_w * 6, 3), 40, np.uint8)
+            for k in range(people):
+                row, col = divmod(k, 6)
+                side = 132 + int(6 * np.sin(i / 7 + k))
+                face = cv2.resize(crops[k % len(crops)], (side, side))
+                x0, y0 = col * tile_w + (tile_w - side) // 2, row * tile_h + (tile_h - side) // 2
+                frame[y0:y0 + side, x0:x0 + side] = face
+            sink.write(frame)
     return path
 
 

@@ -354,24 +354,13 @@ def test_jpeg_header_sizes_are_read_exactly_and_bombs_refused(width, height):
 
 
 @QUICK
-@given(st.text(max_size=30))
-def test_whole_number_options_parse_or_refuse(text):
-    parse = int_in(1, 100)
+@pytest.mark.parametrize("parse, low, high", [(int_in(1, 100), 1, 100), (float_in(0.0, 1.0), 0.0, 1.0)],
+                         ids=["whole number", "number"])
+@given(text=st.one_of(st.text(max_size=30), st.floats(allow_nan=True).map(repr)))
+def test_number_options_parse_or_refuse(parse, low, high, text):
     try:
         value = parse(text)
     except argparse.ArgumentTypeError as error:
         assert str(error)
     else:
-        assert 1 <= value <= 100 and value == int(text)
-
-
-@QUICK
-@given(st.one_of(st.text(max_size=30), st.floats(allow_nan=True).map(repr)))
-def test_number_options_parse_or_refuse(text):
-    parse = float_in(0.0, 1.0)
-    try:
-        value = parse(text)
-    except argparse.ArgumentTypeError as error:
-        assert str(error)
-    else:
-        assert math.isfinite(value) and 0.0 <= value <= 1.0
+        assert math.isfinite(value) and low <= value <= high and value == type(low)(text)

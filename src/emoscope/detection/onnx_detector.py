@@ -21,7 +21,7 @@ import onnxruntime as ort
 
 from ..errors import ModelNotFoundError
 from ..types import Detections
-from .base import DetectorSettings, FaceDetector
+from .base import DetectorSettings, FaceDetector, scaled_copy
 
 
 @dataclass(frozen=True)
@@ -106,10 +106,8 @@ class OnnxFaceDetector(FaceDetector):
         return min(1.0, max(by_size, by_faces))
 
     def _detect(self, image: np.ndarray) -> Detections:
-        height, width = image.shape[:2]
-        scale = self.input_scale(height, width)
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        small = image if scale == 1.0 else cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        small, scale = scaled_copy(image, self.input_scale(*image.shape[:2]))
+        size = (small.shape[1], small.shape[0])
         multiple = self.info.pad_multiple
         padded_hw = (-(-size[1] // multiple) * multiple, -(-size[0] // multiple) * multiple)
         canvas = np.full((*padded_hw, 3), self.info.pad_value, np.uint8)
@@ -123,5 +121,5 @@ class OnnxFaceDetector(FaceDetector):
         y1 = np.clip(boxes[:, 1], 0, size[1])
         x2 = np.clip(boxes[:, 0] + boxes[:, 2], 0, size[0])
         y2 = np.clip(boxes[:, 1] + boxes[:, 3], 0, size[1])
-        boxes = np.stack([x1, y1, x2 - x1, y2 - y1], axis=1) / np.float32(size[0] / width)
+        boxes = np.stack([x1, y1, x2 - x1, y2 - y1], axis=1) / np.float32(scale)
         return Detections(boxes, scores)
