@@ -1,24 +1,35 @@
-"""The emotion model on the standard benchmarks, its calibration, and its speed through ONNX Runtime.
+"""The emotion model on every test set we have, its calibration, and its speed through ONNX Runtime.
 
-- FER2013 PrivateTest with the original single-annotator labels (7 classes);
-- FER+ PrivateTest, majority vote (rows whose top vote is tied, unknown or not-a-face dropped), in
-  the 7-class protocol (contempt-topped rows dropped) and, for models with contempt, 8 classes;
-- JAFFE through the whole pipeline (detector -> crop -> classify), the posed photos as they are;
-- expected calibration error on FER2013 PrivateTest with the model's own temperature and with one
-  fitted on PublicTest;
-- accuracy, macro-F1 and per-class recall, with and without flip TTA; then model size, crops/s at
-  batch 64 and single-crop latency at 2 threads.
+Test sets (none of them touched training, the choice of prior correction or the temperature):
+
+- FER+ PrivateTest, majority vote, 7 classes (rows whose top vote is tied, contempt, unknown or not-a-face left out);
+- FER2013 PrivateTest with the original single-annotator labels;
+- ExpW test as crops: each face cut from its 112x112 crop by the model's crop rule around the labelled box;
+- ExpW test through the whole pipeline: each crop image goes through ``Analyzer`` (the chosen detector -> crop ->
+  classify); the face kept is the found one that overlaps the labelled box most (IoU >= 0.3); a crop with none
+  counts as wrong, and is counted;
+- JAFFE's 213 posed photos through the whole pipeline (the most confident face; none found counts as wrong).
+
+For each: accuracy, balanced accuracy (mean per-class recall), macro-F1, per-class recall, the share of the
+predictions that went to each class beside its share of the labels, a row-normalised confusion matrix PNG
+(``--out``), and the expected calibration error with the model's temperature (fitted on validation); for the
+crop sets also the ECE with a temperature this script fits on the set's own validation split, and the scores with
+horizontal-flip test-time augmentation. Then model size, crops/s at batch 64 and single-crop latency.
 
 Every crop reaches the model through the one preprocessing contract (emoscope.preprocess).
 
-    python benchmarks/model_accuracy.py [--model FILE] [--detector auto|yunet|haar] [--json results.json]
+    python benchmarks/model_accuracy.py [--model FILE] [--detector auto|yunet|haar] [--json results.json|-]
+                                        [--out DIR] [--summary metrics.json]
     python benchmarks/model_accuracy.py --speed-only OLD.onnx NEW.onnx
 """
 from __future__ import annotations
 
 import argparse
+import csv
+import datetime
 import json
 import statistics
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -26,68 +37,92 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from _data import DATA, require
+from _emotion_sets import EXPW, JAFFE, TITLES, crop_sets, require
+from emoscope import Analyzer
 from emoscope.classification import EmotionClassifier
-from emoscope.data import load_split
-from emoscope.detection import create_detector
 from emoscope.evaluation.metrics import classification_metrics, fit_temperature, reliability, softmax
+from emoscope.evaluation.plots import confusion_png
 from emoscope.evaluation.run import dataset_logits, to_dataset_labels
 from emoscope.labels import canonical_label
+from emoscope.tracking import iou_matrix
+
+MIN_IOU = 0.3
+"""A face the pipeline found must overlap the labelled box this much to be that face (ExpW)."""
 
 
-def metrics_of(probabilities, model_labels, truth, labels):
-    mapped = to_dataset_labels(probabilities, model_labels, labels)
-    m = classification_metrics(truth, mapped.argmax(1), labels)
-    return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
-            "recall": {k: v["recall"] for k, v in m["per_class"].items()}}
+def scores(truth, probabilities, labels, temperature_note="") -> dict:
+    """The report of one set from its true class indices and (N, K) probabilities (a row of NaN: no face)."""
+    found = ~np.isnan(probabilities).any(axis=1)
+    predicted = np.where(found, np.nan_to_num(probabilities).argmax(1), -1)
+    m = classification_metrics(truth, predicted, labels)
+    report = {"faces": int(len(truth)), "accuracy": m["accuracy"], "balanced_accuracy": m["balanced_accuracy"],
+              "macro_f1": m["macro_f1"], "recall": {k: v["recall"] for k, v in m["per_class"].items()},
+              "predicted_share": m["predicted_share"], "true_share": m["true_share"], "confusion": m["confusion"],
+              "ece": reliability(probabilities[found], truth[found])["ece"]}
+    if not found.all():
+        report["faces_found"] = int(found.sum())
+        report["missed_per_class"] = np.bincount(truth[~found], minlength=len(labels)).tolist()
+    return report
 
 
-def score(classifier, dataset):
-    plain = dataset_logits(classifier, dataset)
-    flipped = dataset_logits(classifier, dataset, flip=True)
-    t = classifier.info.temperature
-    return {name: metrics_of(probs, classifier.labels, dataset.hard_labels, dataset.labels)
-            for name, probs in (("plain", softmax(plain / t)),
-                                ("flip_tta", (softmax(plain / t) + softmax(flipped / t)) / 2))}
+def crop_set(classifier, dataset, validation) -> dict:
+    """Scores of a set of ready crops with the model's temperature, with flip TTA, and the ECE with a
+    temperature fitted on ``validation`` (the same set's validation split)."""
+    labels, t = dataset.labels, classifier.info.temperature
+    logits, flipped = dataset_logits(classifier, dataset), dataset_logits(classifier, dataset, flip=True)
+
+    def probabilities(z, temperature):
+        return to_dataset_labels(softmax(z, temperature), classifier.labels, labels)
+
+    report = scores(dataset.hard_labels, probabilities(logits, t), labels)
+    tta = classification_metrics(dataset.hard_labels, (probabilities(logits, t) + probabilities(flipped, t)).argmax(1),
+                                 labels)
+    report["flip_tta"] = {"accuracy": tta["accuracy"], "balanced_accuracy": tta["balanced_accuracy"]}
+    val_truth = np.array([classifier.labels.index(validation.labels[y]) for y in validation.hard_labels])
+    fitted = fit_temperature(dataset_logits(classifier, validation), val_truth)
+    report["calibration"] = {"model_temperature": t, "validation_temperature": fitted,
+                             "ece_validation_temperature": reliability(probabilities(logits, fitted),
+                                                                       dataset.hard_labels)["ece"]}
+    return report
 
 
-def calibration(classifier, validation, test):
-    """ECE on the test split with the model's temperature, and with one fitted on the validation split."""
-    labels = list(classifier.labels)
-    if list(test.labels) != labels:
-        return {}
-    val_logits, test_logits = dataset_logits(classifier, validation), dataset_logits(classifier, test)
-    fitted = fit_temperature(val_logits, validation.hard_labels)
-    return {"ece_model_temperature": reliability(softmax(test_logits / classifier.info.temperature), test.hard_labels)["ece"],
-            "fitted_temperature": fitted,
-            "ece_fitted_temperature": reliability(softmax(test_logits / fitted), test.hard_labels)["ece"]}
+def pipeline_set(analyzer, samples) -> dict:
+    """Scores through detect -> crop -> classify on (BGR image, true class index, labelled box or None) samples."""
+    labels = analyzer.labels
+    truth, probabilities = [], []
+    for image, label, box in samples:
+        faces = analyzer.analyze_array(image).faces
+        chosen = None
+        if faces and box is None:
+            chosen = max(faces, key=lambda f: f.score)
+        elif faces:
+            overlap = iou_matrix(np.array([box], np.float32), np.array([f.box for f in faces], np.float32))[0]
+            chosen = faces[int(overlap.argmax())] if overlap.max() >= MIN_IOU else None
+        truth.append(label)
+        probabilities.append([chosen.probabilities[k] for k in labels] if chosen else [np.nan] * len(labels))
+    return scores(np.array(truth), np.array(probabilities, np.float64), labels)
 
 
-def jaffe_pipeline(classifier, detector, zip_path):
-    """Accuracy on JAFFE's 213 photos through detect -> crop -> classify; a photo without a face counts as wrong."""
-    truth, predicted, found = [], [], 0
+def expw_images(root: Path, split: str, labels):
+    """ExpW crops of a split as (BGR image, class index, the labelled face box in the crop)."""
+    with open(root / "faces.csv", newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["split"] == split:
+                image = cv2.imread(str(root / row["file"]), cv2.IMREAD_COLOR)
+                yield image, labels.index(canonical_label(row["emotion"])), [float(row[k]) for k in "xywh"]
+
+
+def jaffe_images(zip_path: Path, labels):
+    """JAFFE's photos as (BGR image, class index, None); the label is the code in the name (KA.AN1.39)."""
     with zipfile.ZipFile(zip_path) as archive:
         for name in sorted(n for n in archive.namelist() if n.endswith(".png")):
             label = canonical_label(name.rsplit("/", 1)[-1].split(".")[1][:2])
-            image = cv2.imdecode(np.frombuffer(archive.read(name), np.uint8), cv2.IMREAD_COLOR)
-            faces = detector.detect(image)
-            truth.append(classifier.labels.index(label))
-            if len(faces):
-                found += 1
-                best = int(faces.scores.argmax())
-                crop = classifier.crop(image, faces.boxes[best], faces.landmarks[best] if faces.landmarks is not None else None)
-                predicted.append(int(classifier.predict([crop]).argmax()))
-            else:
-                predicted.append(-1)
-    truth, predicted = np.array(truth), np.array(predicted)
-    present = [i for i, _ in enumerate(classifier.labels) if (truth == i).any()]
-    return {"accuracy": float((truth == predicted).mean()), "faces_found": found, "images": len(truth),
-            "recall": {classifier.labels[i]: float((predicted[truth == i] == i).mean()) for i in present}}
+            yield cv2.imdecode(np.frombuffer(archive.read(name), np.uint8), cv2.IMREAD_COLOR), labels.index(label), None
 
 
-def speed(classifier, threads=2):
-    crop = np.random.default_rng(0).integers(0, 255, classifier.info.input_size, dtype=np.uint8)
-    fast = EmotionClassifier(classifier.path, threads=threads)
+def speed(path, threads=2):
+    fast = EmotionClassifier(path, threads=threads)
+    crop = np.random.default_rng(0).integers(0, 255, fast.info.input_size, dtype=np.uint8)
     batch = [crop] * 64
     for _ in range(3):
         fast.predict(batch)
@@ -101,57 +136,106 @@ def speed(classifier, threads=2):
         t = time.perf_counter()
         fast.predict([crop])
         single.append((time.perf_counter() - t) * 1e3)
-    return {"crops_per_second_batch64": per_second, "single_crop_ms_median": statistics.median(single)}
+    return {"threads": threads, "crops_per_second_batch64": per_second, "single_crop_ms_median": statistics.median(single)}
+
+
+def print_set(title, r, out=sys.stdout):
+    found = f", {r['faces_found']} found" if "faces_found" in r else ""
+    line = (f"\n{title} ({r['faces']} faces{found}): accuracy {r['accuracy']:.4f}, balanced accuracy "
+            f"{r['balanced_accuracy']:.4f}, macro-F1 {r['macro_f1']:.4f}; ECE {r['ece']:.4f}")
+    if "calibration" in r:
+        c = r["calibration"]
+        line += (f" (model T {c['model_temperature']:.3g}), {c['ece_validation_temperature']:.4f} with T "
+                 f"{c['validation_temperature']:.3f} fitted on its validation split; flip TTA accuracy "
+                 f"{r['flip_tta']['accuracy']:.4f}, balanced {r['flip_tta']['balanced_accuracy']:.4f}")
+    print(line, file=out)
+    print(f"  {'class':9s} recall  predicted  true", file=out)
+    for k in r["recall"]:
+        print(f"  {k:9s} {r['recall'][k]:6.2f}  {r['predicted_share'][k]:9.3f}  {r['true_share'][k]:5.3f}", file=out)
+
+
+def summary(results, selection: dict | None = None) -> dict:
+    """The compact numbers recorded in the model's metadata (``emoscope export --metrics``); ``selection``: the
+    JSON of benchmarks/prior_correction.py, whose choice of tau and temperature on validation goes with them."""
+    def rounded(d):
+        return {k: round(v, 4) for k, v in d.items()}
+
+    sets = {name: {"accuracy": round(r["accuracy"], 4), "balanced_accuracy": round(r["balanced_accuracy"], 4),
+                   "recall": rounded(r["recall"]), "predicted_share": rounded(r["predicted_share"]),
+                   "ece": round(r["ece"], 4), **({"faces_found": f"{r['faces_found']}/{r['faces']}"}
+                                                if "faces_found" in r else {})}
+            for name, r in results["sets"].items()}
+    chosen = {}
+    if selection:
+        rows = {row["tau"]: row for row in selection["table"]}
+        chosen = {"prior_correction_selection": {
+            "chosen_on": "best mean balanced accuracy over " + "; ".join(selection["validation_sets"].values()),
+            "validation_mean_balanced_accuracy": {f"tau {tau:g}": round(rows[tau]["mean"], 4)
+                                                  for tau in (0.0, selection["chosen_tau"]) if tau in rows},
+            "temperature_fitted_on": "FER+ PublicTest majority labels, after the correction"}}
+    return {**sets, **chosen,
+            "measured": f"{datetime.date.today()}, benchmarks/model_accuracy.py --detector {results['detector']}"}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="ONNX model (default: the bundled one)")
-    parser.add_argument("--detector", default="auto", help="face detector for the JAFFE pipeline (default: auto)")
-    parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--detector", default="auto", help="face detector of the pipeline sets (default: auto)")
+    parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads for the accuracy runs (default: 1)")
+    parser.add_argument("--speed-threads", type=int, default=2, help="threads of the speed section (default: 2)")
+    parser.add_argument("--no-speed", action="store_true", help="skip the speed section")
+    parser.add_argument("--out", default="out/model_accuracy", help="folder for the confusion matrix PNGs")
+    parser.add_argument("--json", help="also write the results here ('-': standard output, nothing else printed)")
+    parser.add_argument("--summary", metavar="JSON", help="write the compact numbers for the model's metadata here")
+    parser.add_argument("--selection", metavar="JSON", help="benchmarks/prior_correction.py's --json, for --summary")
     parser.add_argument("--speed-only", nargs="+", metavar="MODEL",
                         help="only time these models, one after the other in one run (ratios hold on a busy machine)")
     args = parser.parse_args()
+    text = sys.stderr if args.json == "-" else sys.stdout
     if args.speed_only:
         for path in args.speed_only:
-            s = speed(EmotionClassifier(path))
+            s = speed(path, args.speed_threads)
             print(f"{path}: {s['crops_per_second_batch64']:.0f} crops/s at batch 64; "
-                  f"single crop {s['single_crop_ms_median']:.2f} ms (2 threads)")
+                  f"single crop {s['single_crop_ms_median']:.2f} ms ({args.speed_threads} threads)")
         return
-    fer = require(DATA / "fer2013" / "fer2013.csv.gz")
-    votes = require(DATA / "ferplus" / "fer2013new.csv")
-    classifier = EmotionClassifier(args.model)
-    detector = create_detector(args.detector)
-    fer_test = load_split("fer2013", fer, "test")
-    results = {
-        "model": str(classifier.path), "size_mb": Path(classifier.path).stat().st_size / 1e6,
-        "fer2013_private_test": score(classifier, fer_test),
-        "ferplus_private_test_majority_7": score(classifier, load_split("ferplus", fer, "test", votes=votes,
-                                                                          with_contempt=False)),
-    }
-    if "contempt" in classifier.labels:
-        results["ferplus_private_test_majority_8"] = score(
-            classifier, load_split("ferplus", fer, "test", votes=votes, with_contempt=True))
-    results["jaffe_pipeline"] = {"detector": type(detector).__name__,
-                                 **jaffe_pipeline(classifier, detector, require(DATA / "jaffe" / "jaffe_128px_png.zip"))}
-    results["calibration_fer2013_private_test"] = calibration(classifier, load_split("fer2013", fer, "val"), fer_test)
-    results["speed_2_threads"] = speed(classifier)
-    for bench in [k for k in results if k.startswith(("fer2013_", "ferplus_"))]:
-        for variant, r in results[bench].items():
-            recalls = ", ".join(f"{k} {v:.2f}" for k, v in r["recall"].items())
-            print(f"{bench} [{variant}]: accuracy {r['accuracy']:.4f}, macro-F1 {r['macro_f1']:.4f}; recall: {recalls}")
-    j = results["jaffe_pipeline"]
-    print(f"JAFFE through the pipeline ({j['detector']}): accuracy {j['accuracy']:.4f} "
-          f"({j['faces_found']} of {j['images']} faces found); recall: "
-          + ", ".join(f"{k} {v:.2f}" for k, v in j["recall"].items()))
-    c = results["calibration_fer2013_private_test"]
-    if c:
-        print(f"ECE on FER2013 PrivateTest: {c['ece_model_temperature']:.4f} with the model's temperature, "
-              f"{c['ece_fitted_temperature']:.4f} with T={c['fitted_temperature']:.2f} fitted on PublicTest")
-    s = results["speed_2_threads"]
-    print(f"size {results['size_mb']:.2f} MB; {s['crops_per_second_batch64']:.0f} crops/s at batch 64; "
-          f"single crop {s['single_crop_ms_median']:.2f} ms (2 threads)")
-    if args.json:
+    analyzer = Analyzer(args.detector, args.model, threads=args.threads)
+    classifier = analyzer.classifier
+    labels = classifier.labels
+    validation, test = crop_sets(classifier, "val"), crop_sets(classifier, "test")
+    results = {"model": str(classifier.path), "version": classifier.info.metadata.get("version"),
+               "prior_correction": classifier.info.prior_correction,
+               "temperature": classifier.info.temperature, "detector": args.detector,
+               "size_mb": Path(classifier.path).stat().st_size / 1e6, "sets": {}}
+    titles = {}
+    for name, dataset in test.items():
+        results["sets"][name] = crop_set(classifier, dataset, validation[name])
+        titles[name] = TITLES[name, "test"]
+    results["sets"]["expw_pipeline"] = pipeline_set(analyzer, expw_images(require(EXPW), "test", labels))
+    titles["expw_pipeline"] = f"ExpW test through the pipeline ({args.detector} detector)"
+    results["sets"]["jaffe_pipeline"] = pipeline_set(analyzer, jaffe_images(require(JAFFE), labels))
+    titles["jaffe_pipeline"] = f"JAFFE through the pipeline ({args.detector} detector)"
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    version = results["version"] or Path(classifier.path).stem
+    for name, r in results["sets"].items():
+        print_set(titles[name], r, text)
+        confusion_png(r["confusion"], labels, out / f"{name}_confusion.png", normalise=True,
+                      title=f"{version}: {titles[name]}\naccuracy {r['accuracy']:.3f}, balanced {r['balanced_accuracy']:.3f}",
+                      missed=r.get("missed_per_class"))
+    mean = float(np.mean([r["balanced_accuracy"] for r in results["sets"].values()]))
+    results["mean_balanced_accuracy"] = mean
+    print(f"\nmean balanced accuracy over the {len(results['sets'])} sets: {mean:.4f}; confusion matrices in {out}/",
+          file=text)
+    if not args.no_speed:
+        s = results["speed"] = speed(classifier.path, args.speed_threads)
+        print(f"size {results['size_mb']:.2f} MB; {s['crops_per_second_batch64']:.0f} crops/s at batch 64; "
+              f"single crop {s['single_crop_ms_median']:.2f} ms ({s['threads']} threads)", file=text)
+    if args.summary:
+        selection = json.loads(Path(args.selection).read_text()) if args.selection else None
+        Path(args.summary).write_text(json.dumps(summary(results, selection), indent=2))
+    if args.json == "-":
+        print(json.dumps(results, indent=2))
+    elif args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
 
 

@@ -2,6 +2,8 @@
 model from EMOSCOPE_MODELS (default ../shared/models); tests that need them skip when absent."""
 from __future__ import annotations
 
+import csv
+import json
 import os
 from pathlib import Path
 
@@ -83,3 +85,65 @@ def make_clip(path, example_image, frames=24, fps=12, audio=False):
             container.mux(packet)
     container.close()
     return path
+
+
+TINY_METADATA = {"labels": ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"], "input_size": [48, 48],
+                 "channels": 1, "color": "gray", "mean": [0.5], "std": [0.25],
+                 "crop": {"margin": 0.1, "shift_y": 0.0, "align_eyes": True}, "outputs": "logits"}
+
+
+def tiny_model(path, metadata=TINY_METADATA):
+    """A 7-class linear emotion model on 48x48 gray input, built with onnx.helper (no torch needed)."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    rng = np.random.default_rng(0)
+    weight = helper.make_tensor("w", TensorProto.FLOAT, [48 * 48, 7], rng.normal(size=48 * 48 * 7).astype(np.float32) * 0.01)
+    shape = helper.make_tensor("shape", TensorProto.INT64, [2], [-1, 48 * 48])
+    graph = helper.make_graph(
+        [helper.make_node("Reshape", ["input", "shape"], ["flat"]), helper.make_node("MatMul", ["flat", "w"], ["logits"])],
+        "tiny", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 1, 48, 48])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 7])], [weight, shape])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    for key, value in metadata.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, json.dumps(value)
+    onnx.save(model, str(path))
+    return path
+
+
+FACE_TABLE_COLUMNS = ["file", "photo", "face_id", "label", "emotion", "split", "x", "y", "w", "h"]
+
+
+def face_image(box, size=40, colour=True, seed=0):
+    """A size x size image, dark noise with a bright face box (x, y, w, h) in it: BGR, or gray."""
+    image = np.random.default_rng(seed).integers(0, 40, (size, size, 3), dtype=np.uint8)
+    x, y, w, h = (int(round(v)) for v in box)
+    image[y:y + h, x:x + w] = (200, 180, 160)
+    return image if colour else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+
+
+def write_face_table(root, faces, size=40):
+    """An ExpW-style folder: ``{split}/{folder}/{name}.jpg`` crops and ``faces.csv`` with each face box.
+
+    ``faces``: dicts with split, folder (the class folder), name, box (x, y, w, h) and optionally emotion
+    (the table's, default: the folder), colour (default True), write (False: a row whose file is missing)."""
+    from emoscope.labels import EMOTIONS, canonical_label
+
+    root = Path(root)
+    rows = []
+    for i, face in enumerate(faces):
+        file = f"{face['split']}/{face['folder']}/{face['name']}.jpg"
+        if face.get("write", True):
+            (root / file).parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(root / file), face_image(face["box"], size, face.get("colour", True), seed=i))
+        emotion = face.get("emotion", face["folder"])
+        label = canonical_label(emotion)
+        rows.append([file, f"{face['name']}.jpg", 0, EMOTIONS.index(label) if label in EMOTIONS else -1, emotion,
+                     face["split"], *face["box"]])
+    with open(root / "faces.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(FACE_TABLE_COLUMNS)
+        writer.writerows(rows)
+    return root

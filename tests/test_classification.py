@@ -2,35 +2,15 @@ import json
 
 import cv2
 import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper
+from conftest import TINY_METADATA, tiny_model
 
 from emoscope import EMOTIONS, ModelNotFoundError
 from emoscope.align import crop_face
 from emoscope.classification import EmotionClassifier
 from emoscope.models import ModelInfo
 
-METADATA = {"labels": list(EMOTIONS), "input_size": [48, 48], "channels": 1, "color": "gray", "mean": [0.5],
-            "std": [0.25], "crop": {"margin": 0.1, "shift_y": 0.0, "align_eyes": True}, "outputs": "logits"}
-
-
-def tiny_model(path, metadata=METADATA):
-    """A 7-class linear model on 48x48 gray input, built with onnx.helper (no torch needed)."""
-    rng = np.random.default_rng(0)
-    weight = helper.make_tensor("w", TensorProto.FLOAT, [48 * 48, 7], rng.normal(size=48 * 48 * 7).astype(np.float32) * 0.01)
-    shape = helper.make_tensor("shape", TensorProto.INT64, [2], [-1, 48 * 48])
-    graph = helper.make_graph(
-        [helper.make_node("Reshape", ["input", "shape"], ["flat"]), helper.make_node("MatMul", ["flat", "w"], ["logits"])],
-        "tiny", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 1, 48, 48])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 7])], [weight, shape])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    for key, value in metadata.items():
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, json.dumps(value)
-    onnx.save(model, str(path))
-    return path
+METADATA = TINY_METADATA
 
 
 def test_probabilities_sum_to_one_and_batching_does_not_change_them(tmp_path):
@@ -80,19 +60,26 @@ def test_model_info_rejects_unknown_colour():
 
 
 def test_the_bundled_model_holds_its_measured_accuracy_on_held_out_splits(data_dir):
-    """A regression guard for the shipped weights: PrivateTest was never used to train or choose them
-    (MODEL_CARD.md); the floors sit a little under the measured 64.6% / 79.5%."""
+    """A regression guard for the shipped weights: the test splits were never used to train them or to choose
+    their prior correction and temperature (MODEL_CARD.md). The floors sit a little under the measured numbers
+    of 2.1.0 (accuracy / balanced accuracy): FER2013 64.8% / 64.9%, FER+ 74.8% / 73.5%, ExpW crops 34.5% / 34.9%.
+    FER+ plain accuracy fell from 79.5% with 2.0.0 (floor 0.77 then): the prior correction trades neutral
+    answers, the commonest class there, for the rare classes' recall."""
     from emoscope.data import load_split
-    from emoscope.evaluation.metrics import softmax
+    from emoscope.evaluation.metrics import classification_metrics, softmax
     from emoscope.evaluation.run import dataset_logits, to_dataset_labels
 
-    classifier = EmotionClassifier()
+    classifier = EmotionClassifier(threads=1)
     fer = data_dir / "fer2013" / "fer2013.csv.gz"
-    for kind, extra, floor in (("fer2013", {}, 0.62),
-                               ("ferplus", {"votes": data_dir / "ferplus" / "fer2013new.csv", "with_contempt": False}, 0.77)):
-        test = load_split(kind, fer, "test", **extra)
+    for kind, data, extra, floors in (
+            ("fer2013", fer, {}, (0.62, 0.63)),
+            ("ferplus", fer, {"votes": data_dir / "ferplus" / "fer2013new.csv", "with_contempt": False}, (0.73, 0.72)),
+            ("expw", data_dir / "expw", {"crop": classifier.info.crop, "size": classifier.info.input_size[0]}, (0.32, 0.33))):
+        test = load_split(kind, data, "test", **extra)
         predicted = to_dataset_labels(softmax(dataset_logits(classifier, test)), classifier.labels, test.labels).argmax(1)
-        assert (predicted == test.hard_labels).mean() >= floor, kind
+        m = classification_metrics(test.hard_labels, predicted, test.labels)
+        assert m["accuracy"] >= floors[0] and m["balanced_accuracy"] >= floors[1], (kind, m["accuracy"],
+                                                                                      m["balanced_accuracy"])
 
 
 def test_all_faces_of_an_image_are_cropped_into_one_array_and_classified_in_one_call(tmp_path, monkeypatch):

@@ -19,22 +19,32 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
+def _open_session(path: Path, threads: int) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    # Idle ONNX Runtime threads sleep instead of spinning: in a stream the other cores are busy
+    # detecting and decoding, and a spinning thread would take their time.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as error:  # ONNX Runtime raises its own error types for unreadable models
+        raise ModelNotFoundError(f"{path}: not a loadable ONNX model ({str(error).splitlines()[0]})") from None
+
+
+def read_model_info(model: str | Path | None = None) -> ModelInfo:
+    """An emotion model's :class:`ModelInfo` (the bundled model's when None), without a classifier."""
+    path = resolve_emotion_model(model)
+    return ModelInfo.from_metadata(_open_session(path, 1).get_modelmeta().custom_metadata_map, str(path))
+
+
 class EmotionClassifier:
     """Probabilities per emotion for face crops; all faces of an image go through in one batch."""
 
     def __init__(self, model: str | Path | None = None, threads: int = 2):
         self.path = resolve_emotion_model(model)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        # Idle ONNX Runtime threads sleep instead of spinning: in a stream the other cores are busy
-        # detecting and decoding, and a spinning thread would take their time.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        try:
-            self._session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
-        except Exception as error:  # ONNX Runtime raises its own error types for unreadable models
-            raise ModelNotFoundError(f"{self.path}: not a loadable ONNX model ({str(error).splitlines()[0]})") from None
+        self._session = _open_session(self.path, threads)
         self.info = ModelInfo.from_metadata(self._session.get_modelmeta().custom_metadata_map, str(self.path))
         self._input_name = self._session.get_inputs()[0].name
 

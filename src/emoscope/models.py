@@ -147,6 +147,12 @@ class ModelInfo:
 
     REQUIRED = ("labels", "input_size", "channels", "color", "mean", "std", "crop", "outputs")
 
+    @property
+    def prior_correction(self) -> dict | None:
+        """The logit bias the graph adds to take the training label prior out (tau, prior, bias per label),
+        as its metadata records it; None for a model without one. Inference needs nothing from it."""
+        return self.metadata.get("prior_correction")
+
     @classmethod
     def from_metadata(cls, raw: dict[str, str], source: str = "model") -> "ModelInfo":
         missing = [key for key in cls.REQUIRED if key not in raw]

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .loaders import (DatasetError, FaceDataset, load_affectnet, load_fer2013, load_fer2013_with_votes, load_ferplus,
-                      load_image_folder, load_rafdb)
+from .loaders import (FACE_TABLE, DatasetError, FaceDataset, load_affectnet, load_face_table, load_fer2013,
+                      load_fer2013_with_votes, load_ferplus, load_image_folder, load_rafdb)
 
-DATASET_KINDS = ("fer2013", "ferplus", "fer2013+ferplus", "folder", "rafdb", "affectnet")
+DATASET_KINDS = ("fer2013", "ferplus", "fer2013+ferplus", "folder", "expw", "rafdb", "affectnet")
 
 
 def holdout_split(dataset: FaceDataset, fraction: float, seed: int) -> tuple[FaceDataset, FaceDataset]:
@@ -30,9 +30,22 @@ def holdout_split(dataset: FaceDataset, fraction: float, seed: int) -> tuple[Fac
 
 
 def load_split(kind: str, data: str | Path, split: str, votes: str | Path | None = None,
-               scheme: str = "majority", with_contempt: bool = False, on_error: str = "fail") -> FaceDataset:
-    """One split (train, val or test) of a data set given by layout name and path."""
+               scheme: str = "majority", with_contempt: bool = False, on_error: str = "fail",
+               crop=None, size: int | None = None) -> FaceDataset:
+    """One split (train, val or test) of a data set given by layout name and path.
+
+    ``expw``, and ``folder`` where the tree holds a ``faces.csv`` of face boxes, cut each face out by
+    the crop rule ``crop`` (a :class:`emoscope.models.CropSpec`) at ``size`` pixels: give the model's
+    (``classifier.info.crop``, its input height); by default the bundled model's.
+    """
     data = Path(data)
+    if kind == "expw" or (kind == "folder" and (data / FACE_TABLE).is_file()):
+        if crop is None or size is None:
+            from ..classification import read_model_info
+
+            info = read_model_info()
+            crop, size = crop or info.crop, size or info.input_size[0]
+        return load_face_table(data, split, crop, size, on_error)
     if kind == "fer2013":
         return load_fer2013(data, split, on_error)
     if kind == "ferplus":
@@ -60,11 +73,11 @@ _FOLDER_SPLIT_NAMES = {"train": ("train", "training", "Training"), "val": ("val"
 
 
 def load_train_val(kind: str, data: str | Path, votes=None, scheme="majority", with_contempt=False,
-                   on_error="fail", seed=0) -> tuple[FaceDataset, FaceDataset]:
+                   on_error="fail", seed=0, crop=None, size=None) -> tuple[FaceDataset, FaceDataset]:
     """Training and validation splits; layouts without a validation split get a 10% stratified hold-out."""
-    train_set = load_split(kind, data, "train", votes, scheme, with_contempt, on_error)
-    has_val = kind in ("fer2013", "ferplus", "fer2013+ferplus") or (
+    train_set = load_split(kind, data, "train", votes, scheme, with_contempt, on_error, crop, size)
+    has_val = kind in ("fer2013", "ferplus", "fer2013+ferplus", "expw") or (
         kind in ("folder", "affectnet") and any((Path(data) / n).is_dir() for n in _FOLDER_SPLIT_NAMES["val"]))
     if has_val:
-        return train_set, load_split(kind, data, "val", votes, scheme, with_contempt, on_error)
+        return train_set, load_split(kind, data, "val", votes, scheme, with_contempt, on_error, crop, size)
     return holdout_split(train_set, 0.1, seed)

@@ -6,13 +6,23 @@ from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: tuple[str, ...] | list[str]) -> dict:
-    """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix (counts)."""
+    """Accuracy, balanced accuracy, macro-F1, per-class precision/recall/F1/support, the share of each class
+    among the predictions beside its share among the labels, and the confusion matrix (counts).
+
+    A prediction of -1 means "no answer" (a face the pipeline did not find): wrong for every score, left
+    out of the confusion matrix and the predicted shares. Balanced accuracy is the mean recall over the
+    classes present in ``y_true`` (as ``sklearn.metrics.balanced_accuracy_score``)."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     indices = list(range(len(labels)))
     precision, recall, f1, support = precision_recall_fscore_support(
         y_true, y_pred, labels=indices, zero_division=0)
+    predicted = np.bincount(y_pred[y_pred >= 0], minlength=len(labels))
     return {
-        "accuracy": float(np.mean(np.asarray(y_true) == np.asarray(y_pred))),
+        "accuracy": float(np.mean(y_true == y_pred)),
+        "balanced_accuracy": float(np.mean(recall[support > 0])),
         "macro_f1": float(f1_score(y_true, y_pred, labels=indices, average="macro", zero_division=0)),
+        "predicted_share": dict(zip(labels, (predicted / len(y_pred)).tolist())),
+        "true_share": dict(zip(labels, (support / len(y_true)).tolist())),
         "per_class": {
             name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
             for name, p, r, f, s in zip(labels, precision, recall, f1, support)

@@ -10,17 +10,24 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def confusion_png(matrix, labels, path: Path, normalise: bool, title: str = "Confusion matrix") -> None:
+def confusion_png(matrix, labels, path: Path, normalise: bool, title: str = "Confusion matrix",
+                  missed=None) -> None:
+    """The confusion matrix as a heat map; ``missed`` (count per true class) adds a "no face" column
+    for faces the pipeline did not find, so that a row still sums to its class's faces."""
     matrix = np.asarray(matrix, dtype=float)
+    columns = list(labels)
+    if missed is not None:
+        matrix = np.column_stack([matrix, np.asarray(missed, dtype=float)])
+        columns.append("no face")
     if normalise:
         matrix = matrix / np.clip(matrix.sum(axis=1, keepdims=True), 1, None)
-    fig, ax = plt.subplots(figsize=(7, 6))
+    fig, ax = plt.subplots(figsize=(7 + 0.6 * (len(columns) - len(labels)), 6))
     image = ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1 if normalise else None)
-    ax.set(xticks=range(len(labels)), yticks=range(len(labels)), xticklabels=labels, yticklabels=labels,
+    ax.set(xticks=range(len(columns)), yticks=range(len(labels)), xticklabels=columns, yticklabels=labels,
            xlabel="predicted", ylabel="true", title=title + (" (row-normalised)" if normalise else ""))
     plt.setp(ax.get_xticklabels(), rotation=45, ha="right")
     for i in range(len(labels)):
-        for j in range(len(labels)):
+        for j in range(len(columns)):
             text = f"{matrix[i, j]:.2f}" if normalise else f"{int(matrix[i, j])}"
             ax.text(j, i, text, ha="center", va="center", fontsize=8,
                     color="white" if matrix[i, j] > matrix.max() / 2 else "black")

@@ -12,6 +12,7 @@ FIGURES = [("confusion_counts.png", "Confusion matrix (counts)"),
 def _summary_rows(result: dict) -> list[tuple[str, str]]:
     m = result["metrics"]
     rows = [("images", str(result["images"])), ("accuracy", f"{m['accuracy']:.4f}"),
+            ("balanced accuracy (mean per-class recall)", f"{m['balanced_accuracy']:.4f}"),
             ("macro-F1", f"{m['macro_f1']:.4f}"), ("expected calibration error", f"{result['calibration']['ece']:.4f}")]
     if "temperature_scaling" in result:
         t = result["temperature_scaling"]
@@ -28,9 +29,11 @@ def write_markdown_and_html(result: dict, out_dir: Path) -> None:
     per_class = result["metrics"]["per_class"]
     md = [f"# {title}", "", "| measure | value |", "|---|---|"]
     md += [f"| {k} | {v} |" for k, v in _summary_rows(result)]
-    md += ["", "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
-    md += [f"| {name} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['support']} |"
-           for name, c in per_class.items()]
+    predicted, true = result["metrics"]["predicted_share"], result["metrics"]["true_share"]
+    md += ["", "| class | precision | recall | F1 | support | predicted share | true share |",
+           "|---|---|---|---|---|---|---|"]
+    md += [f"| {name} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['support']} | "
+           f"{predicted[name]:.3f} | {true[name]:.3f} |" for name, c in per_class.items()]
     md += [""] + [f"![{caption}]({name})" for name, caption in FIGURES]
     (out_dir / "report.md").write_text("\n".join(md) + "\n")
 

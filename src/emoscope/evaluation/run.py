@@ -48,12 +48,14 @@ class Report:
     def summary_text(self) -> str:
         d = self.data
         lines = [f"{d['model']} on {d['dataset']} ({d['images']} images)",
-                 f"accuracy {d['metrics']['accuracy']:.4f}  macro-F1 {d['metrics']['macro_f1']:.4f}  "
+                 f"accuracy {d['metrics']['accuracy']:.4f}  balanced accuracy {d['metrics']['balanced_accuracy']:.4f}  "
+                 f"macro-F1 {d['metrics']['macro_f1']:.4f}  "
                  f"ECE {d['calibration']['ece']:.4f}"]
         if "flip_tta" in d:
             lines.append(f"with flip TTA: accuracy {d['flip_tta']['accuracy']:.4f}  macro-F1 {d['flip_tta']['macro_f1']:.4f}")
-        lines += [f"  {name:9s} P {m['precision']:.3f}  R {m['recall']:.3f}  F1 {m['f1']:.3f}  n={m['support']}"
-                  for name, m in d["metrics"]["per_class"].items()]
+        shares = d["metrics"]["predicted_share"]
+        lines += [f"  {name:9s} P {m['precision']:.3f}  R {m['recall']:.3f}  F1 {m['f1']:.3f}  n={m['support']}  "
+                  f"predicted {shares[name]:.3f}" for name, m in d["metrics"]["per_class"].items()]
         lines.append(f"report: {self.out_dir / 'report.md'}")
         return "\n".join(lines)
 
@@ -63,7 +65,8 @@ def evaluate_model(model, kind: str, data, split: str, out_dir, votes=None, with
     from . import plots, report_files
 
     classifier = EmotionClassifier(model)
-    dataset = load_split(kind, data, split, votes=votes, with_contempt=with_contempt, on_error=on_error)
+    framing = {"crop": classifier.info.crop, "size": classifier.info.input_size[0]}   # for layouts with face boxes
+    dataset = load_split(kind, data, split, votes=votes, with_contempt=with_contempt, on_error=on_error, **framing)
     unknown = [label for label in dataset.labels if label not in classifier.labels and label != "contempt"]
     if unknown:
         raise InputError(f"the model has no class for {', '.join(unknown)}")
@@ -82,8 +85,8 @@ def evaluate_model(model, kind: str, data, split: str, out_dir, votes=None, with
               "labels": list(dataset.labels), "class_counts": dataset.class_counts(), "metrics": metrics,
               "calibration": {"temperature": classifier.info.temperature, "ece": calibration["ece"]}}
 
-    if calibrate and split != "val" and kind in ("fer2013", "ferplus"):
-        val = load_split(kind, data, "val", votes=votes, with_contempt=with_contempt, on_error=on_error)
+    if calibrate and split != "val" and kind in ("fer2013", "ferplus", "expw"):
+        val = load_split(kind, data, "val", votes=votes, with_contempt=with_contempt, on_error=on_error, **framing)
         val_logits = dataset_logits(classifier, val)
         val_true = val.hard_labels
         known = np.isin(np.asarray(val.labels)[val_true], classifier.labels)

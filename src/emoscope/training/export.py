@@ -1,7 +1,6 @@
 """Checkpoint -> one self-contained ONNX file whose metadata tells inference everything it needs."""
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import torch
 
 from ..models import CropSpec
 from .architectures import get_architecture
+from .prior_correction import PriorCorrection, add_logit_bias, read_metadata, write_metadata
 from .trainer import InputSpec, TrainingError
 
 
@@ -52,8 +52,10 @@ def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict]:
 
 
 def export_onnx(checkpoint: str | Path, out: str | Path, crop: CropSpec = CropSpec(), version: str = "0",
-                metrics: dict | None = None, temperature: float = 1.0) -> Path:
-    """Write ``out`` (ONNX, opset 17, dynamic batch) with EmoScope metadata; returns its path."""
+                metrics: dict | None = None, temperature: float = 1.0,
+                prior_correction: PriorCorrection | None = None) -> Path:
+    """Write ``out`` (ONNX, opset 17, dynamic batch) with EmoScope metadata; returns its path.
+    ``prior_correction``: its logit bias is added in the graph and recorded in the metadata."""
     model, state = load_checkpoint(checkpoint)
     input_spec = InputSpec(**state["input"])
     dummy = torch.zeros(1, input_spec.channels, input_spec.size, input_spec.size)
@@ -79,17 +81,20 @@ def export_onnx(checkpoint: str | Path, out: str | Path, crop: CropSpec = CropSp
                   "soft_share": float(state.get("soft_share", 0.0))},
         "metrics": metrics or {},
     }
-    del proto.metadata_props[:]
-    for key, value in metadata.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, json.dumps(value)
+    if prior_correction is not None:
+        if prior_correction.labels != tuple(state["labels"]):
+            raise TrainingError(f"{checkpoint}: labels {state['labels']} differ from the prior's {list(prior_correction.labels)}")
+        add_logit_bias(proto, prior_correction.bias)
+        metadata["prior_correction"] = prior_correction.metadata()
+    write_metadata(proto, metadata)
     onnx.checker.check_model(proto)
     onnx.save(proto, str(out))
     return out
 
 
 def max_abs_difference(checkpoint: str | Path, onnx_path: str | Path, batch: int = 8, seed: int = 0) -> float:
-    """Largest |logit| difference between PyTorch and ONNX Runtime on random inputs."""
+    """Largest |logit| difference between PyTorch (plus the prior-correction bias the ONNX metadata records,
+    if any) and ONNX Runtime on random inputs."""
     import onnxruntime as ort
 
     model, state = load_checkpoint(checkpoint)
@@ -97,6 +102,9 @@ def max_abs_difference(checkpoint: str | Path, onnx_path: str | Path, batch: int
     x = torch.from_numpy(np.random.default_rng(seed).normal(size=(batch, spec.channels, spec.size, spec.size)).astype(np.float32))
     with torch.no_grad():
         expected = model(x).numpy()
+    correction = read_metadata(onnx.load(str(onnx_path))).get("prior_correction")
+    if correction:
+        expected = expected + np.array([correction["bias"][label] for label in state["labels"]], np.float32)
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     got = session.run(None, {"input": x.numpy()})[0]
     return float(np.abs(expected - got).max())
