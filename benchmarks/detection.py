@@ -1,106 +1,179 @@
-"""Face detection, EmoScope's own detector beside YuNet and Haar in one run:
+"""Face detection: EmoScope's own detector beside YuNet and Haar in one run, each with its own defaults
+(``DetectorSettings()``: min face 20 px, max side 1280), on every set below.
 
-- recall and precision by face size on the held-out part of the shared WIDER FACE photos (the
-  part ``emoscope train-detector`` never sees; faces of at least ``--min-size`` px);
-- recall and precision on the 43 boxed faces of the shared multi-person photos, and faces on dogs.jpg;
-- ms per 640x480 frame at 1 and 2 threads;
-- emotion accuracy on JAFFE through the whole pipeline with each detector.
+A detection matches a face at IoU >= 0.4, greedily by score (``_faces.assign``). Face size is sqrt(w * h),
+in px (bins 8-24, 24-48, 48-96, 96-192, >= 192) and as a share of the image's shorter side (bins < 10 %: a
+face in a crowd, 10-30 %: in a group, 30-60 %: a portrait, >= 60 %: a face crop). Recall of a bin counts
+the faces of that size; precision of a bin counts the detections of that size (their own box), a detection
+being true when it matches a labelled face of any size, false when it matches nothing, and neither when it
+matches a face the set does not ask about (said per set).
 
-A detection matches a face at IoU >= 0.4. On WIDER, detections smaller than ``--min-size`` and
-detections on faces too small, or flagged invalid, are neither true nor false.
+a. WIDER (``--wider-part``, default ``test``): the shared WIDER FACE photos (max side 512) of that part of
+   ``emoscope.data.widerface.load_widerface``: ``test`` (reported) and ``val`` (for choosing thresholds) are the
+   two halves, by hash, of ``held_out``, which ``emoscope train-detector`` never sees; ``train`` is what it
+   learns from. Headline recall over the faces of at least ``--min-size`` px (default 24), precision over
+   detections of at least 0.8 x ``--min-size``, and the share bins over those same faces and detections;
+   the px bins start at 8 px. A detection on a smaller face or on an invalid-flagged region counts as true.
+b. The 43 boxed faces of the 9 shared multi-person photos (``faces/training.xml`` + ``testing.xml``, faces
+   37-109 px): recall and precision, every unmatched detection false; and the faces found on ``dogs.jpg``
+   (no human face: should be 0).
+c. Each of those 43 faces cut out of its photo with a margin of 0, 10, 25, 50, 75 and 100 % of its box's
+   width (height) on each side (0: the face fills the crop; 100 %: the face is a third of it), at the photo's
+   own resolution, edges replicated where the crop leaves the photo: recall at each margin, and false
+   detections (a detection on another boxed face that shows in the crop is neither).
+d. The ExpW test crops (``expw/test/*/*.jpg``, 112 x 112, one labelled face box each in ``faces.csv``): share
+   of crops whose face is found, and precision, where a detection matching nothing is false -- an unlabelled
+   neighbour's face in a crop counts as false too. As a diagnostic of box conventions (ExpW's boxes are
+   squares, some looser than a detector's), also the share of crops with a detection centred on the box.
+e. A video of tiled portraits (``_faces.tiled_portrait_video``): 640 x 480, 30 fps, ``--video-seconds`` long,
+   written as H.264 and decoded; a 3 x 2 grid of portrait tiles on a plain background, each cut from one of the
+   43 boxed faces or an ExpW test crop, its face 80-130 px, drifting and breathing in size, one tile showing
+   the next person every 2 s. Share of the true faces found per frame by the detector on every frame; then the
+   library's stream (``Analyzer(detector).stream(frames)`` with its defaults, as ``emoscope video`` runs: detection
+   every 3rd frame, tracking in between) and the share of true faces present in its timeline (a record matching
+   a true box at IoU >= 0.4 in that frame). Another boxed face of a tile's photo showing in the tile is neither
+   true nor false; an unlabelled face (an ExpW neighbour) is false.
+f. JAFFE (213 posed photos): share of photos with a face found, and the bundled emotion model's accuracy
+   through ``Analyzer`` (detect -> crop -> classify) as ``model_accuracy.py`` scores it (``pipeline_set``: the
+   most confident face; a photo without a face counts as wrong).
+g. Landmarks, for a detector that gives them: on the 43 faces found both by it and by YuNet, the distance of
+   each of its 5 points from YuNet's, as a share of the boxed face's side (mean and 95th percentile; target
+   within 5 %); "n/a" for a detector without landmarks.
+h. ms per 640 x 480 frame: median over 5 passes of 9 frames cut from the shared photos, the detector and
+   OpenCV limited to 1 or 2 threads.
 
-    python benchmarks/detection.py [--detector-model FILE] [--threshold 0.5 0.6] [--json out.json]
+    python benchmarks/detection.py [--detectors emoscope yunet haar] [--detector-model FILE]
+        [--threshold 0.35 0.4 0.45] [--wider-part test|val|held_out|train|all] [--min-size 24] [--limit N]
+        [--video-seconds 10] [--threads 2] [--skip SET ...] [--json detection.json]
+
+``--threshold`` sweeps the ``emoscope`` detector's score threshold (the others keep theirs); ``--limit N``
+takes at most N WIDER photos and N ExpW crops (every k-th), for quick checks.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import sys
+import tempfile
 import time
-import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import cv2
 import numpy as np
 
-from _data import DATA, require
-from emoscope.classification import EmotionClassifier
-from emoscope.data.widerface import load_widerface
+from _data import DATA, MODELS, require
+from _faces import (PX_BINS, SHARE_BINS, SizeTally, assign, bin_name, boxed_photos, cut_out,
+                    every_kth, expw_crops, inside, portraits, side, write_tiled_video)
+from emoscope import Analyzer
+from emoscope.data.widerface import PARTS, load_widerface
 from emoscope.detection import DetectorSettings, create_detector
 from emoscope.io.images import read_image
-from model_accuracy import jaffe_pipeline
+from emoscope.io.video import VideoFileSource
+from emoscope.types import Detections
 
-MATCH_IOU = 0.4
-SIZE_BINS = ((24, 48), (48, 96), (96, 10_000))
-
-
-def load_boxes(xml_path):
-    root = ET.parse(xml_path).getroot()
-    for image in root.iter("image"):
-        boxes = [[float(b.get(k)) for k in ("left", "top", "width", "height")] for b in image.iter("box")]
-        yield image.get("file"), np.array(boxes).reshape(-1, 4)
-
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every box in ``a`` (N, 4) with every box in ``b`` (M, 4), both x, y, w, h."""
-    ax2, ay2 = a[:, None, 0] + a[:, None, 2], a[:, None, 1] + a[:, None, 3]
-    bx2, by2 = b[None, :, 0] + b[None, :, 2], b[None, :, 1] + b[None, :, 3]
-    iw = np.clip(np.minimum(ax2, bx2) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
-    ih = np.clip(np.minimum(ay2, by2) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
-    inter = iw * ih
-    return inter / (a[:, None, 2] * a[:, None, 3] + b[None, :, 2] * b[None, :, 3] - inter + 1e-9)
-
-
-def match(truth: np.ndarray, found: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Greedy matching by score: which faces were found, and which detections matched a face."""
-    hit, used = np.zeros(len(truth), bool), np.zeros(len(found), bool)
-    if len(truth) and len(found):
-        overlaps = iou_matrix(found, truth)
-        for d in np.argsort(-scores):
-            candidates = np.where(hit, 0, overlaps[d])
-            if candidates.max() >= MATCH_IOU:
-                hit[candidates.argmax()] = used[d] = True
-    return hit, used
+MARGINS = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0)
+POINTS = ("right eye", "left eye", "nose tip", "right mouth corner", "left mouth corner")
+SETS = ("wider", "boxed", "margins", "expw", "video", "stream", "jaffe", "landmarks", "speed")
 
 
 def wider_scores(detector, entries, min_size: float) -> dict:
-    """Recall per size bin and precision of detections of at least ``min_size`` px on WIDER photos."""
-    found_by_bin, total_by_bin = np.zeros(len(SIZE_BINS)), np.zeros(len(SIZE_BINS))
-    true_pos = false_pos = 0
+    """Recall and precision on WIDER photos, overall (faces of at least ``min_size`` px) and by size."""
+    tally = SizeTally(min_size)
     for entry in entries:
         image = cv2.imread(str(entry.path))
         if image is None:
             continue
-        detections = detector.detect(image)
-        boxes, scores = detections.boxes, detections.scores
-        side = np.sqrt(entry.boxes[:, 2] * entry.boxes[:, 3])
-        counted = side >= min_size
-        everything = np.concatenate([entry.boxes, entry.ignore])
-        hit, used = match(everything, boxes, scores)
-        big = np.sqrt(boxes[:, 2] * boxes[:, 3]) >= min_size * 0.8
-        true_pos += int((used & big).sum())
-        false_pos += int((~used & big).sum())
-        for index, (low, high) in enumerate(SIZE_BINS):
-            in_bin = counted & (side >= low) & (side < high)
-            total_by_bin[index] += in_bin.sum()
-            found_by_bin[index] += (hit[:len(entry.boxes)] & in_bin).sum()
-    result = {f"recall_{low}-{high if high < 10_000 else 'up'}": found / max(total, 1)
-              for (low, high), found, total in zip(SIZE_BINS, found_by_bin, total_by_bin)}
-    result["recall"] = found_by_bin.sum() / max(total_by_bin.sum(), 1)
-    result["precision"] = true_pos / max(true_pos + false_pos, 1)
-    result["faces"] = int(total_by_bin.sum())
+        counted = np.r_[np.ones(len(entry.boxes), bool), np.zeros(len(entry.ignore), bool)]
+        tally.add(np.concatenate([entry.boxes, entry.ignore]), detector.detect(image), min(image.shape[:2]),
+                  counted=counted)
+    return tally.summary()
+
+
+def boxed_scores(photos, found: list[Detections], dogs: Detections) -> dict:
+    """Recall and precision on the 43 boxed faces (every unmatched detection false), and faces on dogs.jpg."""
+    tally = SizeTally()
+    for photo, detections in zip(photos, found):
+        tally.add(photo.boxes, detections, min(photo.image.shape[:2]))
+    return {**tally.summary(), "dogs": len(dogs)}
+
+
+def margin_scores(detector, photos) -> dict:
+    """Recall of each boxed face cut out with each margin; a detection on another boxed face is neither."""
+    result = {}
+    for margin in MARGINS:
+        tally = SizeTally()
+        for photo in photos:
+            for k, box in enumerate(photo.boxes):
+                crop, corner = cut_out(photo.image, box, margin)
+                others = inside(np.delete(photo.boxes, k, axis=0) - corner, crop.shape[1], crop.shape[0])
+                tally.add((box - corner)[None], detector.detect(crop), min(crop.shape[:2]), others)
+        result[f"{margin:.0%}"] = tally.summary()
     return result
 
 
-def boxed_photos(detector, faces_dir) -> dict:
-    found = total = true_pos = false_pos = 0
-    for xml in ("training.xml", "testing.xml"):
-        for name, truth in load_boxes(faces_dir / xml):
-            detections = detector.detect(read_image(faces_dir / name))
-            hit, used = match(truth, detections.boxes, detections.scores)
-            found, total = found + int(hit.sum()), total + len(truth)
-            true_pos, false_pos = true_pos + int(used.sum()), false_pos + int((~used).sum())
-    dogs = len(detector.detect(read_image(faces_dir / "dogs.jpg")))
-    return {"recall": found / total, "precision": true_pos / max(true_pos + false_pos, 1), "faces": total,
-            "false_positives": false_pos, "dogs": dogs}
+def expw_scores(detector, crops) -> dict:
+    """Share of ExpW crops whose face is found; precision with every unmatched detection false."""
+    tally, centred = SizeTally(), 0
+    for path, box in crops:
+        image = cv2.imread(str(path))
+        detections = detector.detect(image)
+        tally.add(box[None], detections, min(image.shape[:2]))
+        middle = detections.boxes[:, :2] + detections.boxes[:, 2:] / 2
+        centred += bool((np.abs(middle - (box[:2] + box[2:] / 2)) <= box[2:] / 4).all(axis=1).any())
+    return {**tally.summary(), "centred": centred / max(len(crops), 1)}
+
+
+def video_scores(detect, video: Path, boxes: list) -> dict:
+    """Share of the true faces of each frame that ``detect(source)``'s per-frame detections find."""
+    tally = SizeTally()
+    with VideoFileSource(video) as source:
+        for index, detections in detect(source):
+            truth, neutral = boxes[index]
+            tally.add(truth, detections, min(source.size), neutral)
+    return {**tally.summary(), "frames": len(boxes)}
+
+
+def every_frame(detector):
+    def detect(source):
+        return ((frame.index, detector.detect(frame.image)) for frame in source)
+    return detect
+
+
+def library_stream(analyzer: Analyzer):
+    """What ``emoscope video`` records: the timeline of ``Analyzer.stream`` with its default settings."""
+    def detect(source):
+        for result in analyzer.stream(source, source.fps):
+            yield result.index, Detections(np.array([f.box for f in result.faces], np.float32).reshape(-1, 4),
+                                           [f.score for f in result.faces])
+    return detect
+
+
+def jaffe_scores(analyzer: Analyzer) -> dict:
+    """JAFFE through detect -> crop -> classify, as model_accuracy.py measures it (the most confident face;
+    a photo without one counts as wrong), and the share of photos with a face found."""
+    from model_accuracy import jaffe_images, pipeline_set
+
+    report = pipeline_set(analyzer, jaffe_images(require(DATA / "jaffe" / "jaffe_128px_png.zip"), analyzer.labels))
+    return {**report, "found": report.get("faces_found", report["faces"]) / max(report["faces"], 1)}
+
+
+def landmark_offsets(photos, found: list[Detections], reference: list[Detections]) -> dict | None:
+    """Distance of each landmark from YuNet's on the boxed faces both found, as a share of the face's side."""
+    if any(d.landmarks is None for d in found):
+        return None
+    offsets = []
+    for photo, own, theirs in zip(photos, found, reference):
+        mine, yunet = assign(photo.boxes, own.boxes, own.scores), assign(photo.boxes, theirs.boxes, theirs.scores)
+        for face in range(len(photo.boxes)):
+            if face in mine and face in yunet:
+                distance = own.landmarks[list(mine).index(face)] - theirs.landmarks[list(yunet).index(face)]
+                offsets.append(np.linalg.norm(distance, axis=1) / side(photo.boxes[face:face + 1])[0])
+    offsets = np.array(offsets).reshape(-1, len(POINTS))
+    if not len(offsets):
+        return {"faces": 0}
+    return {"faces": len(offsets), "mean": dict(zip(POINTS, offsets.mean(0).tolist())),
+            "p95": dict(zip(POINTS, np.percentile(offsets, 95, 0).tolist())),
+            "mean_all": float(offsets.mean()), "p95_all": float(np.percentile(offsets, 95))}
 
 
 def frame_ms(name: str, model, threads: int, frames: list[np.ndarray]) -> float:
@@ -130,46 +203,171 @@ def timing_frames(faces_dir) -> list[np.ndarray]:
     return frames
 
 
+# ---- the tables ----
+
+def fmt(value, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def r_p(scores: dict) -> str:
+    return "-" if not scores["faces"] and scores["precision"] is None else \
+        f"{fmt(scores['recall'])} / {fmt(scores['precision'])}"
+
+
+def table(title: str, header: list[str], lines: list[list[str]], note: str = "") -> None:
+    print(f"\n### {title}\n" + (f"\n{note}\n" if note else ""))
+    print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
+    for line in lines:
+        print("| " + " | ".join(line) + " |")
+
+
+def bins_header(first: dict, unit: str, bins) -> list[str]:
+    return [f"{bin_name(low, high, unit)} (n={first[f'by_{unit}'][bin_name(low, high, unit)]['faces']})"
+            for low, high in bins]
+
+
+def landmark_cells(offsets: dict | None, reference: bool) -> list[str]:
+    if offsets is None:
+        return ["n/a"] * (len(POINTS) + 2)
+    if not offsets["faces"]:
+        return ["0"] + ["-"] * (len(POINTS) + 1)
+    return ([f"{offsets['faces']}{' (the reference)' if reference else ''}"] +
+            [f"{fmt(offsets['mean'][p])} / {fmt(offsets['p95'][p])}" for p in POINTS] +
+            [f"{fmt(offsets['mean_all'])} / {fmt(offsets['p95_all'])}"])
+
+
+def print_tables(results: list[dict], args) -> None:
+    def rows_with(key):
+        return [(row["label"], row[key]) for row in results if key in row]
+
+    if wider := rows_with("wider"):
+        first = wider[0][1]
+        table(f"WIDER {args.wider_part}: recall / precision, by size in px",
+              ["detector", f"all >= {args.min_size:g} px (n={first['faces']})", "false"] +
+              bins_header(first, "px", PX_BINS),
+              [[label, r_p(s), str(s["false"])] + [r_p(s["by_px"][bin_name(*b)]) for b in PX_BINS]
+               for label, s in wider],
+              "Recall of a bin over its faces, precision over detections of that size (their own box).")
+        table(f"WIDER {args.wider_part}: recall / precision, by face side as a share of the photo's shorter side",
+              ["detector"] + bins_header(first, "share", SHARE_BINS),
+              [[label] + [r_p(s["by_share"][bin_name(*b, "share")]) for b in SHARE_BINS] for label, s in wider],
+              f"Faces of at least {args.min_size:g} px, detections of at least {0.8 * args.min_size:g} px.")
+    if boxed := rows_with("boxed_43"):
+        table("43 boxed faces of the shared photos", ["detector", "recall", "precision", "false", "faces on dogs.jpg"],
+              [[label, fmt(s["recall"]), fmt(s["precision"]), str(s["false"]), str(s["dogs"])] for label, s in boxed])
+    if margins := rows_with("margins"):
+        table("The 43 faces cut out with a margin of x % of the box on each side: recall (false detections)",
+              ["detector"] + list(margins[0][1]),
+              [[label] + [f"{fmt(m['recall'])} ({m['false']})" for m in s.values()] for label, s in margins],
+              "0 %: the face fills the crop; 100 %: the face is a third of it. Another boxed face in the crop "
+              "is neither true nor false.")
+    if expw := rows_with("expw_test"):
+        table(f"ExpW test crops (n={expw[0][1]['faces']})",
+              ["detector", "found", "precision", "false", "a detection centred on the box"],
+              [[label, fmt(s["recall"]), fmt(s["precision"]), str(s["false"]), fmt(s["centred"])] for label, s in expw],
+              "A detection matching nothing is false: an unlabelled neighbour's face in a crop counts as false. "
+              "The last column (a detection whose centre is within a quarter of the labelled box's side of its "
+              "centre, at any IoU) shows where a face was seen but framed unlike ExpW's box.")
+    video = {label: s for label, s in rows_with("video")}
+    stream = {label: s for label, s in rows_with("video_stream")}
+    if video or stream:
+        some = next(iter((video or stream).values()))
+        table(f"Tiled portrait video ({some['frames']} frames, {some['faces'] / some['frames']:.1f} true faces "
+              "per frame)", ["detector", "found, every frame", "precision", "false per frame",
+                             "in the timeline, library defaults", "false per frame"],
+              [[label, fmt(video.get(label, {}).get("recall")), fmt(video.get(label, {}).get("precision")),
+                fmt(video[label]["false"] / video[label]["frames"], 2) if label in video else "-",
+                fmt(stream.get(label, {}).get("recall")),
+                fmt(stream[label]["false"] / stream[label]["frames"], 2) if label in stream else "-"]
+               for label in dict.fromkeys([*video, *stream])],
+              "Found: a detection (or timeline record) matching a true box at IoU >= 0.4 in that frame. "
+              "An unlabelled face in a tile (an ExpW neighbour) counts as false.")
+    if jaffe := rows_with("jaffe"):
+        table("JAFFE through the pipeline", ["detector", "photos with a face", "emotion accuracy"],
+              [[label, fmt(s["found"]), f"{s['accuracy']:.1%}"] for label, s in jaffe])
+    if landmarks := rows_with("landmarks"):
+        table("Landmarks: distance from YuNet's, share of the face's side, mean / p95 (target <= 0.05)",
+              ["detector", "faces"] + list(POINTS) + ["all"],
+              [[label] + landmark_cells(s, label == "yunet") for label, s in landmarks])
+    if speed := rows_with("ms_640x480"):
+        table("ms per 640x480 frame (median)", ["detector", "1 thread", "2 threads"],
+              [[label, fmt(s["1_threads"], 2), fmt(s["2_threads"], 2)] for label, s in speed])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--detector-model", help="EmoScope detector ONNX file (default: the bundled one)")
-    parser.add_argument("--detectors", nargs="+", default=["emoscope", "yunet", "haar"])
+    parser.add_argument("--detectors", nargs="+", default=["emoscope", "yunet", "haar"],
+                        choices=("emoscope", "yunet", "haar"))
     parser.add_argument("--threshold", type=float, nargs="+", default=[None],
                         help="score thresholds to try for emoscope (default: its own)")
     parser.add_argument("--min-size", type=float, default=24, help="smallest WIDER face counted, px (sqrt(w*h))")
-    parser.add_argument("--wider-part", choices=("held_out", "train"), default="held_out",
-                        help="train: photos the detector learnt from, for choosing its threshold")
-    parser.add_argument("--limit", type=int, help="at most this many WIDER photos (every k-th)")
-    parser.add_argument("--skip", nargs="*", default=[], choices=("wider", "boxed", "speed", "jaffe"))
+    parser.add_argument("--wider-part", choices=PARTS, default="test",
+                        help="test: reported; val: for choosing thresholds (test + val = held_out); "
+                             "train: photos the detector learnt from")
+    parser.add_argument("--limit", type=int, help="at most this many WIDER photos and ExpW crops (every k-th)")
+    parser.add_argument("--video-seconds", type=float, default=10.0, help="length of the tiled portrait video")
+    parser.add_argument("--threads", type=int, default=2, help="threads of the detectors in the accuracy sets")
+    parser.add_argument("--skip", nargs="*", default=[], choices=SETS)
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args()
+    run = [s for s in SETS if s not in args.skip]
     faces_dir = require(DATA / "faces")
-    wider = load_widerface(require(DATA / "widerface"), args.wider_part) if "wider" not in args.skip else []
-    if args.limit and len(wider) > args.limit:
-        wider = wider[::len(wider) // args.limit][:args.limit]
-    classifier = EmotionClassifier(None, threads=2) if "jaffe" not in args.skip else None
-    frames = timing_frames(faces_dir)
+    photos = boxed_photos(faces_dir)
+    wider = every_kth(load_widerface(require(DATA / "widerface"), args.wider_part), args.limit) \
+        if "wider" in run else []
+    crops = expw_crops(require(DATA / "expw"), limit=args.limit) if "expw" in run else []
+    reference = None
+    if "landmarks" in run:
+        require(MODELS / "yunet")
+        yunet = create_detector("yunet", None, DetectorSettings(), threads=args.threads)
+        reference = [yunet.detect(photo.image) for photo in photos]
+    frames = timing_frames(faces_dir) if "speed" in run else []
+    tmp = tempfile.TemporaryDirectory()
+    video, boxes = Path(tmp.name) / "portraits.mp4", []
+    if {"video", "stream"} & set(run):
+        boxes = write_tiled_video(video, portraits(faces_dir, require(DATA / "expw")), args.video_seconds)
     results = []
     for name in args.detectors:
         model = args.detector_model if name == "emoscope" else None
         for threshold in (args.threshold if name == "emoscope" else [None]):
             settings = DetectorSettings(score_threshold=threshold)
-            detector = create_detector(name, model, settings, threads=2)
+            detector = create_detector(name, model, settings, threads=args.threads)
             row = {"detector": name, "threshold": threshold if threshold is not None else
                    getattr(detector, "score_threshold", "-" if name == "haar" else 0.8)}
-            if "wider" not in args.skip:
-                row[f"wider_{args.wider_part}"] = wider_scores(detector, wider, args.min_size)
-            if "boxed" not in args.skip:
-                row["boxed_43"] = boxed_photos(detector, faces_dir)
-            if "jaffe" not in args.skip:
-                row["jaffe"] = jaffe_pipeline(classifier, detector, require(DATA / "jaffe" / "jaffe_128px_png.zip"))
-            if "speed" not in args.skip and threshold == args.threshold[0]:
+            row["label"] = name if len(args.threshold) == 1 or name != "emoscope" else f"{name} @ {row['threshold']}"
+            print(f"{row['label']}: {', '.join(run)}", file=sys.stderr, flush=True)
+            if "wider" in run:
+                row["wider"] = wider_scores(detector, wider, args.min_size)
+            if {"boxed", "landmarks"} & set(run):
+                found = [detector.detect(photo.image) for photo in photos]
+                if "boxed" in run:
+                    row["boxed_43"] = boxed_scores(photos, found, detector.detect(read_image(faces_dir / "dogs.jpg")))
+                if "landmarks" in run:
+                    row["landmarks"] = landmark_offsets(photos, found, reference)
+            if "margins" in run:
+                row["margins"] = margin_scores(detector, photos)
+            if "expw" in run:
+                row["expw_test"] = expw_scores(detector, crops)
+            if "video" in run:
+                row["video"] = video_scores(every_frame(detector), video, boxes)
+            if {"stream", "jaffe"} & set(run):
+                analyzer = Analyzer(name, detector_model=model, score_threshold=threshold, threads=args.threads)
+                if "stream" in run:
+                    row["video_stream"] = video_scores(library_stream(analyzer), video, boxes)
+                if "jaffe" in run:
+                    row["jaffe"] = jaffe_scores(analyzer)
+            if "speed" in run and threshold == args.threshold[0]:
                 row["ms_640x480"] = {f"{t}_threads": frame_ms(name, model, t, frames) for t in (1, 2)}
             results.append(row)
-            print(json.dumps(row), flush=True)
+    tmp.cleanup()
+    print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; command: python benchmarks/detection.py "
+          f"{' '.join(sys.argv[1:])}; WIDER {args.wider_part}: {len(wider)} photos")
+    print_tables(results, args)
     if args.json:
         with open(args.json, "w") as handle:
-            json.dump({"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "results": results}, handle, indent=2)
+            json.dump({"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "command": sys.argv[1:],
+                       "wider_photos": len(wider), "results": results}, handle, indent=2)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from emoscope import InputError, ModelNotFoundError
-from emoscope.detection import DetectorSettings, create_detector, parse_region
+from emoscope.detection import REGISTRY, DetectorSettings, check_options, create_detector, parse_region
 from emoscope.detection.onnx_detector import DetectorInfo, decode
 
 
@@ -66,32 +66,58 @@ def test_unknown_detector_and_bad_model_file(tmp_path):
         create_detector("yunet", bogus)
 
 
-def _outputs(size_hw, faces):
-    """Hand-made model outputs for a ``size_hw`` input: ``faces`` as (stride, row, col, score, l, t, r, b)."""
+def _outputs(size_hw, faces, landmarks=False):
+    """Hand-made model outputs for a ``size_hw`` input: ``faces`` as (stride, row, col, score, l, t, r, b);
+    with ``landmarks``, each face's five points sit at offsets (1, 2), (3, 4), ... from its grid point."""
     outputs = []
     for stride in (8, 16, 32):
         points = -(-size_hw[0] // stride) * -(-size_hw[1] // stride)
         scores, boxes = np.zeros((1, points), np.float32), np.zeros((1, points, 4), np.float32)
+        offsets = np.zeros((1, points, 10), np.float32)
         cols = -(-size_hw[1] // stride)
         for s, row, col, score, *ltrb in faces:
             if s == stride:
                 scores[0, row * cols + col] = score
                 boxes[0, row * cols + col] = ltrb
-        outputs += [scores, boxes]
+                offsets[0, row * cols + col] = np.arange(1, 11)
+        outputs += [scores, boxes, offsets] if landmarks else [scores, boxes]
     return outputs
 
 
+FACES = [(8, 4, 5, 0.9, 10, 10, 10, 14),       # point (40, 32): box 30, 22, 20 x 24
+         (8, 4, 6, 0.8, 18, 10, 2, 14),        # point (48, 32): the same box, weaker -> suppressed
+         (32, 2, 3, 0.7, 30, 20, 34, 44),      # point (96, 64): box 66, 44, 64 x 64
+         (16, 1, 1, 0.2, 5, 5, 5, 5)]          # below the threshold
+
+
 def test_decoder_turns_points_and_distances_into_boxes_and_suppresses_overlaps():
-    faces = [(8, 4, 5, 0.9, 10, 10, 10, 14),       # point (40, 32): box 30, 22, 20 x 24
-             (8, 4, 6, 0.8, 18, 10, 2, 14),        # point (48, 32): the same box, weaker -> suppressed
-             (32, 2, 3, 0.7, 30, 20, 34, 44),      # point (96, 64): box 66, 44, 64 x 64
-             (16, 1, 1, 0.2, 5, 5, 5, 5)]          # below the threshold
-    boxes, scores = decode(_outputs((128, 160), faces), (8, 16, 32), (128, 160), 0.5, 0.4)
-    order = np.argsort(-scores)
-    np.testing.assert_allclose(scores[order], [0.9, 0.7])
-    np.testing.assert_allclose(boxes[order], [[30, 22, 20, 24], [66, 44, 64, 64]])
-    empty, _ = decode(_outputs((64, 64), []), (8, 16, 32), (64, 64), 0.5, 0.4)
-    assert empty.shape == (0, 4)
+    found = decode(_outputs((128, 160), FACES), (8, 16, 32), (128, 160), 0.5, 0.4)
+    order = np.argsort(-found.scores)
+    np.testing.assert_allclose(found.scores[order], [0.9, 0.7])
+    np.testing.assert_allclose(found.boxes[order], [[30, 22, 20, 24], [66, 44, 64, 64]])
+    assert found.landmarks is None
+    empty = decode(_outputs((64, 64), []), (8, 16, 32), (64, 64), 0.5, 0.4)
+    assert empty.boxes.shape == (0, 4)
+
+
+def test_decoder_places_landmarks_from_their_grid_point():
+    found = decode(_outputs((128, 160), FACES, landmarks=True), (8, 16, 32), (128, 160), 0.5, 0.4, landmarks=True)
+    order = np.argsort(-found.scores)
+    offsets = np.arange(1, 11, dtype=np.float32).reshape(5, 2)
+    np.testing.assert_allclose(found.landmarks[order], [offsets + [40, 32], offsets + [96, 64]])
+    assert decode(_outputs((64, 64), [], landmarks=True), (8, 16, 32), (64, 64), 0.5, 0.4,
+                  landmarks=True).landmarks.shape == (0, 5, 2)
+    with pytest.raises(ValueError, match="6 outputs for 3 strides, expected 3 each"):
+        decode(_outputs((64, 64), []), (8, 16, 32), (64, 64), 0.5, 0.4, landmarks=True)
+
+
+def test_the_bundled_detector_gives_five_landmarks_inside_each_face(example_image):
+    found = create_detector("auto").detect(example_image)
+    assert len(found) >= 1 and found.landmarks is not None
+    for (x, y, w, h), points in zip(found.boxes, found.landmarks):
+        assert ((points[:, 0] > x) & (points[:, 0] < x + w) & (points[:, 1] > y) & (points[:, 1] < y + h)).all()
+        assert points[0, 0] < points[1, 0] and points[3, 0] < points[4, 0]      # eyes, mouth corners in order
+        assert points[:2, 1].max() < points[2, 1] < points[3:, 1].min()         # eyes above the nose above the mouth
 
 
 def test_detector_metadata_round_trip_and_refuses_other_models():
@@ -132,3 +158,26 @@ def test_analyzer_without_a_detector_classifies_each_image_as_one_face(example_i
     assert len(result.faces) == 1 and result.faces[0].box == (0, 0, face.shape[1], face.shape[0])
     region = Analyzer("none", threads=1, region=(130, 40, 170, 180)).analyze(example_image)
     assert region.faces[0].box == (130, 40, 170, 180)
+
+
+def test_registry_refuses_unknown_detectors_and_options_they_do_not_take(tmp_path):
+    with pytest.raises(InputError, match="unknown detector 'mtcnn'"):
+        check_options("mtcnn")
+    with pytest.raises(InputError, match="a score threshold does not apply to the haar detector"):
+        create_detector("haar", settings=DetectorSettings(score_threshold=0.5))
+    with pytest.raises(InputError, match="a detector model file does not apply to the none detector"):
+        create_detector(None, tmp_path / "x.onnx")
+    assert REGISTRY["yunet"].landmarks == "yes" and not REGISTRY["haar"].score_threshold
+    assert check_options("emoscope", 0.5).name == "emoscope"
+
+
+@pytest.mark.parametrize("command", [["image", "photo.jpg"], ["batch", "photo.jpg", "--out", "results"]])
+def test_cli_refuses_a_score_threshold_for_haar_in_one_line(tmp_path, capsys, command):
+    from emoscope.cli import main
+
+    cv2.imwrite(str(tmp_path / "photo.jpg"), np.zeros((32, 32, 3), np.uint8))
+    command = [str(tmp_path / part) if part in ("photo.jpg", "results") else part for part in command]
+    assert main([*command, "--detector", "haar", "--score-threshold", "0.5"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error == "emoscope: error: a score threshold does not apply to the haar detector (no calibrated scores)"
+    assert not (tmp_path / "results").exists()

@@ -12,9 +12,13 @@ from emoscope.data import DatasetError  # noqa: E402
 from emoscope.data.widerface import is_held_out, load_widerface, parse_labels, read_images  # noqa: E402
 from emoscope.detection import DetectorSettings, OnnxFaceDetector  # noqa: E402
 from emoscope.detection.onnx_detector import DetectorInfo  # noqa: E402
-from emoscope.training.detector_augment import DetectorAugment, geometric, photometric  # noqa: E402
+from emoscope.training.detector_augment import (DetectorAugment, DetectorSample, close_up, geometric,  # noqa: E402
+                                                photometric, tiles)
+from emoscope.training.detector_data import face_crop_samples  # noqa: E402
 from emoscope.training.detector_export import export_detector, max_relative_difference  # noqa: E402
-from emoscope.training.detector_loss import assign, grid_points  # noqa: E402
+from emoscope.training.detector_loss import assign, detection_loss, grid_points  # noqa: E402
+from emoscope.training.detector_model import ExportWrapper, FaceDetectorNet  # noqa: E402
+from emoscope.training.detector_warm_start import warm_start  # noqa: E402
 from emoscope.training.detector_trainer import DetectorTrainConfig, train_detector  # noqa: E402
 from emoscope.training.trainer import TrainingError  # noqa: E402
 
@@ -70,7 +74,8 @@ def _wider_tree(root, count=6, size=160):
     for split in ("train", "val"):
         lines = []
         for i in range(count):
-            image, boxes, _ = face_image(rng, size)
+            sample = face_image(rng, size)
+            image, boxes = sample.image, sample.boxes
             name = f"0--Gen/{split}_{i}.jpg"
             path = root / f"WIDER_{split}" / "images" / name
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -103,21 +108,143 @@ def test_geometric_augmentation_moves_boxes_with_the_pixels(scale, offset, flip)
     image = np.zeros((200, 240, 3), np.uint8)
     box = np.array([[60, 50, 64, 48]], np.float32)
     image[50:98, 60:124] = 255
-    crop, boxes, ignore = geometric(image, box, np.zeros((0, 4), np.float32), np.random.default_rng(0),
-                                    DetectorAugment(size=160, min_face=4), scale=scale, offset=offset, flip=flip)
-    assert crop.shape == (160, 160, 3) and len(boxes) == 1 and len(ignore) == 0
-    ys, xs = np.nonzero(crop[..., 0] > 127)
+    out = geometric(DetectorSample.of(image, box), np.random.default_rng(0),
+                    DetectorAugment(size=160, min_face=4), scale=scale, offset=offset, flip=flip)
+    assert out.image.shape == (160, 160, 3) and len(out.boxes) == 1 and len(out.ignore) == 0
+    ys, xs = np.nonzero(out.image[..., 0] > 127)
     drawn = [xs.min(), ys.min(), xs.max() + 1 - xs.min(), ys.max() + 1 - ys.min()]
-    np.testing.assert_allclose(boxes[0], drawn, atol=1.5)
+    np.testing.assert_allclose(out.boxes[0], drawn, atol=1.5)
 
 
 def test_faces_cut_by_the_crop_or_too_small_become_ignore_regions():
     image = np.zeros((200, 200, 3), np.uint8)
     boxes = np.array([[150, 10, 40, 40], [10, 10, 3, 3], [40, 40, 30, 30]], np.float32)
-    _, kept, ignore = geometric(image, boxes, np.zeros((0, 4), np.float32), np.random.default_rng(0),
-                                DetectorAugment(size=160, min_face=6), scale=1.0, offset=(0, 0), flip=False)
-    np.testing.assert_array_equal(kept, [[40, 40, 30, 30]])
-    assert len(ignore) == 2
+    out = geometric(DetectorSample.of(image, boxes), np.random.default_rng(0),
+                    DetectorAugment(size=160, min_face=6), scale=1.0, offset=(0, 0), flip=False)
+    np.testing.assert_array_equal(out.boxes, [[40, 40, 30, 30]])
+    assert len(out.ignore) == 2 and out.landmarks.shape == (1, 5, 2)
+
+
+def _dotted_face(size=200):
+    """A grey photo with one white face box and five coloured dots as its landmarks, each dot a
+    different channel pattern so it can be found again after any crop or flip."""
+    image = np.full((size, size, 3), 60, np.uint8)
+    box = np.array([[50, 40, 80, 100]], np.float32)
+    image[40:140, 50:130] = 200
+    points = np.array([[[70, 75], [110, 75], [90, 100], [75, 120], [105, 120]]], np.float32)
+    for (x, y), colour in zip(points[0], [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (0, 255, 255)]):
+        cv2.circle(image, (int(x), int(y)), 3, colour, -1)
+    return DetectorSample.of(image, box, landmarks=points)
+
+
+def _dot_centre(image, colour):
+    mask = np.all(np.abs(image.astype(int) - colour) < 60, axis=2)
+    ys, xs = np.nonzero(mask)
+    return np.array([xs.mean(), ys.mean()])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_close_up_keeps_boxes_and_landmarks_on_the_face_and_swaps_sides_when_flipped(seed):
+    rng = np.random.default_rng(seed)
+    cfg = DetectorAugment(size=160, fill_range=(0.5, 0.9), max_upscale=4.0, min_face=4)
+    out = close_up(_dotted_face(), 0, rng, cfg)
+    assert len(out.boxes) == 1
+    x, y, w, h = out.boxes[0]
+    assert max(w, h) >= 0.5 * 0.5 * 160                      # the face fills about half the crop or more
+    colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (0, 255, 255)]
+    flipped = out.landmarks[0, 0, 0] > out.landmarks[0, 1, 0]   # never: a flip also swaps right and left
+    assert not flipped
+    for point, colour in zip(out.landmarks[0], colours):
+        inside = 3 <= point[0] < 157 and 3 <= point[1] < 157
+        if inside:
+            seen = _dot_centre(out.image, colour)
+            swapped = _dot_centre(out.image, colours[[1, 0, 2, 4, 3][colours.index(colour)]])
+            assert np.linalg.norm(seen - point) < 3 or np.linalg.norm(swapped - point) < 3
+
+
+def test_flip_swaps_left_and_right_landmarks():
+    sample = _dotted_face()
+    out = geometric(sample, np.random.default_rng(0), DetectorAugment(size=200, min_face=4), scale=1.0,
+                    offset=(0, 0), flip=True)
+    expected = sample.landmarks[0][[1, 0, 2, 4, 3]].copy()
+    expected[:, 0] = 200 - expected[:, 0]
+    np.testing.assert_allclose(out.landmarks[0], expected)
+    np.testing.assert_allclose(_dot_centre(out.image, (0, 255, 0)), out.landmarks[0, 0], atol=1.0)
+
+
+def test_tiles_paste_close_ups_on_a_background():
+    rng = np.random.default_rng(2)
+    out = tiles([[_dotted_face()]], rng, DetectorAugment(size=320, min_face=4))
+    assert out.image.shape == (320, 320, 3) and len(out.boxes) >= 1
+    assert len(out.landmarks) == len(out.boxes)
+    for x, y, w, h in out.boxes:                          # each tile's face is bright where its box says
+        assert out.image[int(y + 0.12 * h), int(x + 0.12 * w)].mean() > 150
+
+
+def test_a_face_filling_the_whole_input_is_assigned_to_the_coarsest_level():
+    points, strides, levels = grid_points((320, 320))
+    owner, _ = assign(points, strides, levels, torch.tensor([[0.0, 0.0, 320.0, 320.0]]), torch.zeros((0, 4)))
+    assert set(strides[owner == 0].tolist()) == {64.0} and (owner == 0).sum() >= 4
+
+
+def test_landmark_loss_counts_only_faces_with_landmarks():
+    torch.manual_seed(0)
+    net = FaceDetectorNet()
+    outputs = net.eval()(torch.zeros(1, 3, 64, 64))
+    box = torch.tensor([[16.0, 16.0, 32.0, 32.0]])
+    unknown = torch.full((1, 5, 2), float("nan"))
+    known = torch.tensor([[[24.0, 28.0], [40.0, 28.0], [32.0, 36.0], [26.0, 42.0], [38.0, 42.0]]])
+    without = detection_loss(outputs, [(box, torch.zeros((0, 4)), unknown)], (64, 64))
+    with_points = detection_loss(outputs, [(box, torch.zeros((0, 4)), known)], (64, 64))
+    assert float(without["landmark"]) == 0 and float(with_points["landmark"]) > 0
+    assert torch.isfinite(without["loss"]) and float(with_points["loss"]) > float(without["loss"])
+
+
+def test_face_crop_table_leaves_out_missing_files_and_boxes_outside_their_crop(tmp_path, caplog):
+    (tmp_path / "train").mkdir()
+    for name in ("a.jpg", "b.jpg"):
+        cv2.imwrite(str(tmp_path / "train" / name), np.full((112, 112, 3), 128, np.uint8))
+    (tmp_path / "faces.csv").write_text("file,split,x,y,w,h\n"
+                                        "train/a.jpg,train,18.7,18.7,74.7,74.7\n"
+                                        "train/b.jpg,train,90,90,74.7,74.7\n"
+                                        "train/gone.jpg,train,18.7,18.7,74.7,74.7\n"
+                                        "train/a.jpg,test,18.7,18.7,74.7,74.7\n")
+    with caplog.at_level(logging.WARNING):
+        samples = face_crop_samples(tmp_path, "train", None, None)
+    assert len(samples) == 1 and np.isnan(samples[0].landmarks).all()
+    assert "1 train rows left out (missing or unreadable)" in caplog.text
+    assert "1 train rows left out (box outside its crop)" in caplog.text
+    with pytest.raises(TrainingError, match="no faces.csv"):
+        face_crop_samples(tmp_path / "train", "train", None, None)
+
+
+class _ThreeLevelExport(torch.nn.Module):
+    """What a 1.x detector file holds: scores and box distances of three levels, batch norms folded."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, bgr):
+        return tuple(t for score, box, _ in self.net(bgr) for t in (torch.sigmoid(score), box))
+
+
+def test_warm_start_reproduces_a_three_level_onnx_detector(tmp_path):
+    torch.manual_seed(0)
+    old = FaceDetectorNet(strides=(8, 16, 32))
+    photos = torch.rand(8, 3, 96, 96) * 255
+    old.train()(photos)                                   # running statistics away from 0 and 1
+    path = tmp_path / "old.onnx"
+    torch.onnx.export(_ThreeLevelExport(old.eval()), (photos[:1],), str(path), input_names=["input"],
+                      opset_version=17, dynamo=False)
+    new = FaceDetectorNet()
+    left_new = warm_start(new, path, photos)
+    assert any(key.startswith("landmark") for key in left_new) and any(".3." in key for key in left_new)
+    with torch.no_grad():
+        expected, got = old.eval()(photos[:2]), new.eval()(photos[:2])
+    for (score, box, _), (new_score, new_box, _) in zip(expected, got[:3]):
+        torch.testing.assert_close(new_score, score, atol=1e-3, rtol=1e-3)
+        torch.testing.assert_close(new_box, box, atol=1e-3, rtol=1e-3)
 
 
 def test_photometric_augmentation_keeps_shape_and_type():
@@ -153,16 +280,16 @@ def face_image(rng, size=160):
             cv2.circle(image, (x + int(eye * w), y + int(0.4 * h)), max(2, w // 10), (30, 30, 30), -1)
         cv2.line(image, (x + w // 3, y + int(0.75 * h)), (x + 2 * w // 3, y + int(0.75 * h)), (40, 40, 120), 2)
         boxes.append((x, y, w, h))
-    return image, np.array(boxes, np.float32), np.zeros((0, 4), np.float32)
+    return DetectorSample.of(image, np.array(boxes, np.float32))
 
 
 def _recall(detector, seeds) -> float:
     found = total = 0
     for seed in seeds:
-        image, boxes, _ = face_image(np.random.default_rng(seed))
-        got = detector.detect(image).boxes
-        total += len(boxes)
-        for x, y, w, h in boxes:
+        sample = face_image(np.random.default_rng(seed))
+        got = detector.detect(sample.image).boxes
+        total += len(sample.boxes)
+        for x, y, w, h in sample.boxes:
             if len(got):
                 iw = np.minimum(x + w, got[:, 0] + got[:, 2]) - np.maximum(x, got[:, 0])
                 ih = np.minimum(y + h, got[:, 1] + got[:, 3]) - np.maximum(y, got[:, 1])
@@ -191,8 +318,25 @@ def test_tiny_training_run_learns_and_exports(tiny_run, tmp_path):
     onnx_path = export_detector(last, tmp_path / "det.onnx", DetectorInfo(score_threshold=0.3, version="test"))
     assert max_relative_difference(last, onnx_path) < 1e-4
     detector = OnnxFaceDetector(onnx_path, DetectorSettings(min_face=0))
-    assert detector.info.version == "test" and detector.info.strides == (8, 16, 32)
+    assert detector.info.version == "test" and detector.info.strides == (8, 16, 32, 64) and detector.info.landmarks
     assert _recall(detector, range(100, 115)) >= 0.7
+    found = detector.detect(face_image(np.random.default_rng(100)).image)
+    assert found.landmarks is not None and found.landmarks.shape == (len(found), 5, 2)
+
+
+def test_a_detector_file_whose_outputs_do_not_match_its_metadata_is_refused(tiny_run, tmp_path):
+    import onnx
+
+    last, _, _ = tiny_run
+    path = export_detector(last, tmp_path / "det.onnx", DetectorInfo(version="test"))
+    proto = onnx.load(str(path))
+    for entry in proto.metadata_props:
+        if entry.key == "landmarks":
+            entry.value = "false"
+    onnx.save(proto, str(tmp_path / "lying.onnx"))
+    from emoscope import ModelNotFoundError
+    with pytest.raises(ModelNotFoundError, match="lying.onnx: 12 outputs, but its metadata promises 8"):
+        OnnxFaceDetector(tmp_path / "lying.onnx", DetectorSettings())
 
 
 def test_a_finished_run_resumes_longer_and_refuses_other_settings(tiny_run):

@@ -18,6 +18,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .detection import check_options
 from .errors import InputError
 from .io.images import IMAGE_SUFFIXES, walk_files
 from .models import sha256_of
@@ -192,6 +193,8 @@ def run_batch(inputs, out_dir, scheduler: str | None = None, workers: int = 2, e
         raise InputError("workers must be at least 1")
     if scheduler is not None and not SCHEDULER.match(scheduler):
         raise InputError(f"--scheduler {scheduler!r}: not a Dask address such as tcp://10.0.0.5:8786")
+    options = analyzer_options or {}
+    check_options(options.get("detector", "auto"), options.get("score_threshold"), options.get("detector_model"))
     out_dir = Path(out_dir).resolve()
     files, failed = expand_inputs(inputs)
     if not files and not failed:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from .data import DATASET_KINDS
-from .cli_types import FRACTION, NON_NEGATIVE, PORT, POSITIVE, POSITIVE_FLOAT
+from .cli_types import FRACTION, NON_NEGATIVE, PORT, POSITIVE, POSITIVE_FLOAT, float_in
 from .errors import EmoScopeError, InputError
 from .io.paths import check_output_folder, check_outputs
 from .detection import DETECTORS, parse_region
@@ -78,8 +78,6 @@ def _analyzer(args):
     """The Analyzer the options ask for."""
     from .pipeline import Analyzer
 
-    if args.detector in ("haar", "none") and args.score_threshold is not None:
-        raise InputError(f"--score-threshold does not apply to --detector {args.detector} (no calibrated scores)")
     return Analyzer(args.detector, args.model, detector_model=args.detector_model, threads=args.threads,
                     min_face=args.min_face, max_side=args.max_side, score_threshold=args.score_threshold,
                     region=getattr(args, "analysis_region", None))
@@ -335,6 +333,13 @@ def _add_train_detector_parser(commands) -> None:
     parser.add_argument("--lr", type=float, help="peak learning rate (AdamW, warm-up then cosine)")
     parser.add_argument("--size", type=int, help="square training crop in pixels")
     parser.add_argument("--seed", type=int)
+    parser.add_argument("--close-ups", metavar="DIR",
+                        help="extra close-up faces: a folder of face crops with faces.csv (file, split, x, y, w, h; "
+                             "ExpW's layout), its train split")
+    parser.add_argument("--landmarks-from", metavar="YUNET",
+                        help="YuNet ONNX file whose landmarks are the pseudo-labels (default: the one "
+                             "`emoscope models` finds; without one, boxes only)")
+    parser.add_argument("--init-from", metavar="ONNX", help="start from this EmoScope detector (e.g. the bundled one)")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for PyTorch (default: 1)")
     parser.add_argument("--restart", action="store_true", help="start over even if OUT holds a run")
     parser.set_defaults(handler=cmd_train_detector)
@@ -359,6 +364,40 @@ def _add_export_detector_parser(commands) -> None:
     parser.set_defaults(handler=cmd_export_detector)
 
 
+def _add_tune_detector_parser(commands) -> None:
+    parser = commands.add_parser("tune-detector", help="choose a detector's score threshold and input size on "
+                                 "validation photos (train extra)",
+                                 description="Score an EmoScope detector at several input sizes and score thresholds "
+                                             "on the WIDER FACE val part and on close-ups (WIDER val faces cut out, "
+                                             "the face-crop folder's val split), and print the choice; pass it to "
+                                             "export-detector.")
+    parser.add_argument("model", help="EmoScope detector ONNX file")
+    parser.add_argument("--data", required=True, metavar="DIR", help="WIDER FACE root")
+    parser.add_argument("--close-ups", metavar="DIR", help="face-crop folder with faces.csv (its val split)")
+    parser.add_argument("--json", metavar="FILE", help="write every candidate's scores and the choice")
+    parser.set_defaults(handler=cmd_tune_detector)
+
+
+def cmd_tune_detector(args) -> int:
+    from dataclasses import asdict
+
+    from .data.widerface import load_widerface, read_images
+    from .training.detector_data import face_crop_samples
+    from .training.detector_selection import choose, measure, table
+
+    photos = [(image, entry.boxes, entry.ignore) for image, entry in read_images(load_widerface(args.data, "val"))]
+    crops = [(s.image, s.boxes) for s in face_crop_samples(Path(args.close_ups), "val", None, None)] \
+        if args.close_ups else []
+    candidates = measure(args.model, photos, crops)
+    chosen = choose(candidates)
+    print(f"{len(photos)} WIDER val photos; {len(crops)} val face crops")
+    print(table(candidates, chosen))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"candidates": [asdict(c) for c in candidates],
+                                               "chosen": asdict(chosen)}, indent=2))
+    return 0
+
+
 def cmd_export_detector(args) -> int:
     from .detection.onnx_detector import DetectorInfo
     from .training.detector_export import export_detector, max_relative_difference
@@ -377,19 +416,33 @@ def cmd_train_detector(args) -> int:
 
     import torch
 
-    from .data.widerface import load_widerface, read_images
+    from . import models
+    from .data.widerface import load_widerface
+    from .training.detector_data import PseudoLabeller, face_crop_samples, wider_samples
     from .training.detector_trainer import DetectorTrainConfig, train_detector
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
-    loaded = read_images(load_widerface(args.data, "train"))
-    print(f"{len(loaded)} training photos, {sum(len(entry.boxes) for _, entry in loaded)} faces")
+    yunet = models.find_downloadable("yunet", args.landmarks_from)
+    labeller = PseudoLabeller(yunet) if yunet else None
+    if labeller is None:
+        print("no YuNet model found: training boxes only, without landmarks")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    samples = wider_samples(load_widerface(args.data, "train"), labeller, out / "wider_landmarks.npz")
+    close_ups = face_crop_samples(Path(args.close_ups), "train", labeller, out / "close_up_landmarks.npz") \
+        if args.close_ups else []
+    print(f"{len(samples)} training photos, {sum(len(s.boxes) for s in samples)} faces; "
+          f"{len(close_ups)} close-up crops")
     options = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "size": args.size,
-               "seed": args.seed}
+               "seed": args.seed, "init_from": str(args.init_from) if args.init_from else None}
     config = DetectorTrainConfig(**{key: value for key, value in options.items() if value is not None})
-    last = train_detector([(image, entry.boxes, entry.ignore) for image, entry in loaded], args.out, config,
-                          restart=args.restart, trained_on=f"WIDER FACE subset, {len(loaded)} photos (held-out part "
-                                                           f"excluded)")
+    trained_on = f"WIDER FACE subset, {len(samples)} photos (held-out part excluded)"
+    if close_ups:
+        trained_on += f"; {len(close_ups)} close-up face crops ({Path(args.close_ups).name}, train split)"
+    if labeller:
+        trained_on += "; landmarks: YuNet 2023mar pseudo-labels"
+    last = train_detector(samples, out, config, restart=args.restart, trained_on=trained_on, close_ups=close_ups)
     print(f"checkpoint: {last}")
     return 0
 
@@ -426,13 +479,51 @@ def cmd_teacher_logits(args) -> int:
     return 0
 
 
-def cmd_export(args) -> int:
-    from .models import CropSpec
-    from .training.export import export_onnx, max_abs_difference
+def _prior_correction(args, labels, trained_on: str, soft_share: float):
+    """The export's PriorCorrection from --prior-correction TAU and the training data, or None."""
+    from .training.prior_correction import PriorCorrection, dataset_kind
 
+    if args.prior_correction is None:
+        return None
+    if not args.data:
+        raise InputError("--prior-correction needs --data (and --votes for FER+): the training data whose label "
+                         "prior is taken out")
+    kind = args.dataset or dataset_kind(trained_on)
+    correction = PriorCorrection.from_training_data(args.prior_correction, kind, args.data, labels, soft_share,
+                                                    votes=args.votes)
+    print(f"prior from {correction.source}: " + ", ".join(f"{k} {v:.3f}" for k, v in zip(labels, correction.prior)))
+    return correction
+
+
+def cmd_export(args) -> int:
     metrics = json.loads(Path(args.metrics).read_text()) if args.metrics else None
-    crop = CropSpec(margin=args.margin, shift_y=args.shift_y, align_eyes=not args.no_align)
-    out = export_onnx(args.checkpoint, args.out, crop, args.version, metrics, args.temperature)
+    if Path(args.checkpoint).suffix.lower() == ".onnx":   # an exported model: prior-correct a copy of it
+        from .classification import read_model_info
+        from .training.prior_correction import check_correctable, correct_model
+
+        if args.prior_correction is None or args.margin is not None or args.shift_y is not None or args.no_align:
+            raise InputError(f"{args.checkpoint}: an ONNX model keeps its crop and is only prior-corrected here; "
+                             "give --prior-correction TAU and no --margin/--shift-y/--no-align")
+        check_correctable(args.checkpoint, args.out)   # before the training data is read
+        info = read_model_info(args.checkpoint)
+        correction = _prior_correction(args, info.labels, info.metadata.get("trained_on", ""),
+                                       float(info.metadata.get("heads", {}).get("soft_share", 0.0)))
+        out = correct_model(args.checkpoint, args.out, correction, args.temperature, args.version, metrics)
+        print(f"wrote {out}: {args.checkpoint} with the logit bias "
+              + ", ".join(f"{k} {v:+.3f}" for k, v in zip(info.labels, correction.bias)))
+        return 0
+    from .models import CropSpec
+    from .training.export import export_onnx, load_checkpoint, max_abs_difference
+
+    crop = CropSpec(margin=0.1 if args.margin is None else args.margin,
+                    shift_y=0.0 if args.shift_y is None else args.shift_y, align_eyes=not args.no_align)
+    correction = None
+    if args.prior_correction is not None:
+        _, state = load_checkpoint(args.checkpoint)
+        correction = _prior_correction(args, tuple(state["labels"]), state.get("trained_on", ""),
+                                       float(state.get("soft_share", 0.0)))
+    out = export_onnx(args.checkpoint, args.out, crop, args.version or "0", metrics,
+                      1.0 if args.temperature is None else args.temperature, correction)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB); "
           f"max |PyTorch - ONNX Runtime| = {max_abs_difference(args.checkpoint, out):.2e}")
     return 0
@@ -543,16 +634,26 @@ def build_parser() -> argparse.ArgumentParser:
     _add_teacher_logits_parser(commands)
     _add_train_detector_parser(commands)
     _add_export_detector_parser(commands)
+    _add_tune_detector_parser(commands)
 
-    export = commands.add_parser("export", help="export a training checkpoint to ONNX with EmoScope metadata")
-    export.add_argument("checkpoint", help="training checkpoint (.pt)")
+    export = commands.add_parser("export", help="export a training checkpoint to ONNX with EmoScope metadata",
+                                 description="Export a checkpoint to ONNX, or, given an ONNX emotion model, write a "
+                                             "prior-corrected copy of it to --out (never over the input).")
+    export.add_argument("checkpoint", help="training checkpoint (.pt), or an ONNX emotion model to prior-correct")
     export.add_argument("--out", required=True, help="ONNX file to write")
-    export.add_argument("--margin", type=float, default=0.1, help="crop margin around the face box, fraction of its side")
-    export.add_argument("--shift-y", type=float, default=0.0, help="move the crop centre down by this fraction of its side")
+    export.add_argument("--margin", type=float, help="crop margin around the face box, fraction of its side (default: 0.1)")
+    export.add_argument("--shift-y", type=float, help="move the crop centre down by this fraction of its side (default: 0)")
     export.add_argument("--no-align", action="store_true", help="do not level the eyes before cropping")
-    export.add_argument("--version", default="0", help="model version recorded in the metadata")
+    export.add_argument("--version", help="model version recorded in the metadata (default: 0; an ONNX input's own)")
     export.add_argument("--metrics", metavar="JSON", help="measured metrics to record in the metadata")
-    export.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (from calibration)")
+    export.add_argument("--temperature", type=POSITIVE_FLOAT,
+                        help="softmax temperature from calibration (default: 1; an ONNX input's own)")
+    export.add_argument("--prior-correction", type=float_in(0.0), metavar="TAU",
+                        help="add the logit bias -TAU * log(training label prior) in the graph (logit adjustment; "
+                             "0: none, 1: the whole prior); the prior is computed from --data")
+    export.add_argument("--dataset", choices=DATASET_KINDS, help="layout of --data (default: the model's trained_on)")
+    export.add_argument("--data", metavar="PATH", help="the training data, for --prior-correction")
+    export.add_argument("--votes", metavar="CSV", help="FER+ fer2013new.csv, for --prior-correction of FER+ models")
     export.set_defaults(handler=cmd_export)
 
     quantize = commands.add_parser("quantize", help="write an int8 copy of an ONNX emotion model (train extra)",
@@ -571,7 +672,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    description="Accuracy, macro-F1, per-class scores, confusion matrices, "
                                                "calibration; a Markdown and HTML report in --out.")
     evaluate.add_argument("model", help="ONNX emotion model")
-    evaluate.add_argument("--dataset", required=True, choices=("fer2013", "ferplus", "folder", "rafdb", "affectnet"))
+    evaluate.add_argument("--dataset", required=True, choices=("fer2013", "ferplus", "folder", "expw", "rafdb", "affectnet"))
     evaluate.add_argument("--data", required=True, metavar="PATH")
     evaluate.add_argument("--votes", metavar="CSV", help="FER+ fer2013new.csv (ferplus only)")
     evaluate.add_argument("--with-contempt", action="store_true", help="FER+: 8 classes with contempt")
@@ -586,7 +687,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # The extra each command needs beyond the core install; the hint when one of its imports is missing.
 EXTRAS = {"video": "video", "camera": "live", "screen": "live", "batch": "distributed", "serve": "web",
-          "train": "train", "train-detector": "train", "export-detector": "train", "teacher-logits": "train", "export": "train",
+          "train": "train", "train-detector": "train", "export-detector": "train", "tune-detector": "train", "teacher-logits": "train", "export": "train",
           "quantize": "train", "evaluate": "train"}
 
 

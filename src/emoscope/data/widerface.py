@@ -7,7 +7,8 @@ width or height, are kept apart as ``ignore`` regions: training neither rewards 
 detections there.
 
 The held-out part is chosen by a hash of the image's path, so it is the same on every machine and
-never depends on the order of the files; training never reads it.
+never depends on the order of the files; training never reads it. It is cut in two by the same hash:
+``val`` (a third) for choosing thresholds and input policy, ``test`` for the numbers reported.
 """
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val")
 HELD_OUT_PERCENT = 15
+VAL_PERCENT = 5                 # of the held-out 15 %, the part that chooses thresholds
+PARTS = ("train", "held_out", "val", "test", "all")
 
 
 @dataclass
@@ -36,9 +39,19 @@ class WiderImage:
     ignore: np.ndarray
 
 
+def _bucket(name: str) -> int:
+    return int(hashlib.sha1(name.encode()).hexdigest()[:8], 16) % 100
+
+
 def is_held_out(name: str) -> bool:
     """Whether ``name`` (e.g. ``WIDER_val/images/0--Parade/x.jpg``) belongs to the held-out part (~15 %)."""
-    return int(hashlib.sha1(name.encode()).hexdigest()[:8], 16) % 100 < HELD_OUT_PERCENT
+    return _bucket(name) < HELD_OUT_PERCENT
+
+
+def part_of(name: str) -> str:
+    """``train``, ``val`` or ``test``: which part of the split ``name`` belongs to."""
+    bucket = _bucket(name)
+    return "val" if bucket < VAL_PERCENT else "test" if bucket < HELD_OUT_PERCENT else "train"
 
 
 def parse_labels(label_file: Path, image_root: Path) -> list[WiderImage]:
@@ -102,10 +115,11 @@ def clip_boxes(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 def load_widerface(root: Path, part: str = "train") -> list[WiderImage]:
-    """The entries of both label files in ``root``, filtered to ``part``: ``train``, ``held_out`` or ``all``."""
+    """The entries of both label files in ``root``, filtered to ``part``: one of :data:`PARTS`
+    (``held_out`` is ``val`` and ``test`` together)."""
     root = Path(root)
-    if part not in ("train", "held_out", "all"):
-        raise ValueError(f"part must be train, held_out or all, not {part!r}")
+    if part not in PARTS:
+        raise ValueError(f"part must be one of {', '.join(PARTS)}, not {part!r}")
     entries = []
     for split in SPLITS:
         label_file = root / "wider_face_split" / f"wider_face_{split}_bbx_gt.txt"
@@ -114,8 +128,8 @@ def load_widerface(root: Path, part: str = "train") -> list[WiderImage]:
         entries += parse_labels(label_file, root / f"WIDER_{split}" / "images")
     if part == "all":
         return entries
-    want_held_out = part == "held_out"
-    return [e for e in entries if is_held_out(e.path.relative_to(root).as_posix()) == want_held_out]
+    wanted = ("val", "test") if part == "held_out" else (part,)
+    return [e for e in entries if part_of(e.path.relative_to(root).as_posix()) in wanted]
 
 
 def read_images(entries: list[WiderImage]) -> list[tuple[np.ndarray, WiderImage]]:

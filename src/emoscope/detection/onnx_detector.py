@@ -1,9 +1,11 @@
 """EmoScope's own face detector: a small anchor-free ONNX model decoded with NumPy and OpenCV.
 
 The model (trained by ``emoscope train-detector``, shipped in ``emoscope/weights/``) gives, for
-each of its strides, a face score per grid point and the distances from the point to the four
-edges of the face's box. Everything the decoder needs — strides, input policy, default score
-and NMS thresholds — is read from the model's ONNX metadata (``DetectorInfo``).
+each of its strides, a face score per grid point, the distances from the point to the four edges
+of the face's box and, from 2.0 on, the offsets of five landmarks from the point. Everything the
+decoder needs — strides, whether there are landmarks, input policy, default score and NMS
+thresholds — is read from the model's ONNX metadata (``DetectorInfo``); a model without landmark
+outputs (1.x) gives boxes only.
 
 Input policy: the model sees a copy of the photo no longer than ``input_max_side`` on its longer
 side, except that it never shrinks a face of ``min_face`` (the caller's setting) below
@@ -29,6 +31,7 @@ class DetectorInfo:
     """The facts of a detector model, stored as JSON values in its ONNX metadata."""
 
     strides: tuple[int, ...] = (8, 16, 32)
+    landmarks: bool = False             # outputs come in triples (score, box, landmarks) per stride
     input_max_side: int = 320
     min_face_input: float = 10.0
     pad_multiple: int = 32
@@ -57,32 +60,40 @@ class DetectorInfo:
 
 
 def decode(outputs: list[np.ndarray], strides, size_hw: tuple[int, int], score_threshold: float,
-           nms_threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per-stride (scores (1, P), distances (1, P, 4)) of a ``size_hw`` input -> boxes x, y, w, h and scores after NMS."""
-    boxes, scores = [], []
-    for (score, distance), stride in zip(zip(outputs[0::2], outputs[1::2]), strides):
+           nms_threshold: float, landmarks: bool = False) -> Detections:
+    """Per-stride (scores (1, P), distances (1, P, 4)[, landmark offsets (1, P, 10)]) of a
+    ``size_hw`` input -> the faces after NMS (boxes x, y, w, h; landmarks (N, 5, 2) when given)."""
+    per_stride = 3 if landmarks else 2
+    if len(outputs) != per_stride * len(strides):
+        raise ValueError(f"{len(outputs)} outputs for {len(strides)} strides, expected {per_stride} each")
+    boxes, scores, points = [], [], []
+    for level, stride in enumerate(strides):
+        score, distance = outputs[per_stride * level], outputs[per_stride * level + 1]
         rows, cols = -(-size_hw[0] // stride), -(-size_hw[1] // stride)
         score = score.reshape(-1)
+        if len(score) != rows * cols:
+            raise ValueError(f"stride {stride}: {len(score)} points for a {rows}x{cols} grid")
         keep = np.flatnonzero(score >= score_threshold)
         if not len(keep):
             continue
         ys, xs = np.divmod(keep, cols)
-        if len(score) != rows * cols:
-            raise ValueError(f"stride {stride}: {len(score)} points for a {rows}x{cols} grid")
         d = distance.reshape(-1, 4)[keep]
         x1, y1 = xs * stride - d[:, 0], ys * stride - d[:, 1]
         boxes.append(np.stack([x1, y1, d[:, 0] + d[:, 2], d[:, 1] + d[:, 3]], axis=1))
         scores.append(score[keep])
+        if landmarks:
+            offsets = outputs[per_stride * level + 2].reshape(-1, 5, 2)[keep]
+            points.append(offsets + np.stack([xs, ys], axis=1)[:, None, :] * stride)
     if not boxes:
-        return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
+        return Detections.empty(with_landmarks=landmarks)
     boxes, scores = np.concatenate(boxes).astype(np.float32), np.concatenate(scores).astype(np.float32)
     kept = np.asarray(cv2.dnn.NMSBoxes(boxes.tolist(), scores.tolist(), score_threshold, nms_threshold),
                       np.int64).reshape(-1)
-    return boxes[kept], scores[kept]
+    return Detections(boxes[kept], scores[kept], np.concatenate(points)[kept] if landmarks else None)
 
 
 class OnnxFaceDetector(FaceDetector):
-    """EmoScope's bundled detector; boxes and scores, no landmarks."""
+    """EmoScope's bundled detector: boxes, scores and (2.0 on) five landmarks."""
 
     name = "emoscope"
 
@@ -96,6 +107,11 @@ class OnnxFaceDetector(FaceDetector):
         except Exception as error:  # onnxruntime raises its own exception types
             raise ModelNotFoundError(f"{model_path}: not a loadable ONNX model ({error})") from None
         self.info = DetectorInfo.from_metadata(self._session.get_modelmeta().custom_metadata_map, str(model_path))
+        expected = (3 if self.info.landmarks else 2) * len(self.info.strides)
+        if len(self._session.get_outputs()) != expected:
+            raise ModelNotFoundError(f"{model_path}: {len(self._session.get_outputs())} outputs, but its metadata "
+                                     f"promises {expected} ({len(self.info.strides)} strides"
+                                     f"{' with landmarks' if self.info.landmarks else ''})")
         self.score_threshold = self.info.score_threshold if settings.score_threshold is None else settings.score_threshold
         self.nms_threshold = self.info.nms_threshold if settings.nms_threshold is None else settings.nms_threshold
 
@@ -114,12 +130,15 @@ class OnnxFaceDetector(FaceDetector):
         canvas[:size[1], :size[0]] = small if small.ndim == 3 else small[..., None]
         blob = canvas.transpose(2, 0, 1)[None].astype(np.float32)
         outputs = self._session.run(None, {"input": blob})
-        boxes, scores = decode(outputs, self.info.strides, padded_hw, self.score_threshold, self.nms_threshold)
-        if not len(boxes):
-            return Detections.empty()
+        found = decode(outputs, self.info.strides, padded_hw, self.score_threshold, self.nms_threshold,
+                       self.info.landmarks)
+        if not len(found):
+            return found
+        boxes = found.boxes
         x1 = np.clip(boxes[:, 0], 0, size[0])
         y1 = np.clip(boxes[:, 1], 0, size[1])
         x2 = np.clip(boxes[:, 0] + boxes[:, 2], 0, size[0])
         y2 = np.clip(boxes[:, 1] + boxes[:, 3], 0, size[1])
         boxes = np.stack([x1, y1, x2 - x1, y2 - y1], axis=1) / np.float32(scale)
-        return Detections(boxes, scores)
+        landmarks = None if found.landmarks is None else found.landmarks / np.float32(scale)
+        return Detections(boxes, found.scores, landmarks)

@@ -1,23 +1,58 @@
-"""Box-aware augmentation for detector training: random scale and square crop, flip, colour, blur, JPEG.
+"""Box-aware augmentation for detector training, for faces of every size from 8 px to the whole input.
 
-Boxes are x, y, w, h in pixels and follow every geometric step. A face cut by the crop to less than
-half of itself, or left smaller than ``min_face`` pixels, becomes an ignore region: the model is
-neither asked to find it nor punished for finding it.
+Every training crop is one of four kinds, drawn per crop (``DetectorAugment.mix``):
+
+- ``scene``: a WIDER photo rescaled by a log-uniform factor and cut to a square: crowds, small faces;
+- ``close_up``: the crop anchored on one face of the photo, drawn to fill 30-100% of the crop's
+  side, placed anywhere that keeps most of it inside (faces cut by the border are what webcams and
+  cropped photos show);
+- ``crop``: the same framing of an extra close-up source (the ExpW face crops), padded with grey;
+- ``tiles``: a grid of such close-ups on a plain or noisy background, like a video call.
+
+Boxes are x, y, w, h in pixels and landmarks (N, 5, 2) follow every geometric step (NaN where a face
+has none); a flip swaps the left and right points. A face cut by the crop to less than
+``min_visible`` of itself, or left smaller than ``min_face`` pixels, becomes an ignore region: the
+model is neither asked to find it nor punished for finding it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 
 from ..detection.onnx_detector import DetectorInfo
 
+FLIPPED_LANDMARKS = [1, 0, 2, 4, 3]      # right eye <-> left eye, right <-> left mouth corner
+TILE_GRIDS = ((1, 2), (2, 1), (2, 2), (2, 3), (3, 3), (3, 4))
+
+
+@dataclass
+class DetectorSample:
+    """One photo with ``boxes`` (N, 4) to find, ``ignore`` regions (M, 4) and ``landmarks`` (N, 5, 2)."""
+
+    image: np.ndarray
+    boxes: np.ndarray
+    ignore: np.ndarray
+    landmarks: np.ndarray
+
+    @classmethod
+    def of(cls, image, boxes, ignore=None, landmarks=None) -> "DetectorSample":
+        boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+        ignore = np.zeros((0, 4), np.float32) if ignore is None else np.asarray(ignore, np.float32).reshape(-1, 4)
+        if landmarks is None:
+            landmarks = np.full((len(boxes), 5, 2), np.nan, np.float32)
+        return cls(image, boxes, ignore, np.asarray(landmarks, np.float32).reshape(-1, 5, 2))
+
 
 @dataclass(frozen=True)
 class DetectorAugment:
     size: int = 320                     # square training crop
-    scale_range: tuple[float, float] = (0.4, 2.2)   # photo rescaled by a log-uniform factor in this range
+    scale_range: tuple[float, float] = (0.4, 2.2)   # scene: photo rescaled by a log-uniform factor in this range
+    fill_range: tuple[float, float] = (0.3, 1.0)    # close-up: face's longer side as a share of the crop's
+    max_upscale: float = 4.0            # close-up: never enlarge a face more than this
+    close_up_min_face: float = 20.0     # close-up: faces smaller than this in the photo are not anchors
+    mix: tuple[float, float, float, float] = (0.5, 0.2, 0.15, 0.15)   # scene, close_up, crop, tiles
     min_face: float = 6.0               # faces smaller than this (after scaling) are ignored
     min_visible: float = 0.5            # share of a face that must stay inside the crop to count
     flip: float = 0.5
@@ -25,13 +60,6 @@ class DetectorAugment:
     gray: float = 0.05
     blur: float = 0.15
     jpeg: float = 0.2
-
-
-def _transform(boxes: np.ndarray, scale: float, dx: float, dy: float) -> np.ndarray:
-    out = boxes * scale
-    out[:, 0] -= dx
-    out[:, 1] -= dy
-    return out
 
 
 def _cut(boxes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -43,34 +71,44 @@ def _cut(boxes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     return clipped, clipped[:, 2] * clipped[:, 3] / area
 
 
-def geometric(image: np.ndarray, boxes: np.ndarray, ignore: np.ndarray, rng: np.random.Generator,
-              cfg: DetectorAugment, scale: float | None = None, offset: tuple[float, float] | None = None,
-              flip: bool | None = None):
-    """Scale, crop to ``cfg.size`` squared (padding where the photo is smaller), maybe flip.
+def _moved(boxes: np.ndarray, scale: float, dx: int, dy: int) -> np.ndarray:
+    out = boxes * scale
+    out[:, 0] -= dx
+    out[:, 1] -= dy
+    return out
 
-    Returns the crop and its ``boxes`` and ``ignore`` arrays. ``scale``, ``offset`` and ``flip``
-    are drawn from ``rng`` unless given (the tests give them).
-    """
+
+def geometric(sample: DetectorSample, rng: np.random.Generator, cfg: DetectorAugment, scale: float | None = None,
+              offset: tuple[float, float] | None = None, flip: bool | None = None) -> DetectorSample:
+    """Scale by ``scale``, cut the square ``cfg.size`` whose corner is at ``offset`` in the scaled
+    photo (grey where it leaves the photo), maybe flip. Each is drawn from ``rng`` unless given
+    (a scene crop; the tests and the close-up framing give them)."""
     size = cfg.size
     if scale is None:
         scale = float(np.exp(rng.uniform(*np.log(cfg.scale_range))))
-    height, width = image.shape[:2]
+    height, width = sample.image.shape[:2]
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
-    scaled = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     if offset is None:
         offset = (rng.uniform(min(0, new_w - size), max(0, new_w - size)),
                   rng.uniform(min(0, new_h - size), max(0, new_h - size)))
     dx, dy = int(round(offset[0])), int(round(offset[1]))
-    crop = np.full((size, size, 3), DetectorInfo.pad_value, np.uint8)   # the grey inference pads with
-    sx0, sy0 = max(dx, 0), max(dy, 0)
-    sx1, sy1 = min(dx + size, new_w), min(dy + size, new_h)
-    if sx1 > sx0 and sy1 > sy0:
-        crop[sy0 - dy:sy1 - dy, sx0 - dx:sx1 - dx] = scaled[sy0:sy1, sx0:sx1]
-    boxes, visible = _cut(_transform(boxes.astype(np.float32), scale, dx, dy), size)
-    ignore, _ = _cut(_transform(ignore.astype(np.float32), scale, dx, dy), size)
+    if scale < 1:       # shrink with area averaging, then cut
+        scaled = cv2.resize(sample.image, (new_w, new_h), interpolation=cv2.INTER_AREA)
+        crop = np.full((size, size, 3), DetectorInfo.pad_value, np.uint8)   # the grey inference pads with
+        sx0, sy0 = max(dx, 0), max(dy, 0)
+        sx1, sy1 = min(dx + size, new_w), min(dy + size, new_h)
+        if sx1 > sx0 and sy1 > sy0:
+            crop[sy0 - dy:sy1 - dy, sx0 - dx:sx1 - dx] = scaled[sy0:sy1, sx0:sx1]
+    else:               # enlarge only the part that lands in the crop (a 4x close-up of a big photo is cheap)
+        matrix = np.float32([[scale, 0, -dx], [0, scale, -dy]])
+        crop = cv2.warpAffine(sample.image, matrix, (size, size), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=(DetectorInfo.pad_value,) * 3)
+    boxes, visible = _cut(_moved(sample.boxes.astype(np.float32), scale, dx, dy), size)
+    ignore, _ = _cut(_moved(sample.ignore.astype(np.float32), scale, dx, dy), size)
+    landmarks = sample.landmarks * scale - np.float32([dx, dy])
     keep = (visible >= cfg.min_visible) & (np.minimum(boxes[:, 2], boxes[:, 3]) >= cfg.min_face)
     ignore = np.concatenate([ignore, boxes[~keep]])
-    boxes = boxes[keep]
+    boxes, landmarks = boxes[keep], landmarks[keep]
     ignore = ignore[(ignore[:, 2] > 0) & (ignore[:, 3] > 0)]
     if flip is None:
         flip = rng.random() < cfg.flip
@@ -78,7 +116,74 @@ def geometric(image: np.ndarray, boxes: np.ndarray, ignore: np.ndarray, rng: np.
         crop = crop[:, ::-1].copy()
         boxes[:, 0] = size - boxes[:, 0] - boxes[:, 2]
         ignore[:, 0] = size - ignore[:, 0] - ignore[:, 2]
-    return crop, boxes, ignore
+        landmarks = landmarks[:, FLIPPED_LANDMARKS]
+        landmarks[..., 0] = size - landmarks[..., 0]
+    return DetectorSample(crop, boxes, ignore, landmarks.astype(np.float32))
+
+
+def anchors(sample: DetectorSample, cfg: DetectorAugment) -> np.ndarray:
+    """Indices of the faces big enough to anchor a close-up."""
+    return np.flatnonzero(np.maximum(sample.boxes[:, 2], sample.boxes[:, 3]) >= cfg.close_up_min_face)
+
+
+def close_up(sample: DetectorSample, face: int, rng: np.random.Generator, cfg: DetectorAugment) -> DetectorSample:
+    """A crop in which face ``face`` fills a random share of the side, placed so that at least
+    ``min_visible`` of each of its sides stays inside; the other faces follow."""
+    x, y, w, h = sample.boxes[face]
+    longer = max(w, h)
+    low, high = cfg.fill_range
+    high = min(high, cfg.max_upscale * longer / cfg.size)
+    fill = rng.uniform(min(low, high), high)
+    scale = fill * cfg.size / longer
+    sw, sh = w * scale, h * scale
+    slack = 1 - cfg.min_visible ** 0.5 - 0.05        # per side: keeps >= min_visible of the area inside
+    left = rng.uniform(-slack * sw, cfg.size - (1 - slack) * sw)
+    top = rng.uniform(-slack * sh, cfg.size - (1 - slack) * sh)
+    return geometric(sample, rng, cfg, scale=scale, offset=(x * scale - left, y * scale - top))
+
+
+def _background(rng: np.random.Generator, size: int) -> np.ndarray:
+    kind = rng.integers(3)
+    if kind == 0:                                   # plain colour
+        return np.full((size, size, 3), rng.integers(0, 256, 3), np.uint8)
+    noise = rng.normal(rng.uniform(40, 200), rng.uniform(5, 60), (size, size, 3))
+    if kind == 2:                                   # smooth blotches, like a blurred room
+        noise = cv2.GaussianBlur(noise, (0, 0), rng.uniform(4, 16))
+    return np.clip(noise, 0, 255).astype(np.uint8)
+
+
+def tiles(pools: list[list[DetectorSample]], rng: np.random.Generator, cfg: DetectorAugment) -> DetectorSample:
+    """A video-call grid: close-ups of faces, each from a random one of ``pools``, pasted on a background."""
+    rows, cols = TILE_GRIDS[rng.integers(len(TILE_GRIDS))]
+    gap = int(rng.integers(0, 9))
+    cell = min((cfg.size - gap * (rows + 1)) // rows, (cfg.size - gap * (cols + 1)) // cols)
+    canvas = _background(rng, cfg.size)
+    boxes, ignore, landmarks = [], [], []
+    tile_cfg = replace(cfg, size=int(cell), fill_range=(0.35, 0.9), min_face=cfg.min_face)
+    x0 = (cfg.size - cols * cell - gap * (cols - 1)) // 2
+    y0 = (cfg.size - rows * cell - gap * (rows - 1)) // 2
+    for r in range(rows):
+        for c in range(cols):
+            if rng.random() < 0.1:
+                continue                            # an empty seat
+            for _ in range(8):
+                pool = pools[rng.integers(len(pools))]
+                source = pool[rng.integers(len(pool))]
+                candidates = anchors(source, cfg)
+                if len(candidates):
+                    break
+            else:
+                continue
+            tile = close_up(source, int(rng.choice(candidates)), rng, tile_cfg)
+            tx, ty = x0 + c * (cell + gap), y0 + r * (cell + gap)
+            canvas[ty:ty + cell, tx:tx + cell] = tile.image
+            shift = np.float32([tx, ty])
+            boxes.append(tile.boxes + np.float32([tx, ty, 0, 0]))
+            ignore.append(tile.ignore + np.float32([tx, ty, 0, 0]))
+            landmarks.append(tile.landmarks + shift)
+    if not boxes:
+        return DetectorSample.of(canvas, np.zeros((0, 4)))
+    return DetectorSample(canvas, np.concatenate(boxes), np.concatenate(ignore), np.concatenate(landmarks))
 
 
 def photometric(image: np.ndarray, rng: np.random.Generator, cfg: DetectorAugment) -> np.ndarray:
@@ -102,6 +207,20 @@ def photometric(image: np.ndarray, rng: np.random.Generator, cfg: DetectorAugmen
     return out
 
 
-def augment(image, boxes, ignore, rng, cfg: DetectorAugment):
-    crop, boxes, ignore = geometric(image, boxes, ignore, rng, cfg)
-    return photometric(crop, rng, cfg), boxes, ignore
+def augment(photo: DetectorSample, photos: list[DetectorSample], close_ups: list[DetectorSample],
+            rng: np.random.Generator, cfg: DetectorAugment) -> DetectorSample:
+    """One training crop of a kind drawn by ``cfg.mix``: of ``photo`` (a WIDER photo), of one of
+    ``close_ups`` (extra face crops), or tiles of faces from ``photos`` and ``close_ups``."""
+    kind = rng.choice(4, p=np.asarray(cfg.mix) / sum(cfg.mix))
+    if kind == 1 and len(anchors(photo, cfg)):
+        out = close_up(photo, int(rng.choice(anchors(photo, cfg))), rng, cfg)
+    elif kind == 2 and close_ups:
+        extra = close_ups[rng.integers(len(close_ups))]
+        out = close_up(extra, int(rng.choice(anchors(extra, cfg))), rng, cfg) if len(anchors(extra, cfg)) \
+            else geometric(photo, rng, cfg)
+    elif kind == 3:
+        out = tiles([photos, close_ups] if close_ups else [photos], rng, cfg)
+    else:
+        out = geometric(photo, rng, cfg)
+    out.image = photometric(out.image, rng, cfg)
+    return out

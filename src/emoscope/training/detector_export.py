@@ -9,7 +9,7 @@ import onnx
 import torch
 
 from ..detection.onnx_detector import DetectorInfo
-from .detector_model import STRIDES, ExportWrapper, FaceDetectorNet
+from .detector_model import ExportWrapper, FaceDetectorNet
 
 
 def load_detector_checkpoint(path: str | Path) -> tuple[FaceDetectorNet, dict]:
@@ -22,13 +22,13 @@ def load_detector_checkpoint(path: str | Path) -> tuple[FaceDetectorNet, dict]:
 
 def export_detector(checkpoint: str | Path, out: str | Path, info: DetectorInfo) -> Path:
     """Write ``out`` (ONNX, opset 17, input (1, 3, H, W) with H and W free) with ``info`` as metadata;
-    ``trained_on`` comes from the checkpoint where ``info`` leaves it empty."""
+    ``trained_on`` comes from the checkpoint where ``info`` leaves it empty, the strides and
+    landmarks from the network."""
     model, state = load_detector_checkpoint(checkpoint)
-    if not info.trained_on:
-        info = replace(info, trained_on=state.get("trained_on", ""))
+    info = replace(info, strides=model.strides, landmarks=True, trained_on=info.trained_on or state.get("trained_on", ""))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    names = [f"{kind}_{stride}" for stride in STRIDES for kind in ("score", "box")]
+    names = [f"{kind}_{stride}" for stride in model.strides for kind in ("score", "box", "landmarks")]
     axes = {"input": {2: "height", 3: "width"}, **{name: {1: "points"} for name in names}}
     torch.onnx.export(ExportWrapper(model).eval(), (torch.zeros(1, 3, 320, 320),), str(out), input_names=["input"],
                       output_names=names, dynamic_axes=axes, opset_version=17, dynamo=False)

@@ -1,14 +1,16 @@
 """Which grid points learn which face, and the losses.
 
 Assignment is centre sampling by scale: a face of side ``sqrt(w*h)`` belongs to the level(s) whose
-range holds it (stride 8: up to 40 px, 16: 28-80 px, 32: from 56 px; the overlaps let a face near
-a boundary train both levels), and on those levels to the points inside the box within 1.5 strides
+range holds it (stride 8: up to 40 px, 16: 28-80 px, 32: 56-160 px, 64: from 128 px, which takes a
+face as large as the whole input; the overlaps let a face near a boundary train both levels), and on those levels to the points inside the box within 1.5 strides
 of its centre, plus the point nearest the centre, so a face smaller than a stride still gets one.
 A point claimed by several faces takes the smallest. Points inside an ignore region that no face
 claims take no part in the score loss.
 
 Score: quality focal loss (Li et al., GFL 2020) against the IoU of the predicted box with its face,
-so the score ranks boxes by how well they fit. Box: GIoU loss on the positive points.
+so the score ranks boxes by how well they fit. Box: GIoU loss on the positive points. Landmarks:
+smooth L1 on the positive points of faces that have them, in units of the face's size so that a
+big face does not outweigh a small one.
 """
 from __future__ import annotations
 
@@ -17,9 +19,11 @@ import torch.nn.functional as F
 
 from .detector_model import STRIDES
 
-LEVEL_RANGES = ((0.0, 40.0), (28.0, 80.0), (56.0, 1e9))
+LEVEL_RANGES = ((0.0, 40.0), (28.0, 80.0), (56.0, 160.0), (128.0, 1e9))
 CENTRE_RADIUS = 1.5
 BOX_WEIGHT = 2.0
+LANDMARK_WEIGHT = 0.5
+LANDMARK_BETA = 0.02      # smooth L1 turns linear past 2% of the face size
 
 
 def grid_points(size_hw: tuple[int, int], device=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -87,15 +91,18 @@ def box_iou_giou(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.
     return iou, iou - (hull - union) / hull
 
 
-def detection_loss(outputs, targets: list[tuple[torch.Tensor, torch.Tensor]], size_hw: tuple[int, int]) -> dict:
-    """Losses of a batch: ``targets`` holds per image (boxes (G, 4) x, y, w, h; ignore (M, 4))."""
-    scores = torch.cat([s for s, _ in outputs], 1)                  # (B, P)
-    distances = torch.cat([d for _, d in outputs], 1)               # (B, P, 4)
+def detection_loss(outputs, targets: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+                   size_hw: tuple[int, int]) -> dict:
+    """Losses of a batch: ``targets`` holds per image (boxes (G, 4) x, y, w, h; ignore (M, 4);
+    landmarks (G, 5, 2) in pixels, NaN for a face without them)."""
+    scores = torch.cat([s for s, _, _ in outputs], 1)               # (B, P)
+    distances = torch.cat([d for _, d, _ in outputs], 1)            # (B, P, 4)
+    offsets = torch.cat([m for _, _, m in outputs], 1)              # (B, P, 5, 2)
     points, strides, levels = grid_points(size_hw, scores.device)
     score_target = torch.zeros_like(scores)
     score_weight = torch.ones_like(scores)
-    box_losses, n_pos = [], 0
-    for i, (boxes, ignore) in enumerate(targets):
+    box_losses, landmark_losses, n_pos, n_landmarks = [], [], 0, 0
+    for i, (boxes, ignore, landmarks) in enumerate(targets):
         owner, xyxy = assign(points, strides, levels, boxes, ignore)
         score_weight[i, owner == -2] = 0.0
         positive = owner >= 0
@@ -105,10 +112,23 @@ def detection_loss(outputs, targets: list[tuple[torch.Tensor, torch.Tensor]], si
             score_target[i, positive] = iou.detach().clamp(min=0.01)
             box_losses.append((1.0 - giou).sum())
             n_pos += int(positive.sum())
+            owners = owner[positive]
+            known = ~torch.isnan(landmarks[owners]).any(-1).any(-1)
+            if known.any():
+                side = torch.sqrt(boxes[owners[known], 2] * boxes[owners[known], 3]).clamp(min=1.0)
+                predicted = points[positive][known][:, None, :] + \
+                    offsets[i, positive][known] * strides[positive][known][:, None, None]
+                error = (predicted - landmarks[owners[known]]) / side[:, None, None]
+                landmark_losses.append(F.smooth_l1_loss(error, torch.zeros_like(error), beta=LANDMARK_BETA,
+                                                        reduction="sum"))
+                n_landmarks += int(known.sum())
     norm = max(n_pos, 1)
     probability = torch.sigmoid(scores)
     focal = F.binary_cross_entropy_with_logits(scores, score_target, reduction="none")
     focal = focal * (probability - score_target).abs().pow(2.0) * score_weight
     score_loss = focal.sum() / norm
     box_loss = BOX_WEIGHT * torch.stack(box_losses).sum() / norm if box_losses else scores.sum() * 0
-    return {"loss": score_loss + box_loss, "score": score_loss.detach(), "box": box_loss.detach(), "positives": n_pos}
+    landmark_loss = LANDMARK_WEIGHT * torch.stack(landmark_losses).sum() / max(n_landmarks, 1) \
+        if landmark_losses else offsets.sum() * 0
+    return {"loss": score_loss + box_loss + landmark_loss, "score": score_loss.detach(), "box": box_loss.detach(),
+            "landmark": landmark_loss.detach(), "positives": n_pos}

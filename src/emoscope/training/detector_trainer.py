@@ -4,7 +4,9 @@ A run lives in one folder: ``config.json``, ``last.pt`` (the resume point, writt
 and every ``checkpoint_minutes``) and ``metrics.jsonl`` (one line per ``log_every`` steps: losses,
 learning rate, images/s). Running the same command again continues from ``last.pt``; the
 augmentation of step ``k`` is drawn from a generator seeded with ``(seed, k)``, so a resumed run
-sees the same data as an uninterrupted one. The EMA weights are what is exported.
+sees the same data as an uninterrupted one. The EMA weights are what is exported. A run may start
+from a shipped ONNX detector (``init_from``, see :mod:`detector_warm_start`) instead of from
+random weights.
 """
 from __future__ import annotations
 
@@ -19,14 +21,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .detector_augment import DetectorAugment, augment
+from .detector_augment import DetectorAugment, DetectorSample, augment
 from .detector_loss import detection_loss
 from .detector_model import FaceDetectorNet
 from .trainer import TrainingError
 
 log = logging.getLogger(__name__)
-
-Sample = tuple[np.ndarray, np.ndarray, np.ndarray]   # BGR photo, face boxes (N, 4), ignore regions (M, 4)
 
 
 @dataclass
@@ -39,6 +39,7 @@ class DetectorTrainConfig:
     ema_decay: float = 0.999
     seed: int = 0
     size: int = 320                 # square training crop
+    init_from: str = ""             # a shipped ONNX detector to start from ("" = random weights)
     checkpoint_minutes: float = 5.0
     log_every: int = 20
 
@@ -50,18 +51,30 @@ def _lr(config: DetectorTrainConfig, step: int, total: int) -> float:
     return config.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-def _batch(samples: list[Sample], order: np.ndarray, rng: np.random.Generator, cfg: DetectorAugment):
+def _batch(samples: list[DetectorSample], close_ups: list[DetectorSample], order: np.ndarray,
+           rng: np.random.Generator, cfg: DetectorAugment):
     images, targets = [], []
     for index in order:
-        image, boxes, ignore = augment(*samples[index], rng, cfg)
-        images.append(image)
-        targets.append((torch.from_numpy(boxes), torch.from_numpy(ignore)))
+        crop = augment(samples[index], samples, close_ups, rng, cfg)
+        images.append(crop.image)
+        targets.append((torch.from_numpy(crop.boxes), torch.from_numpy(crop.ignore), torch.from_numpy(crop.landmarks)))
     return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float(), targets
 
 
-def train_detector(samples: list[Sample], out: str | Path, config: DetectorTrainConfig = DetectorTrainConfig(),
-                   restart: bool = False, device: str | None = None, trained_on: str = "") -> Path:
-    """Train (or resume) in ``out``; returns the path of the final checkpoint ``last.pt``.
+def _photos_tensor(samples: list[DetectorSample], size: int, count: int = 64) -> torch.Tensor:
+    """``count`` training photos squeezed to ``size`` squared: what batch norms are calibrated on."""
+    import cv2
+
+    pick = np.random.default_rng(0).choice(len(samples), min(count, len(samples)), replace=False)
+    photos = [cv2.resize(samples[i].image, (size, size)) for i in pick]
+    return torch.from_numpy(np.stack(photos)).permute(0, 3, 1, 2).float()
+
+
+def train_detector(samples: list[DetectorSample], out: str | Path, config: DetectorTrainConfig = DetectorTrainConfig(),
+                   restart: bool = False, device: str | None = None, trained_on: str = "",
+                   close_ups: list[DetectorSample] = ()) -> Path:
+    """Train (or resume) in ``out`` on WIDER-like ``samples`` and extra ``close_ups`` (face crops);
+    returns the path of the final checkpoint ``last.pt``.
 
     A resumed run may change ``epochs`` (the cosine schedule stretches to the new length); any
     other change of configuration is refused.
@@ -79,7 +92,13 @@ def train_detector(samples: list[Sample], out: str | Path, config: DetectorTrain
     config_file.write_text(json.dumps(asdict(config), indent=2))
 
     torch.manual_seed(config.seed)
-    model = FaceDetectorNet().to(device)
+    model = FaceDetectorNet()
+    if config.init_from and not (last.is_file() and not restart):
+        from .detector_warm_start import warm_start
+
+        new = warm_start(model, config.init_from, _photos_tensor(samples, config.size))
+        log.info("started from %s; %d parameters new", config.init_from, len(new))
+    model = model.to(device)
     ema = copy.deepcopy(model).eval()
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = max(1, len(samples) // config.batch_size)
@@ -93,6 +112,7 @@ def train_detector(samples: list[Sample], out: str | Path, config: DetectorTrain
         step = state["step"]
         log.info("resuming %s at step %d of %d", out, step, total)
     augment_cfg = DetectorAugment(size=config.size)
+    close_ups = list(close_ups)
 
     def save():
         torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
@@ -101,18 +121,19 @@ def train_detector(samples: list[Sample], out: str | Path, config: DetectorTrain
         (out / "last.tmp").replace(last)
 
     saved_at, window_start, window_images = time.monotonic(), time.monotonic(), 0
-    sums = {"loss": 0.0, "score": 0.0, "box": 0.0, "positives": 0}
+    sums = {"loss": 0.0, "score": 0.0, "box": 0.0, "landmark": 0.0, "positives": 0}
     model.train()
     with (out / "metrics.jsonl").open("a") as metrics_log:
         while step < total:
             epoch, position = divmod(step, steps_per_epoch)
             order = np.random.default_rng([config.seed, epoch]).permutation(len(samples))
             rng = np.random.default_rng([config.seed, step, 1])
-            images, targets = _batch(samples, order[position * config.batch_size:(position + 1) * config.batch_size],
+            images, targets = _batch(samples, close_ups,
+                                     order[position * config.batch_size:(position + 1) * config.batch_size],
                                      rng, augment_cfg)
             for group in optimizer.param_groups:
                 group["lr"] = _lr(config, step, total)
-            losses = detection_loss(model(images.to(device)), [(b.to(device), i.to(device)) for b, i in targets],
+            losses = detection_loss(model(images.to(device)), [tuple(t.to(device) for t in target) for target in targets],
                                     (config.size, config.size))
             optimizer.zero_grad(set_to_none=True)
             losses["loss"].backward()
@@ -134,8 +155,9 @@ def train_detector(samples: list[Sample], out: str | Path, config: DetectorTrain
                           "images_per_s": round(window_images / max(elapsed, 1e-9), 2), "time": time.time()}
                 metrics_log.write(json.dumps(record) + "\n")
                 metrics_log.flush()
-                log.info("step %d/%d epoch %.2f loss %.3f (score %.3f box %.3f) %.1f img/s", step, total,
-                         record["epoch"], record["loss"], record["score"], record["box"], record["images_per_s"])
+                log.info("step %d/%d epoch %.2f loss %.3f (score %.3f box %.3f landmarks %.3f) %.1f img/s", step,
+                         total, record["epoch"], record["loss"], record["score"], record["box"], record["landmark"],
+                         record["images_per_s"])
                 sums = dict.fromkeys(sums, 0.0)
                 window_start, window_images = time.monotonic(), 0
             if step % steps_per_epoch == 0 or time.monotonic() - saved_at > 60 * config.checkpoint_minutes:

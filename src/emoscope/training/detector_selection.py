@@ -1,0 +1,101 @@
+"""Choosing a detector's score threshold and input size on photos it never trained on.
+
+Candidates (input side x score threshold) are scored on two validation sets: the ``val`` part of the
+WIDER split (recall of faces >= ``MIN_FACE`` px, and precision) and close-ups — each WIDER val
+face of at least ``CLOSE_UP_MIN_FACE`` px cut out with margins from 0 (the face fills the cut) to
+1x its side, plus the ``val`` split of the face-crop folder (ExpW). The rule: among candidates with
+WIDER precision >= ``PRECISION_FLOOR`` and close-up recall >= ``CLOSE_UP_FLOOR`` (or, if none
+reaches it, the best close-up recall), the highest WIDER recall; ties go to the smaller input.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from ..detection.base import DetectorSettings
+from ..detection.onnx_detector import OnnxFaceDetector
+from ..evaluation.detection import assign, cut_out
+from ..types import Detections
+
+THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
+INPUT_SIDES = (320, 416)
+MARGINS = (0.0, 0.25, 0.5, 1.0)
+MIN_FACE = 24.0
+CLOSE_UP_MIN_FACE = 48.0
+PRECISION_FLOOR = 0.94
+CLOSE_UP_FLOOR = 0.98
+
+
+@dataclass(frozen=True)
+class Candidate:
+    input_max_side: int
+    score_threshold: float
+    wider_recall: float
+    wider_precision: float
+    close_up_recall: float
+
+
+def _above(found: Detections, threshold: float) -> Detections:
+    return found.select(found.scores >= threshold)
+
+
+def _wider_tally(photos, found: list[Detections], threshold: float) -> tuple[float, float]:
+    hits = faces = true_pos = false_pos = 0
+    for (_, boxes, ignore), detections in zip(photos, found):
+        detections = _above(detections, threshold)
+        owner = assign(np.concatenate([boxes, ignore]), detections.boxes, detections.scores)
+        used = owner >= 0
+        counted = np.sqrt(boxes[:, 2] * boxes[:, 3]) >= MIN_FACE
+        hits += int(np.isin(np.flatnonzero(counted), owner).sum())
+        faces += int(counted.sum())
+        big = np.sqrt(detections.boxes[:, 2] * detections.boxes[:, 3]) >= 0.8 * MIN_FACE
+        true_pos += int((used & big).sum())
+        false_pos += int((~used & big).sum())
+    return hits / max(faces, 1), true_pos / max(true_pos + false_pos, 1)
+
+
+def _close_ups(photos, crops) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(image, the one face to find in it) for every cut-out and face crop."""
+    cases = []
+    for image, boxes, _ in photos:
+        for box in boxes[np.minimum(boxes[:, 2], boxes[:, 3]) >= CLOSE_UP_MIN_FACE]:
+            for margin in MARGINS:
+                cut, corner = cut_out(image, box, margin)
+                cases.append((cut, box[None] - corner))
+    return cases + list(crops)
+
+
+def measure(model: str | Path, photos, crops, sides=INPUT_SIDES, thresholds=THRESHOLDS) -> list[Candidate]:
+    """Every candidate's scores. ``photos``: (BGR image, boxes, ignore) of WIDER val; ``crops``:
+    (BGR image, its face box (1, 4)) of the crop folder's val split."""
+    detector = OnnxFaceDetector(Path(model), DetectorSettings(score_threshold=min(thresholds)), threads=2)
+    close_ups = _close_ups(photos, crops)
+    candidates = []
+    for side in sides:
+        detector.info = replace(detector.info, input_max_side=side)
+        wider = [detector.detect(image) for image, _, _ in photos]
+        found = [detector.detect(image) for image, _ in close_ups]
+        for threshold in thresholds:
+            recall, precision = _wider_tally(photos, wider, threshold)
+            close = [(assign(box, _above(f, threshold).boxes, _above(f, threshold).scores) == 0).any()
+                     for (_, box), f in zip(close_ups, found)]
+            candidates.append(Candidate(side, threshold, recall, precision, float(np.mean(close))))
+    return candidates
+
+
+def choose(candidates: list[Candidate]) -> Candidate:
+    precise = [c for c in candidates if c.wider_precision >= PRECISION_FLOOR] or candidates
+    best_close = max(c.close_up_recall for c in precise)
+    enough = [c for c in precise if c.close_up_recall >= min(CLOSE_UP_FLOOR, best_close)]
+    return max(enough, key=lambda c: (round(c.wider_recall, 3), -c.input_max_side, c.score_threshold))
+
+
+def table(candidates: list[Candidate], chosen: Candidate) -> str:
+    lines = ["side  threshold  WIDER-val recall  precision  close-up recall"]
+    for c in candidates:
+        mark = "  <- chosen" if c == chosen else ""
+        lines.append(f"{c.input_max_side:4d}  {c.score_threshold:9.2f}  {c.wider_recall:16.3f}  "
+                     f"{c.wider_precision:9.3f}  {c.close_up_recall:15.3f}{mark}")
+    return "\n".join(lines)
