@@ -6,7 +6,7 @@
 - ``cut_out``: a face cut out of its photo with margins, edges replicated where the cut leaves the photo;
 - ``tiled_portrait_video``: frames of portrait tiles cut from those faces on a plain background, each tile
   drifting, breathing in size and now and then showing another person, with every true box known;
-- ``assign`` (greedy matching by score at IoU >= ``MATCH_IOU``) and ``SizeTally`` (recall and precision overall and by
+- ``assign`` (greedy matching by score at IoU >= 0.4, ``emoscope.evaluation.detection``) and ``SizeTally`` (recall and precision overall and by
   face size, in px and as a share of the image's shorter side).
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from emoscope.data.widerface import clip_boxes
-from emoscope.evaluation.detection import MATCH_IOU, assign, cut_out  # noqa: F401  (re-exported to the benchmarks)
+from emoscope.evaluation.detection import assign, cut_out  # noqa: F401  (cut_out: re-exported to the benchmarks)
 NO_BOXES = np.zeros((0, 4), np.float32)
 # Face size is sqrt(w * h). In px: the WIDER bins of BENCHMARKS.md and the small and large ends around them.
 PX_BINS = ((8, 24), (24, 48), (48, 96), (96, 192), (192, np.inf))
@@ -49,7 +49,8 @@ class SizeTally:
     Faces count for recall from 8 px (the px bins) and, overall and in the share bins, from ``min_size`` px;
     detections count for precision from 8 px (px bins, by their own size) and, overall and in the share
     bins, from 0.8 x ``min_size``. A detection matching a face of any size is true; one matching a
-    ``neutral`` box (a face nobody asked about, an ignore region) is neither true nor false; the rest are false.
+    ``neutral`` box (a face nobody asked about) is neither true nor false; the rest are false. (WIDER's
+    ignore regions are passed as uncounted true faces by ``detection.wider_scores``, not as neutral.)
     """
 
     min_size: float = 0.0

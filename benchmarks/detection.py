@@ -67,6 +67,7 @@ from _faces import (PX_BINS, SHARE_BINS, SizeTally, assign, bin_name, boxed_phot
 from emoscope import Analyzer
 from emoscope.data.widerface import PARTS, load_widerface
 from emoscope.detection import DetectorSettings, create_detector
+from emoscope.detection.yunet import SCORE_THRESHOLD as YUNET_SCORE_THRESHOLD
 from emoscope.io.images import read_image
 from emoscope.io.video import VideoFileSource
 from emoscope.types import Detections
@@ -334,7 +335,7 @@ def main():
             settings = DetectorSettings(score_threshold=threshold)
             detector = create_detector(name, model, settings, threads=args.threads)
             row = {"detector": name, "threshold": threshold if threshold is not None else
-                   getattr(detector, "score_threshold", "-" if name == "haar" else 0.8)}
+                   getattr(detector, "score_threshold", "-" if name == "haar" else YUNET_SCORE_THRESHOLD)}
             row["label"] = name if len(args.threshold) == 1 or name != "emoscope" else f"{name} @ {row['threshold']}"
             print(f"{row['label']}: {', '.join(run)}", file=sys.stderr, flush=True)
             if "wider" in run:

@@ -212,10 +212,26 @@ def cmd_batch(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    import signal
+    import threading
+
+    # Ctrl-C stops `serve` at any moment, also where the parent passed SIGINT down ignored (a shell script's
+    # background job): the server honours it once running anyway (web/server.py), so no moment ignores it.
+    in_main = threading.current_thread() is threading.main_thread()
+    previous_sigint = signal.signal(signal.SIGINT, signal.default_int_handler) if in_main else None
+    try:
+        return _serve(args)
+    finally:
+        if in_main:
+            signal.signal(signal.SIGINT, previous_sigint)
+
+
+def _serve(args) -> int:
     import uvicorn
 
     from .web import create_app
     from .web.security import is_loopback, serve_tokens, server_ws_max_size
+    from .web.server import Server
 
     tokens = serve_tokens(args.host, args.token)
     if not is_loopback(args.host):
@@ -226,10 +242,13 @@ def cmd_serve(args) -> int:
     app = create_app(_analyzer(args), settings)
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else f"[{args.host}]" if ":" in args.host else args.host
     link = f"?token={tokens[0]}" if tokens else ""
-    print(f"EmoScope is at http://{shown_host}:{args.port}/{link} (Ctrl-C to stop)", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
-                ws_max_size=server_ws_max_size(settings.max_image_bytes))
-    return 0
+
+    def announce(port: int) -> None:  # once listening: the address works, and Ctrl-C stops the server
+        print(f"EmoScope is at http://{shown_host}:{port}/{link} (Ctrl-C to stop)", flush=True)
+
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
+                            ws_max_size=server_ws_max_size(settings.max_image_bytes))
+    return 0 if Server(config, on_listening=announce).run_until_stopped() else 1
 
 
 def cmd_models(args) -> int:
@@ -435,7 +454,9 @@ def cmd_train_detector(args) -> int:
     print(f"{len(samples)} training photos, {sum(len(s.boxes) for s in samples)} faces; "
           f"{len(close_ups)} close-up crops")
     options = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "size": args.size,
-               "seed": args.seed, "init_from": str(args.init_from) if args.init_from else None}
+               "seed": args.seed, "init_from": str(args.init_from) if args.init_from else None,
+               "close_ups": str(Path(args.close_ups).resolve()) if args.close_ups else None,
+               "landmarks_from": str(Path(yunet).resolve()) if yunet else None}
     config = DetectorTrainConfig(**{key: value for key, value in options.items() if value is not None})
     trained_on = f"WIDER FACE subset, {len(samples)} photos (held-out part excluded)"
     if close_ups:

@@ -43,11 +43,6 @@ def _bucket(name: str) -> int:
     return int(hashlib.sha1(name.encode()).hexdigest()[:8], 16) % 100
 
 
-def is_held_out(name: str) -> bool:
-    """Whether ``name`` (e.g. ``WIDER_val/images/0--Parade/x.jpg``) belongs to the held-out part (~15 %)."""
-    return _bucket(name) < HELD_OUT_PERCENT
-
-
 def part_of(name: str) -> str:
     """``train``, ``val`` or ``test``: which part of the split ``name`` belongs to."""
     bucket = _bucket(name)

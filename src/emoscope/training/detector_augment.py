@@ -50,6 +50,7 @@ class DetectorAugment:
     size: int = 320                     # square training crop
     scale_range: tuple[float, float] = (0.4, 2.2)   # scene: photo rescaled by a log-uniform factor in this range
     fill_range: tuple[float, float] = (0.3, 1.0)    # close-up: face's longer side as a share of the crop's
+    tile_fill_range: tuple[float, float] = (0.35, 0.9)   # tiles: the same, as a share of the tile's
     max_upscale: float = 4.0            # close-up: never enlarge a face more than this
     close_up_min_face: float = 20.0     # close-up: faces smaller than this in the photo are not anchors
     mix: tuple[float, float, float, float] = (0.5, 0.2, 0.15, 0.15)   # scene, close_up, crop, tiles
@@ -100,7 +101,9 @@ def geometric(sample: DetectorSample, rng: np.random.Generator, cfg: DetectorAug
         if sx1 > sx0 and sy1 > sy0:
             crop[sy0 - dy:sy1 - dy, sx0 - dx:sx1 - dx] = scaled[sy0:sy1, sx0:sx1]
     else:               # enlarge only the part that lands in the crop (a 4x close-up of a big photo is cheap)
-        matrix = np.float32([[scale, 0, -dx], [0, scale, -dy]])
+        # warpAffine maps pixel centres; boxes use pixel corners: shift by half a pixel per unit of scale
+        shift = 0.5 * (scale - 1)
+        matrix = np.float32([[scale, 0, shift - dx], [0, scale, shift - dy]])
         crop = cv2.warpAffine(sample.image, matrix, (size, size), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_CONSTANT, borderValue=(DetectorInfo.pad_value,) * 3)
     boxes, visible = _cut(_moved(sample.boxes.astype(np.float32), scale, dx, dy), size)
@@ -159,7 +162,7 @@ def tiles(pools: list[list[DetectorSample]], rng: np.random.Generator, cfg: Dete
     cell = min((cfg.size - gap * (rows + 1)) // rows, (cfg.size - gap * (cols + 1)) // cols)
     canvas = _background(rng, cfg.size)
     boxes, ignore, landmarks = [], [], []
-    tile_cfg = replace(cfg, size=int(cell), fill_range=(0.35, 0.9), min_face=cfg.min_face)
+    tile_cfg = replace(cfg, size=int(cell), fill_range=cfg.tile_fill_range)
     x0 = (cfg.size - cols * cell - gap * (cols - 1)) // 2
     y0 = (cfg.size - rows * cell - gap * (rows - 1)) // 2
     for r in range(rows):
@@ -177,10 +180,9 @@ def tiles(pools: list[list[DetectorSample]], rng: np.random.Generator, cfg: Dete
             tile = close_up(source, int(rng.choice(candidates)), rng, tile_cfg)
             tx, ty = x0 + c * (cell + gap), y0 + r * (cell + gap)
             canvas[ty:ty + cell, tx:tx + cell] = tile.image
-            shift = np.float32([tx, ty])
             boxes.append(tile.boxes + np.float32([tx, ty, 0, 0]))
             ignore.append(tile.ignore + np.float32([tx, ty, 0, 0]))
-            landmarks.append(tile.landmarks + shift)
+            landmarks.append(tile.landmarks + np.float32([tx, ty]))
     if not boxes:
         return DetectorSample.of(canvas, np.zeros((0, 4)))
     return DetectorSample(canvas, np.concatenate(boxes), np.concatenate(ignore), np.concatenate(landmarks))
@@ -212,12 +214,10 @@ def augment(photo: DetectorSample, photos: list[DetectorSample], close_ups: list
     """One training crop of a kind drawn by ``cfg.mix``: of ``photo`` (a WIDER photo), of one of
     ``close_ups`` (extra face crops), or tiles of faces from ``photos`` and ``close_ups``."""
     kind = rng.choice(4, p=np.asarray(cfg.mix) / sum(cfg.mix))
-    if kind == 1 and len(anchors(photo, cfg)):
-        out = close_up(photo, int(rng.choice(anchors(photo, cfg))), rng, cfg)
-    elif kind == 2 and close_ups:
-        extra = close_ups[rng.integers(len(close_ups))]
-        out = close_up(extra, int(rng.choice(anchors(extra, cfg))), rng, cfg) if len(anchors(extra, cfg)) \
-            else geometric(photo, rng, cfg)
+    source = photo if kind == 1 else close_ups[rng.integers(len(close_ups))] if kind == 2 and close_ups else None
+    faces = anchors(source, cfg) if source is not None else []
+    if len(faces):
+        out = close_up(source, int(rng.choice(faces)), rng, cfg)
     elif kind == 3:
         out = tiles([photos, close_ups] if close_ups else [photos], rng, cfg)
     else:

@@ -115,5 +115,8 @@ def face_crop_samples(root: Path, split: str, labeller: PseudoLabeller | None, c
     samples = []
     for (_, image, box), flat in zip(crops, labels):
         landmarks, others = flat[:10].reshape(1, 5, 2), flat[10:].reshape(-1, 4)
+        centres = others[:, :2] + others[:, 2:] / 2     # YuNet's own box of the labelled face is no other face
+        x, y, w, h = box[0]
+        others = others[~((centres[:, 0] > x) & (centres[:, 0] < x + w) & (centres[:, 1] > y) & (centres[:, 1] < y + h))]
         samples.append(DetectorSample.of(image, box, others, landmarks))
     return samples

@@ -27,7 +27,7 @@ LANDMARK_BETA = 0.02      # smooth L1 turns linear past 2% of the face size
 
 
 def grid_points(size_hw: tuple[int, int], device=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """All grid points of the three levels: xy (P, 2) in pixels, their stride (P,), their level (P,)."""
+    """All grid points of every level: xy (P, 2) in pixels, their stride (P,), their level (P,)."""
     xy, strides, levels = [], [], []
     for level, stride in enumerate(STRIDES):
         h, w = -(-size_hw[0] // stride), -(-size_hw[1] // stride)

@@ -4,8 +4,10 @@ Candidates (input side x score threshold) are scored on two validation sets: the
 WIDER split (recall of faces >= ``MIN_FACE`` px, and precision) and close-ups — each WIDER val
 face of at least ``CLOSE_UP_MIN_FACE`` px cut out with margins from 0 (the face fills the cut) to
 1x its side, plus the ``val`` split of the face-crop folder (ExpW). The rule: among candidates with
-WIDER precision >= ``PRECISION_FLOOR`` and close-up recall >= ``CLOSE_UP_FLOOR`` (or, if none
-reaches it, the best close-up recall), the highest WIDER recall; ties go to the smaller input.
+WIDER precision >= ``PRECISION_FLOOR`` (if none has it: those with the best precision) and close-up
+recall >= ``CLOSE_UP_FLOOR`` (if none has it: the best close-up recall), the highest WIDER recall;
+ties go to the smaller input. WIDER photos are at most 512 px, so the input side changes what the
+model sees of them under the default ``--min-face`` rule as it does for a 640x480 frame.
 """
 from __future__ import annotations
 
@@ -67,11 +69,15 @@ def _close_ups(photos, crops) -> list[tuple[np.ndarray, np.ndarray]]:
     return cases + list(crops)
 
 
-def measure(model: str | Path, photos, crops, sides=INPUT_SIDES, thresholds=THRESHOLDS) -> list[Candidate]:
+def measure(model: str | Path, photos, crops, sides=INPUT_SIDES, thresholds=THRESHOLDS,
+            threads: int = 1) -> list[Candidate]:
     """Every candidate's scores. ``photos``: (BGR image, boxes, ignore) of WIDER val; ``crops``:
     (BGR image, its face box (1, 4)) of the crop folder's val split."""
-    detector = OnnxFaceDetector(Path(model), DetectorSettings(score_threshold=min(thresholds)), threads=2)
+    detector = OnnxFaceDetector(Path(model), DetectorSettings(score_threshold=min(thresholds)), threads=threads)
     close_ups = _close_ups(photos, crops)
+    if not close_ups:
+        raise ValueError("no close-ups to measure: the WIDER val photos have no face of "
+                         f"{CLOSE_UP_MIN_FACE:g} px and no face crops were given")
     candidates = []
     for side in sides:
         detector.info = replace(detector.info, input_max_side=side)
@@ -86,7 +92,8 @@ def measure(model: str | Path, photos, crops, sides=INPUT_SIDES, thresholds=THRE
 
 
 def choose(candidates: list[Candidate]) -> Candidate:
-    precise = [c for c in candidates if c.wider_precision >= PRECISION_FLOOR] or candidates
+    best_precision = max(c.wider_precision for c in candidates)
+    precise = [c for c in candidates if c.wider_precision >= min(PRECISION_FLOOR, best_precision)]
     best_close = max(c.close_up_recall for c in precise)
     enough = [c for c in precise if c.close_up_recall >= min(CLOSE_UP_FLOOR, best_close)]
     return max(enough, key=lambda c: (round(c.wider_recall, 3), -c.input_max_side, c.score_threshold))

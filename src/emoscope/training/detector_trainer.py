@@ -18,6 +18,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -40,6 +41,8 @@ class DetectorTrainConfig:
     seed: int = 0
     size: int = 320                 # square training crop
     init_from: str = ""             # a shipped ONNX detector to start from ("" = random weights)
+    close_ups: str = ""             # where the extra close-up crops come from (recorded, so resume can check)
+    landmarks_from: str = ""        # the model whose landmarks are the pseudo-labels ("" = boxes only)
     checkpoint_minutes: float = 5.0
     log_every: int = 20
 
@@ -63,8 +66,6 @@ def _batch(samples: list[DetectorSample], close_ups: list[DetectorSample], order
 
 def _photos_tensor(samples: list[DetectorSample], size: int, count: int = 64) -> torch.Tensor:
     """``count`` training photos squeezed to ``size`` squared: what batch norms are calibrated on."""
-    import cv2
-
     pick = np.random.default_rng(0).choice(len(samples), min(count, len(samples)), replace=False)
     photos = [cv2.resize(samples[i].image, (size, size)) for i in pick]
     return torch.from_numpy(np.stack(photos)).permute(0, 3, 1, 2).float()

@@ -7,8 +7,8 @@ the norm's running statistics are those of its convolution's output on the given
 scale and shift undo them again (``y = (x - mean) / std * std + mean + bias = x + bias``). Training
 then starts from the shipped detector's function with statistics that match real inputs, so batch
 norm in training mode changes it little. Layers the ONNX file does not have (a fourth level, the
-landmark heads) stay new; the fourth level's lateral branch starts at zero so the finer levels
-begin exactly as shipped.
+landmark heads) stay new; the fourth level's lateral branch starts faint (scale 0.01) so that the
+finer levels begin almost exactly as shipped while the new level can still learn.
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from .detector_model import FaceDetectorNet
 from .trainer import TrainingError
 
 ONNX_STRIDES = (8, 16, 32)
+NEW_LEVEL_SCALE = 1e-2      # the new level starts this faint in the finer levels' features
 
 
 def _convs_in_forward_order(model: nn.Module, example: torch.Tensor) -> list[tuple[str, nn.Conv2d]]:
@@ -115,7 +116,7 @@ def warm_start(model: FaceDetectorNet, onnx_path: str | Path, photos: torch.Tens
               if key in target and target[key].shape == value.shape and not key.startswith("landmark")}
     model.load_state_dict(copied, strict=False)
     if len(model.strides) > len(ONNX_STRIDES):
-        top = model.lateral[len(ONNX_STRIDES)][1]           # the new level's lateral norm
-        nn.init.zeros_(top.weight)
+        top = model.lateral[len(ONNX_STRIDES)][1]           # the new level's lateral norm: small, not zero, since
+        nn.init.constant_(top.weight, NEW_LEVEL_SCALE)     # a ReLU fed exactly 0 passes no gradient back
         nn.init.zeros_(top.bias)
     return sorted(key for key in target if key not in copied)
