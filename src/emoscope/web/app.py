@@ -38,6 +38,10 @@ from .jobs import JobStore, VideoJob
 from .security import MULTIPART_SLACK, Guard, owner_of
 
 
+class ServerStopping(Exception):
+    """Ends a video job when the server stops."""
+
+
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
@@ -59,12 +63,20 @@ def create_app(analyzer: Analyzer | None = None, settings: WebSettings | None = 
     jobs_dir = Path(settings.jobs_dir or tempfile.mkdtemp(prefix="emoscope-jobs-"))
     jobs = JobStore(jobs_dir, settings.retention_seconds)
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emoscope-video")
+    # The executor's thread is not a daemon: the process waits for it at exit. So a stopping server ends the
+    # running job at its next frame, also when uvicorn skips the lifespan's shutdown (a second Ctrl-C) and
+    # only cancels the lifespan: hence the finally.
+    stopping = threading.Event()
+
     @asynccontextmanager
     async def lifespan(_app):
-        yield
-        executor.shutdown(wait=False, cancel_futures=True)
-        if settings.jobs_dir is None:
-            shutil.rmtree(jobs_dir, ignore_errors=True)
+        try:
+            yield
+        finally:
+            stopping.set()
+            executor.shutdown(wait=False, cancel_futures=True)
+            if settings.jobs_dir is None:
+                shutil.rmtree(jobs_dir, ignore_errors=True)
 
     app = FastAPI(title="EmoScope", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Faces and the probability of each emotion on them, for photos, videos and live frames.")
@@ -146,13 +158,15 @@ def create_app(analyzer: Analyzer | None = None, settings: WebSettings | None = 
                                         title=job.filename)
 
                 def progress(_result):
+                    if stopping.is_set():
+                        raise ServerStopping("the server stopped before the video was processed")
                     job.frames_done += 1
 
                 run_stream(analyzer, source, source.fps / every, every / source.fps, outputs,
                            audio_from=source_path if source.has_audio else None, on_result=progress)
             job.status = "done" if job.frames_done else "failed"
             job.error = source.stopped_at
-        except EmoScopeError as error:
+        except (EmoScopeError, ServerStopping) as error:
             job.status, job.error = "failed", str(error)
         except Exception:  # keep the server alive; the job says it failed
             job.status, job.error = "failed", "internal error while processing the video"
