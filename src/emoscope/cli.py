@@ -178,13 +178,7 @@ def cmd_screen(args) -> int:
     from .io.live import ScreenSource
 
     _check_stream_outputs(args, "--record", [])
-    region = None
-    if args.region:
-        try:
-            region = tuple(int(v) for v in args.region.split(","))
-            assert len(region) == 4
-        except (ValueError, AssertionError):
-            raise InputError(f"--region must be x,y,w,h in pixels, not {args.region!r}") from None
+    region = parse_region(args.region) if args.region else None
     analyzer = _analyzer(args)
     with ScreenSource(region, args.monitor, args.fps) as source:
         summary = _run_stream(args, analyzer, source, source.fps, 1.0 / source.fps, record=args.record,
@@ -682,7 +676,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                "training split; the metadata is carried over.")
     quantize.add_argument("model", help="ONNX emotion model")
     quantize.add_argument("--out", required=True, help="int8 ONNX file to write")
-    quantize.add_argument("--dataset", required=True, choices=("fer2013", "ferplus", "folder", "rafdb", "affectnet"))
+    quantize.add_argument("--dataset", required=True, choices=tuple(k for k in DATASET_KINDS if k != "fer2013+ferplus"))
     quantize.add_argument("--data", required=True, metavar="PATH")
     quantize.add_argument("--votes", metavar="CSV", help="FER+ fer2013new.csv (ferplus only)")
     quantize.add_argument("--count", type=int, default=512, help="calibration crops (default: 512)")
@@ -693,7 +687,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    description="Accuracy, macro-F1, per-class scores, confusion matrices, "
                                                "calibration; a Markdown and HTML report in --out.")
     evaluate.add_argument("model", help="ONNX emotion model")
-    evaluate.add_argument("--dataset", required=True, choices=("fer2013", "ferplus", "folder", "expw", "rafdb", "affectnet"))
+    evaluate.add_argument("--dataset", required=True, choices=tuple(k for k in DATASET_KINDS if k != "fer2013+ferplus"))
     evaluate.add_argument("--data", required=True, metavar="PATH")
     evaluate.add_argument("--votes", metavar="CSV", help="FER+ fer2013new.csv (ferplus only)")
     evaluate.add_argument("--with-contempt", action="store_true", help="FER+: 8 classes with contempt")
