@@ -11,6 +11,7 @@ from .align import crop_face
 from .errors import ModelNotFoundError
 from .models import ModelInfo, resolve_emotion_model
 from .preprocess import crops_to_tensor
+from .settings import INFERENCE_THREADS
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -42,7 +43,7 @@ def read_model_info(model: str | Path | None = None) -> ModelInfo:
 class EmotionClassifier:
     """Probabilities per emotion for face crops; all faces of an image go through in one batch."""
 
-    def __init__(self, model: str | Path | None = None, threads: int = 2):
+    def __init__(self, model: str | Path | None = None, threads: int = INFERENCE_THREADS):
         self.path = resolve_emotion_model(model)
         self._session = _open_session(self.path, threads)
         self.info = ModelInfo.from_metadata(self._session.get_modelmeta().custom_metadata_map, str(self.path))

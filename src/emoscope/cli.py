@@ -13,7 +13,7 @@ from .cli_types import FRACTION, NON_NEGATIVE, PORT, POSITIVE, POSITIVE_FLOAT, f
 from .errors import EmoScopeError, InputError
 from .io.paths import check_output_folder, check_outputs
 from .detection import DETECTORS, parse_region
-from .settings import DetectorSettings, StreamSettings, WebSettings
+from .settings import INFERENCE_THREADS, DetectorSettings, StreamSettings, WebSettings
 
 
 def _region(text: str) -> tuple[int, int, int, int]:
@@ -43,7 +43,8 @@ def _add_analyzer_options(parser: argparse.ArgumentParser) -> None:
                             "Haar has no calibrated scores and refuses it)")
     group.add_argument("--max-side", type=POSITIVE, default=DetectorSettings.max_side, metavar="PX",
                        help="detect on a copy scaled to at most this longer side (default: %(default)s)")
-    group.add_argument("--threads", type=POSITIVE, default=2, help="CPU threads for inference (default: 2)")
+    group.add_argument("--threads", type=POSITIVE, default=INFERENCE_THREADS,
+                       help="CPU threads for inference (default: %(default)s)")
 
 
 def _add_annotate_option(parser: argparse.ArgumentParser) -> None:

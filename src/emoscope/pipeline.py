@@ -14,7 +14,7 @@ from .detection import create_detector
 from .engine import StreamEngine
 from .errors import EmoScopeError
 from .io.images import load_image
-from .settings import DetectorSettings, StreamSettings
+from .settings import INFERENCE_THREADS, STREAM_FPS, DetectorSettings, StreamSettings
 from .stream_step import StreamStep
 from .types import Detections, Face, Frame, FrameResult, ImageResult
 
@@ -32,7 +32,7 @@ class Analyzer:
     """
 
     def __init__(self, detector: str | None = "auto", model: str | Path | None = None, *, detector_model=None,
-                 threads: int = 2, min_face: int = _DETECTOR.min_face,
+                 threads: int = INFERENCE_THREADS, min_face: int = _DETECTOR.min_face,
                  score_threshold: float | None = _DETECTOR.score_threshold, max_side: int = _DETECTOR.max_side,
                  region: tuple[int, int, int, int] | None = None):
         settings = DetectorSettings(score_threshold=score_threshold, min_face=min_face, max_side=max_side)
@@ -97,13 +97,13 @@ class Analyzer:
                     raise
                 yield ImageResult(str(source) if isinstance(source, (str, Path)) else None, 0, 0, error=str(error))
 
-    def open_stream(self, settings: StreamSettings = StreamSettings(), fps: float = 30.0) -> StreamStep:
+    def open_stream(self, settings: StreamSettings = StreamSettings(), fps: float = STREAM_FPS) -> StreamStep:
         """A stream of consecutive frames: ``step.process(image, timestamp)`` gives each frame's
         :class:`FrameResult`, every face with a stable ``track_id`` and probabilities smoothed over
         time (this frame's own in ``raw_probabilities``). Frames without a timestamp are timed by ``fps``."""
         return StreamStep(self, settings, fps)
 
-    def stream(self, frames: Iterable, fps: float = 30.0, settings: StreamSettings = StreamSettings(),
+    def stream(self, frames: Iterable, fps: float = STREAM_FPS, settings: StreamSettings = StreamSettings(),
                realtime: bool | None = None) -> Iterator[FrameResult]:
         """:meth:`open_stream` over an iterable of :class:`Frame` objects (from ``emoscope.io``
         sources) or BGR arrays, with ``threads`` threads overlapping frames

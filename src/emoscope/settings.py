@@ -7,6 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+INFERENCE_THREADS = 2       # ONNX Runtime and OpenCV threads of an Analyzer (one per core of a small machine)
+STREAM_FPS = 30.0           # frame rate assumed for a stream whose source does not say
+
 
 @dataclass(frozen=True)
 class DetectorSettings:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .appearance import SceneCuts, face_looks
-from .settings import StreamSettings
+from .settings import STREAM_FPS, StreamSettings
 from .tracking import ProbabilitySmoother, Tracker, iou_matrix
 from .types import Detections, FrameResult
 
@@ -58,7 +58,7 @@ class StreamStep:
     than the known ones) and again at once when a shrunk copy loses a tracked face.
     """
 
-    def __init__(self, analyzer: "Analyzer", settings: StreamSettings = StreamSettings(), fps: float = 30.0):
+    def __init__(self, analyzer: "Analyzer", settings: StreamSettings = StreamSettings(), fps: float = STREAM_FPS):
         if settings.smooth < 1 or settings.detect_every < 1:
             raise ValueError("smooth and detect_every must be at least 1")
         self.analyzer = analyzer
