@@ -365,6 +365,34 @@ def test_cli_trains_on_a_wider_format_folder(tmp_path, capsys):
     assert (out / "last.pt").is_file() and "training photos" in capsys.readouterr().out
     assert main(["export-detector", str(out / "last.pt"), "--out", str(tmp_path / "d.onnx")]) == 0
     assert OnnxFaceDetector(tmp_path / "d.onnx", DetectorSettings()).info.trained_on.startswith("WIDER FACE")
+    capsys.readouterr()
+    # the generated tree has no photo in the val part, and no face crops are given: refused in one line
+    assert main(["tune-detector", str(tmp_path / "d.onnx"), "--data", str(root), "--sides", "64"]) == 1
+    assert capsys.readouterr().err.strip().startswith("emoscope: error: no close-ups to measure")
+
+
+def test_tune_detector_prints_every_candidate_and_the_choice(tiny_run, tmp_path, capsys):
+    last, _, _ = tiny_run
+    model = export_detector(last, tmp_path / "det.onnx", DetectorInfo(version="test"))
+    root = _wider_tree(tmp_path / "wider")
+    for label in root.glob("wider_face_split/*.txt"):       # rename the photos into the val part
+        label.write_text(label.read_text().replace("0--Gen/", "0--Gen/d"))
+    for photo in root.glob("WIDER_*/images/0--Gen/*.jpg"):
+        photo.rename(photo.with_name("d" + photo.name))
+    from emoscope.data.widerface import load_widerface as load
+    assert load(root, "val"), "no generated photo falls in the val part"
+    crops = tmp_path / "crops"
+    (crops / "val").mkdir(parents=True)
+    sample = face_image(np.random.default_rng(5))
+    cv2.imwrite(str(crops / "val" / "a.jpg"), sample.image)
+    x, y, w, h = sample.boxes[0]
+    (crops / "faces.csv").write_text(f"file,split,x,y,w,h\nval/a.jpg,val,{x},{y},{w},{h}\n")
+    assert main(["tune-detector", str(model), "--data", str(root), "--close-ups", str(crops), "--sides", "128",
+                 "--json", str(tmp_path / "tune.json")]) == 0
+    out = capsys.readouterr().out
+    assert out.count(" 128 ") == 7 and out.count("<- chosen") == 1
+    import json
+    assert json.loads((tmp_path / "tune.json").read_text())["chosen"]["input_max_side"] == 128
 
 
 def test_training_refuses_an_empty_data_set(tmp_path):

@@ -388,6 +388,9 @@ def _add_tune_detector_parser(commands) -> None:
     parser.add_argument("model", help="EmoScope detector ONNX file")
     parser.add_argument("--data", required=True, metavar="DIR", help="WIDER FACE root")
     parser.add_argument("--close-ups", metavar="DIR", help="face-crop folder with faces.csv (its val split)")
+    parser.add_argument("--sides", type=POSITIVE, nargs="+", metavar="PX",
+                        help="input sides to try (default: detector_selection.INPUT_SIDES); leave out those over "
+                             "the speed budget")
     parser.add_argument("--json", metavar="FILE", help="write every candidate's scores and the choice")
     parser.set_defaults(handler=cmd_tune_detector)
 
@@ -397,12 +400,12 @@ def cmd_tune_detector(args) -> int:
 
     from .data.widerface import load_widerface, read_images
     from .training.detector_data import face_crop_samples
-    from .training.detector_selection import choose, measure, table
+    from .training.detector_selection import INPUT_SIDES, choose, measure, table
 
     photos = [(image, entry.boxes, entry.ignore) for image, entry in read_images(load_widerface(args.data, "val"))]
     crops = [(s.image, s.boxes) for s in face_crop_samples(Path(args.close_ups), "val", None, None)] \
         if args.close_ups else []
-    candidates = measure(args.model, photos, crops)
+    candidates = measure(args.model, photos, crops, sides=args.sides or INPUT_SIDES)
     chosen = choose(candidates)
     print(f"{len(photos)} WIDER val photos; {len(crops)} val face crops")
     print(table(candidates, chosen))

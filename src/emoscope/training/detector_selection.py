@@ -18,6 +18,7 @@ import numpy as np
 
 from ..detection.base import DetectorSettings
 from ..detection.onnx_detector import OnnxFaceDetector
+from ..errors import InputError
 from ..evaluation.detection import assign, cut_out
 from ..types import Detections
 
@@ -76,7 +77,7 @@ def measure(model: str | Path, photos, crops, sides=INPUT_SIDES, thresholds=THRE
     detector = OnnxFaceDetector(Path(model), DetectorSettings(score_threshold=min(thresholds)), threads=threads)
     close_ups = _close_ups(photos, crops)
     if not close_ups:
-        raise ValueError("no close-ups to measure: the WIDER val photos have no face of "
+        raise InputError("no close-ups to measure: the WIDER val photos have no face of "
                          f"{CLOSE_UP_MIN_FACE:g} px and no face crops were given")
     candidates = []
     for side in sides:
