@@ -27,17 +27,22 @@ ONNX_STRIDES = (8, 16, 32)
 NEW_LEVEL_SCALE = 1e-2      # the new level starts this faint in the finer levels' features
 
 
+def _run_watching(model: nn.Module, photos: torch.Tensor, modules, hook) -> None:
+    """Run ``model`` (eval mode, no gradients) on ``photos`` with ``hook`` on each of ``modules``' outputs."""
+    handles = [module.register_forward_hook(hook) for module in modules]
+    try:
+        with torch.no_grad():
+            model.eval()(photos)
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
 def _convs_in_forward_order(model: nn.Module, example: torch.Tensor) -> list[tuple[str, nn.Conv2d]]:
     names = {module: name for name, module in model.named_modules()}
     order: list[nn.Conv2d] = []
-    hooks = [module.register_forward_hook(lambda m, i, o: order.append(m))
-             for module in model.modules() if isinstance(module, nn.Conv2d)]
-    try:
-        with torch.no_grad():
-            model.eval()(example)
-    finally:
-        for hook in hooks:
-            hook.remove()
+    _run_watching(model, example, [m for m in model.modules() if isinstance(m, nn.Conv2d)],
+                  lambda module, _, __: order.append(module))
     return [(names[conv], conv) for conv in order if not names[conv].startswith("landmark")]
 
 
@@ -90,13 +95,7 @@ def three_level_net_from_onnx(path: str | Path, photos: torch.Tensor) -> FaceDet
         entry[1] += (flat ** 2).sum(1)
         entry[2] += flat.shape[1]
 
-    hooks = [conv.register_forward_hook(measure) for conv in norms]
-    try:
-        with torch.no_grad():
-            net.eval()(photos)
-    finally:
-        for hook in hooks:
-            hook.remove()
+    _run_watching(net, photos, list(norms), measure)
     for conv, (norm, bias) in norms.items():
         total, squares, count = sums[conv]
         mean = total / count
