@@ -242,9 +242,9 @@ def cmd_train_detector(args) -> int:
         print("no YuNet model found: training boxes only, without landmarks")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    samples = wider_samples(load_widerface(args.data, "train"), labeller, out / "wider_landmarks.npz")
     close_ups = face_crop_samples(Path(args.close_ups), "train", labeller, out / "close_up_landmarks.npz") \
-        if args.close_ups else []
+        if args.close_ups else []     # first: a wrong folder is refused before the photos are read
+    samples = wider_samples(load_widerface(args.data, "train"), labeller, out / "wider_landmarks.npz")
     print(f"{len(samples)} training photos, {sum(len(s.boxes) for s in samples)} faces; "
           f"{len(close_ups)} close-up crops")
     options = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "size": args.size,
