@@ -181,10 +181,11 @@ def with_votes(dataset: FaceDataset, seed: int) -> FaceDataset:
 
 def test_a_48px_crop_gives_the_same_tensor_on_the_training_and_inference_paths():
     from emoscope.preprocess import crops_to_tensor, fit_to_input
+    from emoscope.training.tensors import to_unit
 
     crops = synthetic(5, 11).images
     spec = trainer_module.InputSpec(size=64, channels=3, mean=0.5, std=0.25)
-    training = spec.prepare(trainer_module._to_unit(spec.fit(crops))).numpy()
+    training = spec.prepare(to_unit(spec.fit(crops))).numpy()
     inference = crops_to_tensor([fit_to_input(c, (64, 64)) for c in crops], 3, [0.5] * 3, [0.25] * 3)
     assert training.shape == inference.shape == (5, 3, 64, 64)
     np.testing.assert_allclose(training, inference, atol=1e-6)

@@ -4,6 +4,7 @@ Each command imports what it needs when it runs, so the analysis commands never 
 """
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -71,6 +72,15 @@ def add_training_commands(commands) -> None:
     evaluate.set_defaults(handler=cmd_evaluate)
 
 
+def dataset_and_path(text: str) -> tuple[str, str]:
+    """``KIND:PATH`` for ``train --also``: a data set layout that needs no other file, and its path."""
+    kind, _, path = text.partition(":")
+    kinds = [k for k in DATASET_KINDS if "ferplus" not in k]    # FER+ needs --votes beside it
+    if kind not in kinds or not path:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected KIND:PATH with KIND one of {', '.join(kinds)}")
+    return kind, path
+
+
 def _add_train_parser(commands) -> None:
     parser = commands.add_parser("train", help="train an emotion model (needs the 'train' extra)",
                                  description="Train an emotion classifier. Running the same command again resumes "
@@ -80,6 +90,15 @@ def _add_train_parser(commands) -> None:
     parser.add_argument("--data", required=True, metavar="PATH",
                         help="FER2013 CSV (fer2013, ferplus), class-folder tree (folder), or data set root (rafdb, affectnet)")
     parser.add_argument("--votes", metavar="CSV", help="FER+ fer2013new.csv (ferplus, fer2013+ferplus)")
+    parser.add_argument("--also", action="append", type=dataset_and_path, default=[], metavar="KIND:PATH",
+                        help="train on this data set too, e.g. expw:../shared/data/expw (its val split joins "
+                             "validation; may be repeated)")
+    parser.add_argument("--sampling", choices=("shuffle", "balanced"), help="balanced: every class equally often "
+                        "within each data set, data sets by the square root of their size (default: shuffle)")
+    parser.add_argument("--selection", choices=("accuracy", "balanced"), help="what picks the best epoch: "
+                        "accuracy, or balanced accuracy averaged over the data sets (default: accuracy)")
+    parser.add_argument("--init-from", metavar="ONNX", help="start from this exported emotion model's weights "
+                        "(same --arch; e.g. the bundled model) instead of ImageNet's")
     parser.add_argument("--scheme", choices=("majority", "plurality", "soft"), default="majority",
                         help="FER+ label scheme (default: majority)")
     parser.add_argument("--with-contempt", action="store_true", help="keep contempt as an 8th class (FER+, AffectNet)")
@@ -112,12 +131,18 @@ def _add_train_parser(commands) -> None:
 
 
 def cmd_train(args) -> int:
+    from .training.architectures import get_architecture
     from .training.augment import AugmentConfig
-    from .data import load_train_val
+    from .data import combine_datasets, load_train_val
     from .training.trainer import TrainConfig, train
 
     train_set, val_set = load_train_val(args.dataset, args.data, args.votes, args.scheme, args.with_contempt,
                                         args.on_error, args.seed)
+    if args.also:
+        extra = [load_train_val(kind, path, on_error=args.on_error, seed=args.seed) for kind, path in args.also]
+        size = get_architecture(args.arch).input_size
+        train_set = combine_datasets([train_set] + [t for t, _ in extra], size)
+        val_set = combine_datasets([val_set] + [v for _, v in extra], size)
     print(f"train {len(train_set)} {train_set.class_counts()}\nval {len(val_set)} {val_set.class_counts()}")
     config = TrainConfig(
         arch=args.arch, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
@@ -125,7 +150,8 @@ def cmd_train(args) -> int:
         augment=AugmentConfig.none() if args.no_augment else AugmentConfig(), patience=args.patience,
         seed=args.seed, threads=args.threads,
         **{name: getattr(args, name) for name in ("soft_weight", "ema_decay", "teacher_logits", "distill_weight",
-                                                  "distill_temperature") if getattr(args, name) is not None})
+                                                  "distill_temperature", "sampling", "selection", "init_from")
+           if getattr(args, name) is not None})
     best = train(config, train_set, val_set, args.out, restart=args.restart)
     print(f"best checkpoint: {best}")
     return 0

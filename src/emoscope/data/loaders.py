@@ -43,8 +43,13 @@ class FaceDataset:
     rows: np.ndarray | None = None
     """Optional position of each image among its source file's data rows (the FER2013 CSV), so that
     per-image values computed over the whole file (teacher logits) can be matched to it."""
+    sources: np.ndarray | None = None
+    """Optional name of the data set each image comes from, for data sets joined by
+    :func:`combine_datasets` (balanced sampling and validation weigh each source alike)."""
 
     def __post_init__(self):
+        if self.sources is not None and len(self.sources) != len(self.images):
+            raise DatasetError(f"{self.name}: {len(self.sources)} source names for {len(self.images)} images")
         if self.rows is not None and len(self.rows) != len(self.images):
             raise DatasetError(f"{self.name}: {len(self.rows)} row numbers for {len(self.images)} images")
         if self.soft_targets is not None and self.soft_targets.shape != (len(self.images), len(self.soft_labels)):
@@ -67,6 +72,33 @@ class FaceDataset:
 
     def __len__(self) -> int:
         return len(self.images)
+
+
+def combine_datasets(datasets: list[FaceDataset], size: int) -> FaceDataset:
+    """One data set from several with the same labels, every image fitted to ``size`` pixels square
+    (:func:`emoscope.preprocess.fit_to_input`, as the model's input). Each image keeps its source's
+    name in ``sources``; a source without the second label set (FER+ votes) gets all-zero rows
+    there, which training reads as "no label"."""
+    from ..preprocess import fit_to_input
+
+    if len({d.labels for d in datasets}) != 1:
+        raise DatasetError(f"cannot combine data sets with different labels: {[d.labels for d in datasets]}")
+    soft_labels = {d.soft_labels for d in datasets if d.soft_targets is not None}
+    if len(soft_labels) > 1:
+        raise DatasetError(f"cannot combine data sets with different vote labels: {sorted(soft_labels)}")
+    soft_labels = next(iter(soft_labels), ())
+
+    return FaceDataset(
+        images=np.stack([fit_to_input(image, (size, size)) for d in datasets for image in d.images]),
+        targets=np.concatenate([d.targets for d in datasets]),
+        labels=datasets[0].labels,
+        name=" + ".join(d.name for d in datasets),
+        soft_targets=np.concatenate([d.soft_targets if d.soft_targets is not None
+                                     else np.zeros((len(d), len(soft_labels)), np.float32) for d in datasets])
+        if soft_labels else None,
+        soft_labels=soft_labels,
+        sources=np.concatenate([d.sources if d.sources is not None else np.full(len(d), d.name) for d in datasets]),
+    )
 
 
 def _one_hot(indices: list[int], num_classes: int) -> np.ndarray:

@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from ..data import FaceDataset
-from .trainer import InputSpec, TrainingError, _to_unit
+from .tensors import to_unit
+from .trainer import InputSpec, TrainingError
 
 
 def _source_family(dataset: FaceDataset) -> str:
@@ -35,7 +36,7 @@ def ten_crop_logits(model: torch.nn.Module, spec: InputSpec, images: np.ndarray,
                ((size - side) // 2, (size - side) // 2)]
     outputs = []
     for start in range(0, len(images), batch_size):
-        x = _to_unit(images[start: start + batch_size])
+        x = to_unit(images[start: start + batch_size])
         total = 0
         for top, left in offsets:
             view = F.interpolate(x[..., top: top + side, left: left + side], size=(size, size), mode="bilinear",

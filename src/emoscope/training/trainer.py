@@ -7,6 +7,11 @@ same command again continues from ``last.pt`` (the thread count may change betwe
 Data with a second label set (FER2013 images with FER+ votes) trains two heads on one trunk:
 the model's output is ``len(labels) + len(soft_labels)`` logits, the first part learnt from the
 hard labels, the second from the vote distributions. Export blends the two into one output.
+
+Several data sets can train one model (:func:`emoscope.data.combine_datasets`): ``sampling="balanced"``
+then draws every class equally often within each source, and ``selection="balanced"`` picks the
+epoch by balanced accuracy averaged over the sources, so that neither the largest data set nor the
+commonest class decides what the model learns or which epoch ships.
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ from tqdm import tqdm
 from ..evaluation.metrics import classification_metrics
 from .architectures import get_architecture
 from .augment import AugmentConfig, augment_batch
+from .tensors import to_unit
 from ..data import FaceDataset
 from ..errors import EmoScopeError
 from ..preprocess import fit_to_input
@@ -46,6 +52,9 @@ class TrainConfig:
     teacher_logits: str = ""        # .npz from `emoscope teacher-logits`: distil a teacher into this model
     distill_weight: float = 0.5     # share of the loss on matching the teacher
     distill_temperature: float = 2.0
+    sampling: str = "shuffle"       # shuffle: every image once per epoch | balanced: see sampling_weights
+    selection: str = "accuracy"     # what picks the best epoch: accuracy | balanced (see validation_scores)
+    init_from: str = ""             # an exported ONNX emotion model to start from (same architecture)
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":
@@ -97,8 +106,23 @@ class InputSpec:
         return np.stack([fit_to_input(image, (self.size, self.size)) for image in images])
 
 
-def _to_unit(images: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(images).unsqueeze(1).float().div_(255.0)
+def sampling_weights(dataset: FaceDataset) -> np.ndarray:
+    """Per-image drawing probabilities for ``sampling="balanced"``: each source gets a share of the
+    draws in proportion to the square root of its size (a small data set is seen more often than
+    its size alone would give, without being repeated as often as a large one's images), split
+    equally over the classes it has, and equally over the images of a class."""
+    sources = dataset.sources if dataset.sources is not None else np.full(len(dataset), dataset.name)
+    classes = dataset.hard_labels
+    weights = np.zeros(len(dataset))
+    names = np.unique(sources)
+    shares = np.array([np.sqrt((sources == name).sum()) for name in names])
+    for name, share in zip(names, shares / shares.sum()):
+        in_source = sources == name
+        present = np.unique(classes[in_source])
+        for label in present:
+            members = in_source & (classes == label)
+            weights[members] = share / len(present) / members.sum()
+    return weights
 
 
 @torch.no_grad()
@@ -108,7 +132,7 @@ def predict_logits(model: torch.nn.Module, spec: InputSpec, images: np.ndarray, 
     images = spec.fit(images)
     outputs = []
     for start in range(0, len(images), batch_size):
-        outputs.append(model(spec.prepare(_to_unit(images[start: start + batch_size]))))
+        outputs.append(model(spec.prepare(to_unit(images[start: start + batch_size]))))
     return torch.cat(outputs).numpy()
 
 
@@ -154,17 +178,39 @@ def majority_labels(soft_targets: np.ndarray, num_labels: int) -> np.ndarray:
     return np.where(unique & (labels < num_labels), labels, -1)
 
 
-def validation_scores(logits: np.ndarray, dataset: FaceDataset) -> dict:
+def _balanced_score(predicted: np.ndarray, dataset: FaceDataset, majority: np.ndarray | None) -> float:
+    """Balanced accuracy averaged over the sources; a source with votes scores the mean of its hard-label
+    and vote-majority balanced accuracies."""
+    from sklearn.metrics import balanced_accuracy_score
+
+    sources = dataset.sources if dataset.sources is not None else np.full(len(dataset), dataset.name)
+    scores = []
+    for name in np.unique(sources):
+        rows = sources == name
+        score = balanced_accuracy_score(dataset.hard_labels[rows], predicted[rows])
+        voted = rows & (majority >= 0) if majority is not None else np.zeros_like(rows)
+        if voted.any():
+            score = (score + balanced_accuracy_score(majority[voted], predicted[voted])) / 2
+        scores.append(score)
+    return float(np.mean(scores))
+
+
+def validation_scores(logits: np.ndarray, dataset: FaceDataset, selection: str = "accuracy") -> dict:
     """Accuracy on the hard labels and, with a second label set, FER+-majority accuracy for each blend.
 
-    ``score`` (what selects the best epoch) is the hard-label accuracy, or with two label sets the
-    best mean of the two accuracies over the blends, whose share is kept as ``soft_share``.
+    ``score`` (what selects the best epoch) is, with ``selection="accuracy"``, the hard-label accuracy,
+    or with two label sets the best mean of the two accuracies over the blends, whose share is kept as
+    ``soft_share``; with ``selection="balanced"`` it is :func:`_balanced_score` instead.
     """
+    if selection not in ("accuracy", "balanced"):
+        raise TrainingError(f"unknown selection {selection!r}; use accuracy or balanced")
     k = len(dataset.labels)
     hard = dataset.hard_labels
     if dataset.soft_targets is None:
-        accuracy = float((logits[:, :k].argmax(1) == hard).mean())
-        return {"accuracy": accuracy, "score": accuracy}
+        predicted = logits[:, :k].argmax(1)
+        accuracy = float((predicted == hard).mean())
+        return {"accuracy": accuracy,
+                "score": accuracy if selection == "accuracy" else _balanced_score(predicted, dataset, None)}
     majority = majority_labels(dataset.soft_targets, k)
     has_majority = majority >= 0
     blends = {}
@@ -172,9 +218,11 @@ def validation_scores(logits: np.ndarray, dataset: FaceDataset) -> dict:
         predicted = blend_log_probabilities(logits, k, share).argmax(1)
         blends[share] = {"hard_accuracy": float((predicted == hard).mean()),
                          "majority_accuracy": float((predicted[has_majority] == majority[has_majority]).mean())}
-    best = max(blends, key=lambda s: blends[s]["hard_accuracy"] + blends[s]["majority_accuracy"])
+        blends[share]["score"] = ((blends[share]["hard_accuracy"] + blends[share]["majority_accuracy"]) / 2
+                                  if selection == "accuracy" else _balanced_score(predicted, dataset, majority))
+    best = max(blends, key=lambda s: blends[s]["score"])
     return {"accuracy": blends[0.0]["hard_accuracy"], "blends": {str(s): v for s, v in blends.items()},
-            "soft_share": best, "score": (blends[best]["hard_accuracy"] + blends[best]["majority_accuracy"]) / 2}
+            "soft_share": best, "score": blends[best]["score"]}
 
 
 def _plot_curves(history: list[dict], path: Path) -> None:
@@ -221,14 +269,28 @@ def train(config: TrainConfig, train_set: FaceDataset, val_set: FaceDataset, out
     last_path, best_path = out_dir / "last.pt", out_dir / "best.pt"
     config_path = out_dir / "config.json"
 
+    if config.sampling not in ("shuffle", "balanced"):
+        raise TrainingError(f"unknown sampling {config.sampling!r}; use shuffle or balanced")
     spec_arch = get_architecture(config.arch)
-    pixels = train_set.images.astype(np.float32) / 255.0
-    input_spec = InputSpec(spec_arch.input_size, spec_arch.channels, round(float(pixels.mean()), 4), round(float(pixels.std()), 4))
-    del pixels
+    if config.init_from:        # keep the normalisation the starting model's weights were learnt with
+        from ..classification import read_model_info
+
+        start_info = read_model_info(config.init_from)
+        input_spec = InputSpec(spec_arch.input_size, spec_arch.channels, start_info.mean[0], start_info.std[0])
+    else:
+        pixels = train_set.images.astype(np.float32) / 255.0
+        input_spec = InputSpec(spec_arch.input_size, spec_arch.channels, round(float(pixels.mean()), 4),
+                               round(float(pixels.std()), 4))
+        del pixels
     num_labels, num_soft = len(train_set.labels), len(train_set.soft_labels)
 
     torch.manual_seed(config.seed)
-    model = spec_arch.build(num_labels + num_soft)
+    model = spec_arch.build(num_labels + num_soft, pretrained=not config.init_from)
+    if config.init_from:
+        from .onnx_weights import load_exported_weights
+
+        sample = np.random.default_rng(config.seed).choice(len(train_set), min(512, len(train_set)), replace=False)
+        load_exported_weights(model, config.init_from, input_spec.prepare(to_unit(input_spec.fit(train_set.images[sample]))))
     ema = (torch.optim.swa_utils.AveragedModel(
         model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
         if config.ema_decay > 0 else None)
@@ -259,6 +321,7 @@ def train(config: TrainConfig, train_set: FaceDataset, val_set: FaceDataset, out
     config_path.write_text(json.dumps(config_dict, indent=2))
 
     weights = class_weights(train_set, config.class_weighting)
+    draw_weights = torch.from_numpy(sampling_weights(train_set)) if config.sampling == "balanced" else None
     images = torch.from_numpy(input_spec.fit(train_set.images))   # uint8 in memory, at the model's input size
     targets = torch.from_numpy(train_set.targets)
     smoothed = targets * (1 - config.label_smoothing) + config.label_smoothing / num_labels
@@ -283,7 +346,8 @@ def train(config: TrainConfig, train_set: FaceDataset, val_set: FaceDataset, out
         epoch_seed = config.seed * 100_003 + epoch
         torch.manual_seed(epoch_seed)
         generator = torch.Generator().manual_seed(epoch_seed)
-        order = torch.randperm(len(images), generator=generator)
+        order = (torch.multinomial(draw_weights, len(images), replacement=True, generator=generator)
+                 if draw_weights is not None else torch.randperm(len(images), generator=generator))
         model.train()
         started, loss_sum, correct = time.time(), 0.0, 0
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{config.epochs}", disable=not progress, mininterval=5)
@@ -309,11 +373,12 @@ def train(config: TrainConfig, train_set: FaceDataset, val_set: FaceDataset, out
             bar.set_postfix(loss=f"{loss_sum / ((step + 1) * config.batch_size):.3f}", refresh=False)
         val_logits = predict_logits(evaluated, input_spec, val_set.images)
         val_loss = F.cross_entropy(torch.from_numpy(val_logits[:, :num_labels]), torch.from_numpy(val_set.targets)).item()
-        scores = validation_scores(val_logits, val_set)
+        scores = validation_scores(val_logits, val_set, config.selection)
         val_metrics = classification_metrics(val_set.hard_labels, val_logits[:, :num_labels].argmax(1), val_set.labels)
         record = {
             "epoch": epoch, "train_loss": loss_sum / len(images), "train_accuracy": correct / len(images),
             "val_loss": val_loss, "val_accuracy": val_metrics["accuracy"], "val_macro_f1": val_metrics["macro_f1"],
+            "val_balanced_accuracy": val_metrics["balanced_accuracy"],
             "val_score": scores["score"], **({"val_blends": scores["blends"], "soft_share": scores["soft_share"]}
                                              if "blends" in scores else {}),
             "lr": scheduler.get_last_lr()[0], "seconds": round(time.time() - started, 1),
