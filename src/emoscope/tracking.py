@@ -64,7 +64,7 @@ class _Track:
         return similarity(np.array([self.look, *self.snapshots]), looks).max(axis=0)
 
 
-def _greedy(scores: np.ndarray, threshold: float) -> list[tuple[int, int]]:
+def greedy_pairs(scores: np.ndarray, threshold: float) -> list[tuple[int, int]]:
     """Pairs (row, column) taken best score first, each row and column once, scores ≥ threshold."""
     pairs, rows, columns = [], set(), set()
     for flat in np.argsort(-scores, axis=None):
@@ -149,7 +149,7 @@ class Tracker:
                 if self._tracks[t].look is not None:
                     alike = self._tracks[t].likeness(looks)
                     score[row] = np.where(alike >= self.settings.same_look, score[row] * alike, 0.0)
-        return [(candidates[r], b) for r, b in _greedy(score, 1e-6)]
+        return [(candidates[r], b) for r, b in greedy_pairs(score, 1e-6)]
 
     def _by_look(self, looks: np.ndarray, ids: np.ndarray, taken: set[int]) -> list[tuple[int, int]]:
         """(track, box) pairs for boxes no track took: a track not seen this frame, recognised by its look."""
@@ -158,7 +158,7 @@ class Tracker:
         if len(free) == 0 or not candidates:
             return []
         alike = np.array([self._tracks[t].likeness(looks[free]) for t in candidates])
-        return [(candidates[r], int(free[c])) for r, c in _greedy(alike, self.settings.same_person)]
+        return [(candidates[r], int(free[c])) for r, c in greedy_pairs(alike, self.settings.same_person)]
 
 
 class ProbabilitySmoother:
