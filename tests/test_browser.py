@@ -254,3 +254,30 @@ def test_class_view_of_a_finished_video_call_with_30_people(server, browser, tmp
     assert "Class view: call.mp4" in page.inner_text("#title")
     check_chart(page, "#group svg.chart")
     screenshot(page, "class.png")
+
+
+def test_the_class_report_opens_offline_as_one_file(browser, tmp_path, example_image):
+    import base64
+
+    from emoscope.web.class_page import class_page
+
+    labels = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+    jpeg = cv2.imencode(".jpg", cv2.resize(example_image, (64, 64)))[1]
+    thumbnail = "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()
+    mood = lambda t: "happy" if t < 10 else "sad"  # noqa: E731
+    data = {"title": "lesson.mp4", "labels": labels, "bin_seconds": 1.0, "end": 19.0, "thumbnails": {"1": thumbnail},
+            "samples": [[t, person, 1.0, [0.8 if label == mood(t) else 0.2 / 6 for label in labels]]
+                        for t in range(20) for person in (1, 2)]}
+    report = tmp_path / "class.html"
+    report.write_text(class_page(data), encoding="utf-8")
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    requests, errors = [], []
+    page.on("request", lambda request: requests.append(request.url))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(report.as_uri())
+    page.wait_for_selector('.tile[data-person="2"]')
+    assert "Class view: lesson.mp4" in page.inner_text("#title") and errors == []
+    assert page.locator('.tile[data-person="1"] img').count() == 1
+    assert page.inner_text("#moods").strip() == "0:10: happy → sad"
+    assert all(url.startswith(("file:", "data:")) for url in requests), requests   # no server, no network
+    assert page.locator("#group svg.chart path[data-emotion]").count() >= 2

@@ -22,6 +22,8 @@ from .detection import check_options
 from .errors import InputError
 from .io.images import IMAGE_SUFFIXES, walk_files
 from .models import sha256_of
+from .sinks import Sink, SummaryFile, TimelineFile
+from .types import FrameResult
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
 MANIFEST = "manifest.json"
@@ -127,32 +129,39 @@ def _analyze_image(analyzer, raw: str, out_dir: str) -> dict:
         return {**entry, "error": f"{error.strerror or error}"}
 
 
+class FaceRows(Sink):
+    """Every face of a video as rows of the batch's table (:func:`_face_row`)."""
+
+    def __init__(self, raw: str):
+        self.raw = raw
+        self.rows: list[dict] = []
+
+    def add(self, result: FrameResult) -> None:
+        self.rows += [_face_row(self.raw, result.index, result.timestamp, face, self.stream.labels)
+                      for face in result.faces]
+
+
 def analyze_video(raw: str, out_dir: str, options: tuple, every: int) -> dict:
     """Task: one video -> its timeline CSV and summary JSON; returns its manifest entry."""
-    from .io.video import VideoFileSource
-    from .streaming import StreamOutputs, run_stream
+    from .streaming import stream_video_file
 
     analyzer = _worker_analyzer(options)
     path = Path(raw)
     folder = Path(out_dir) / "videos" / output_key(path)
-    folder.mkdir(parents=True, exist_ok=True)
-    faces = []
-    outputs = StreamOutputs(timeline=folder / "timeline.csv", summary=folder / "summary.json")
+    faces = FaceRows(raw)
     try:
-        with VideoFileSource(path, stride=every) as source:
-            summary = run_stream(analyzer, source, source.fps / every, every / source.fps, outputs,
-                                 on_result=lambda r: faces.extend(_face_row(raw, r.index, r.timestamp, f, analyzer.labels)
-                                                                  for f in r.faces))
+        files = [TimelineFile(folder / "timeline.csv"), SummaryFile(folder / "summary.json")]
+        summary = stream_video_file(path, analyzer, [*files, faces], every=every)
     except InputError as error:
         return {"input": raw, "kind": "video", "error": str(error)}
     except OSError as error:
         return {"input": raw, "kind": "video", "error": f"{error.strerror or error}"}
-    if source.stopped_at and summary.frames == 0:
-        return {"input": raw, "kind": "video", "error": source.stopped_at}
-    entry = {"input": raw, "kind": "video", "sha256": sha256_of(path), "faces": faces,
-             "outputs": [str((folder / n).relative_to(out_dir)) for n in ("timeline.csv", "summary.json")]}
-    if source.stopped_at:
-        entry["warning"] = source.stopped_at
+    if summary.stopped_at and summary.frames == 0:
+        return {"input": raw, "kind": "video", "error": summary.stopped_at}
+    entry = {"input": raw, "kind": "video", "sha256": sha256_of(path), "faces": faces.rows,
+             "outputs": [str(file.path.relative_to(out_dir)) for file in files]}
+    if summary.stopped_at:
+        entry["warning"] = summary.stopped_at
     return entry
 
 

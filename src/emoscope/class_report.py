@@ -1,16 +1,13 @@
-"""The class view of a finished stream: everyone seen, over time, as data for the web page
-(``class.json``) or as one self-contained HTML file (``emoscope video --report``).
+"""The class view of a finished stream: everyone seen, over time, as the data that the web page
+(``class.json``) and the one-file report (:mod:`emoscope.web.class_page`) draw.
 
 Each person's smoothed probabilities are averaged per ``bin_seconds`` (so an hour of 30 faces
 stays small), with the seconds each sample stands for, and a thumbnail of their largest face.
-The page and the report draw them with the same code (``web/static/classview.js``).
 """
 from __future__ import annotations
 
 import base64
-import html
 import json
-import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -19,7 +16,6 @@ import numpy as np
 
 from .types import FrameResult
 
-STATIC = Path(__file__).parent / "web" / "static"
 THUMBNAIL_PX = 64
 
 
@@ -58,34 +54,3 @@ class ClassRecorder:
 
     def write_json(self, path: str | Path, title: str = "") -> None:
         Path(path).write_text(json.dumps(self.to_dict(title)))
-
-    def write_html(self, path: str | Path, title: str = "") -> None:
-        Path(path).write_text(report_html(self.to_dict(title)), encoding="utf-8")
-
-
-def _inline_module(*names: str) -> str:
-    """The page's ES modules as one inline script: their imports of each other dropped."""
-    code = "\n".join((STATIC / name).read_text() for name in names)
-    code = re.sub(r"^import .*? from \"\./.*?\";\n", "", code, flags=re.M)
-    return re.sub(r"^export ", "", code, flags=re.M)
-
-
-def report_html(data: dict) -> str:
-    """One HTML file that shows the class view with no server and no network."""
-    body = (STATIC / "class.html").read_text()
-    main = body[body.index("<main>"):body.index("</main>") + len("</main>")]
-    main = re.sub(r'<div class="card" id="controls">.*?</div></div>', "", main, flags=re.S)
-    payload = json.dumps(data).replace("</", "<\\/")   # no "</script>" inside the script
-    script = _inline_module("common.js", "charts.js", "classview.js") + f"""
-const data = {payload};
-document.querySelector("#title").textContent = `Class view: ${{data.title}}`;
-const model = ClassModel.fromData(data);
-const view = {{ tiles: document.querySelector("#tiles"), group: document.querySelector("#group"),
-  moods: document.querySelector("#moods"), count: document.querySelector("#count") }};
-renderClassView(model, view);
-document.querySelector("#export-csv").addEventListener("click", () => download("emoscope-class.csv", model.toCSV(), "text/csv"));
-document.querySelector("#export-json").addEventListener("click", () => download("emoscope-class.json", JSON.stringify(model.toJSON(), null, 2)));
-"""
-    return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>EmoScope — {html.escape(data["title"])}'
-            f'</title>\n<style>{(STATIC / "style.css").read_text()}</style></head>\n<body><header><strong>EmoScope</strong>'
-            f'<span>class report</span></header>\n{main}\n<script type="module">\n{script}</script></body></html>\n')

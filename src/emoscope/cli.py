@@ -3,6 +3,7 @@ command that needs them, so ``emoscope image`` never loads torch."""
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from pathlib import Path
@@ -10,9 +11,9 @@ from pathlib import Path
 from .cli_train import TRAINING_COMMANDS, add_training_commands
 from .cli_types import FRACTION, NON_NEGATIVE, PORT, POSITIVE, POSITIVE_FLOAT
 from .errors import EmoScopeError, InputError
-from .io.paths import check_output_folder, check_outputs
+from .io.paths import check_distinct, check_output_folder, check_outputs
 from .detection import DETECTORS, parse_region
-from .settings import INFERENCE_THREADS, DetectorSettings, StreamSettings, WebSettings
+from .settings import ANNOTATION_STYLE, INFERENCE_THREADS, DetectorSettings, StreamSettings, WebSettings
 
 
 def _region(text: str) -> tuple[int, int, int, int]:
@@ -47,7 +48,7 @@ def _add_analyzer_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_annotate_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--annotate", choices=("box", "label", "bars"), default="bars",
+    parser.add_argument("--annotate", choices=("box", "label", "bars"), default=ANNOTATION_STYLE,
                         help="what annotated output shows on each face: its box, a label, or probability bars "
                              "(a label where there is no room for them) (default: %(default)s)")
 
@@ -113,77 +114,70 @@ def _summary_line(result) -> str:
     return f"{result.path}: {len(result.faces)} face(s): {faces}"
 
 
-def _run_stream(args, analyzer, source, fps: float, frame_interval: float, record=None, audio_from=None,
-                window: bool = False, total=None, duration=None):
-    """The command-line side of a stream: progress bar, optional window, outputs from the options."""
-    from tqdm import tqdm
-
-    from .streaming import StreamOutputs, run_stream
-
-    viewer = None
-    if window:
-        from .viewer import TkViewer
-
-        viewer = TkViewer(f"EmoScope — {args.command}")
-    frames = tqdm(source, total=total, unit="frame", disable=args.quiet, dynamic_ncols=True)
-    outputs = StreamOutputs(record=record, timeline=args.timeline, summary=args.summary, chart=args.chart,
-                            annotate=args.annotate, report=args.report,
-                            title=Path(getattr(args, "input", args.command)).name)
-    settings = StreamSettings(smooth=args.smooth, detect_every=args.detect_every)
-    return run_stream(analyzer, frames, fps, frame_interval, outputs, settings, audio_from=audio_from, viewer=viewer,
-                      duration=duration, realtime=getattr(source, "realtime", False))  # tqdm hides the source's own
+def _stream_settings(args) -> StreamSettings:
+    return StreamSettings(smooth=args.smooth, detect_every=args.detect_every)
 
 
-def _finish(args, source, summary, label: str) -> int:
-    if source.stopped_at:
-        print(f"emoscope: error: {label}: {source.stopped_at}; outputs hold the frames before it", file=sys.stderr)
+def _stream_sinks(args, record_option: str, inputs) -> list:
+    """The sinks the options ask for: one per output file, each checking its file as it is built,
+    before any frame is read (then no file may be an input or another output); the live window
+    (camera, screen) unless --no-window; the progress bar unless --quiet."""
+    from .sinks import ChartFile, FrameAnnotator, LiveWindow, ProgressBar, SummaryFile, TimelineFile, VideoRecord
+    from .web.class_page import ClassReportFile
+
+    annotator = FrameAnnotator(args.annotate)   # drawn once per frame for the record and the window
+    outputs = {record_option: functools.partial(VideoRecord, annotator=annotator), "--timeline": TimelineFile,
+               "--summary": SummaryFile, "--chart": ChartFile, "--report": ClassReportFile}
+    files = [make(path, option) for option, make in outputs.items()
+             if (path := getattr(args, option.lstrip("-"))) is not None]
+    check_distinct({sink.option: sink.path for sink in files}, inputs)
+    window = [] if getattr(args, "no_window", True) else [LiveWindow(f"EmoScope — {args.command}", annotator)]
+    return window + files + ([] if args.quiet else [ProgressBar()])
+
+
+def _finish(args, summary, label: str) -> int:
+    if summary.stopped_at:
+        print(f"emoscope: error: {label}: {summary.stopped_at}; outputs hold the frames before it", file=sys.stderr)
         return 1 if summary.frames == 0 else 2
     if not args.quiet:
         print(f"{label}: {summary.frames} frames processed, {summary.to_dict()['people']} people")
     return 0
 
 
-def _check_stream_outputs(args, record_option: str, inputs) -> None:
-    check_outputs({record_option: ("video", getattr(args, record_option.lstrip("-"))),
-                   "--timeline": ("timeline", args.timeline), "--summary": ("json", args.summary),
-                   "--chart": ("chart", args.chart)}, inputs)
-
-
 def cmd_video(args) -> int:
-    import math
+    from .streaming import stream_video_file
 
-    from .io.video import VideoFileSource
+    sinks = _stream_sinks(args, "--out", [args.input])
+    summary = stream_video_file(args.input, _analyzer(args), sinks, every=args.every, settings=_stream_settings(args))
+    return _finish(args, summary, args.input)
 
-    _check_stream_outputs(args, "--out", [args.input])
-    with VideoFileSource(args.input, stride=args.every) as source:
-        analyzer = _analyzer(args)
-        total = math.ceil(source.frame_count / args.every) if source.frame_count else None
-        summary = _run_stream(args, analyzer, source, source.fps / args.every, args.every / source.fps,
-                              record=args.out, audio_from=args.input if source.has_audio else None, total=total)
-    return _finish(args, source, summary, args.input)
+
+def _run_live(args, analyzer, source, sinks: list):
+    from .streaming import run_stream
+
+    return run_stream(analyzer, source, source.fps, sinks, _stream_settings(args), title=args.command,
+                      duration=args.duration, realtime=source.realtime)
 
 
 def cmd_camera(args) -> int:
     from .io.live import CameraSource
 
-    _check_stream_outputs(args, "--record", [args.device] if Path(args.device).exists() else [])
+    sinks = _stream_sinks(args, "--record", [args.device] if Path(args.device).exists() else [])
     analyzer = _analyzer(args)
     with CameraSource(args.device, realtime=not args.every_frame) as source:
-        summary = _run_stream(args, analyzer, source, source.fps, 1.0 / source.fps, record=args.record,
-                              window=not args.no_window, duration=args.duration)
-    return _finish(args, source, summary, f"camera {args.device}")
+        summary = _run_live(args, analyzer, source, sinks)
+    return _finish(args, summary, f"camera {args.device}")
 
 
 def cmd_screen(args) -> int:
     from .io.live import ScreenSource
 
-    _check_stream_outputs(args, "--record", [])
+    sinks = _stream_sinks(args, "--record", [])
     region = parse_region(args.region) if args.region else None
     analyzer = _analyzer(args)
     with ScreenSource(region, args.monitor, args.fps) as source:
-        summary = _run_stream(args, analyzer, source, source.fps, 1.0 / source.fps, record=args.record,
-                              window=not args.no_window, duration=args.duration)
-    return _finish(args, source, summary, "screen")
+        summary = _run_live(args, analyzer, source, sinks)
+    return _finish(args, summary, "screen")
 
 
 def cmd_batch(args) -> int:

@@ -16,7 +16,7 @@ from .errors import EmoScopeError
 from .io.images import load_image
 from .settings import INFERENCE_THREADS, STREAM_FPS, DetectorSettings, StreamSettings
 from .stream_step import StreamStep
-from .types import Detections, Face, Frame, FrameResult, ImageResult
+from .types import Frame, FrameResult, ImageResult, faces_from_arrays
 
 _DETECTOR = DetectorSettings()
 
@@ -50,36 +50,20 @@ class Analyzer:
     def labels(self) -> tuple[str, ...]:
         return self.classifier.labels
 
-    def crops(self, image: np.ndarray, detections: Detections) -> np.ndarray:
-        """Each face cut out (and levelled, where there are landmarks) as the emotion model expects."""
-        return self.classifier.crops(image, detections.boxes, detections.landmarks)
-
-    def faces(self, detections: Detections, probabilities: np.ndarray, track_ids: np.ndarray | None = None,
-              raw_probabilities: np.ndarray | None = None) -> list[Face]:
-        """Face objects from the arrays of one image (built once, at the end of the flow)."""
-        landmarks = detections.landmarks
-        return [
-            Face(box=tuple(detections.boxes[i].tolist()), score=float(detections.scores[i]),
-                 probabilities=dict(zip(self.labels, probabilities[i].tolist())),
-                 landmarks=None if landmarks is None else [tuple(p) for p in landmarks[i].tolist()],
-                 track_id=None if track_ids is None else int(track_ids[i]),
-                 raw_probabilities=None if raw_probabilities is None else dict(zip(self.labels, raw_probabilities[i].tolist())))
-            for i in range(len(detections))
-        ]
-
     def analyze_array(self, image: np.ndarray, path: str | None = None, detector=None) -> ImageResult:
         """Every face in a BGR array; ``detector`` replaces the analyzer's own for this image
         (the web API passes a ``WholeImageDetector`` for a photo that is one face crop)."""
         started = time.perf_counter()
         detections = (detector or self.detector).detect(image)
         detected = time.perf_counter()
-        crops = self.crops(image, detections)
+        crops = self.classifier.crops(image, detections.boxes, detections.landmarks)
         cropped = time.perf_counter()
         probabilities = self.classifier.predict(crops)
         classified = time.perf_counter()
         timings = {"detect": (detected - started) * 1e3, "align": (cropped - detected) * 1e3,
                    "classify": (classified - cropped) * 1e3, "total": (classified - started) * 1e3}
-        return ImageResult(path, image.shape[1], image.shape[0], self.faces(detections, probabilities), timings)
+        faces = faces_from_arrays(detections, probabilities, self.labels)
+        return ImageResult(path, image.shape[1], image.shape[0], faces, timings)
 
     def analyze(self, source) -> ImageResult:
         """Every face in one image: a path, a numpy array (BGR) or a PIL image."""
@@ -101,7 +85,7 @@ class Analyzer:
         """A stream of consecutive frames: ``step.process(image, timestamp)`` gives each frame's
         :class:`FrameResult`, every face with a stable ``track_id`` and probabilities smoothed over
         time (this frame's own in ``raw_probabilities``). Frames without a timestamp are timed by ``fps``."""
-        return StreamStep(self, settings, fps)
+        return StreamStep(self.detector, self.classifier, settings, fps)
 
     def stream(self, frames: Iterable, fps: float = STREAM_FPS, settings: StreamSettings = StreamSettings(),
                realtime: bool | None = None) -> Iterator[FrameResult]:

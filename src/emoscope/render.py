@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .settings import ANNOTATION_STYLE
 from .types import Face
 
 # One colour per emotion (BGR), shared by every renderer and chart.
@@ -71,7 +72,7 @@ def _intersects(a, b) -> bool:
     return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
 
 
-def layout(faces: list[Face], width: int, height: int, style: str = "bars",
+def layout(faces: list[Face], width: int, height: int, style: str = ANNOTATION_STYLE,
            prefixes: list[str] | None = None) -> list[TextBlock]:
     """Text blocks for the faces, none overlapping another or leaving the image; a face for which
     no place is found keeps its box only. Bigger faces are placed first."""
@@ -118,7 +119,7 @@ def _free_spot(candidates, size, width, height, placed, boxes, own: int):
     return None
 
 
-def draw_faces(image: np.ndarray, faces: list[Face], style: str = "bars",
+def draw_faces(image: np.ndarray, faces: list[Face], style: str = ANNOTATION_STYLE,
                labels_prefix: list[str] | None = None) -> np.ndarray:
     """Draw every face onto a copy of ``image`` (BGR) and return it: boxes in the emotion's colour,
     and text as :func:`layout` places it (``style``: ``box``, ``label`` or ``bars``)."""

@@ -9,6 +9,7 @@ from pathlib import Path
 
 INFERENCE_THREADS = 2       # ONNX Runtime and OpenCV threads of an Analyzer (one per core of a small machine)
 STREAM_FPS = 30.0           # frame rate assumed for a stream whose source does not say
+ANNOTATION_STYLE = "bars"   # what annotated output shows on each face: box, label or bars (render.STYLES)
 
 
 @dataclass(frozen=True)

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .appearance import SceneCuts, face_looks
+from .classification import EmotionClassifier
+from .detection.base import FaceDetector
 from .settings import STREAM_FPS, StreamSettings
 from .tracking import ProbabilitySmoother, Tracker, iou_matrix
-from .types import Detections, FrameResult
-
-if TYPE_CHECKING:
-    from .pipeline import Analyzer
+from .types import Detections, FrameResult, faces_from_arrays
 
 DETECTION_SCALES = (0.25, 0.375, 0.5, 0.75)   # few sizes: the detector re-plans its input for each new size
 
@@ -52,16 +50,21 @@ class StreamStep:
     stream's state and must see the frames in order; ``detect`` and ``classify`` need no state, so
     :class:`~emoscope.engine.StreamEngine` runs them on worker threads, overlapping frames.
 
+    The step owns the parts it runs: ``detector`` (used wherever no thread's own is passed) and
+    ``classifier``, which crops each face as its model asks (levelled by the landmarks) and classifies it.
+
     Detection frames are every ``detect_every``-th and each scene cut. They run on a copy shrunk
     so that the smallest face of the last detection keeps ``detect_face_px`` pixels, and at full
     size at the start, after a cut, at least every ``full_detect_every`` frames (new faces smaller
     than the known ones) and again at once when a shrunk copy loses a tracked face.
     """
 
-    def __init__(self, analyzer: "Analyzer", settings: StreamSettings = StreamSettings(), fps: float = STREAM_FPS):
+    def __init__(self, detector: FaceDetector, classifier: EmotionClassifier,
+                 settings: StreamSettings = StreamSettings(), fps: float = STREAM_FPS):
         if settings.smooth < 1 or settings.detect_every < 1:
             raise ValueError("smooth and detect_every must be at least 1")
-        self.analyzer = analyzer
+        self.detector = detector
+        self.classifier = classifier
         self.settings = settings
         self.fps = fps
         self.frames = 0
@@ -111,15 +114,15 @@ class StreamStep:
 
     def detect(self, work: FrameWork, detector=None) -> None:
         """Faces and their looks on a frame planned for detection (any thread; ``detector``
-        defaults to the analyzer's)."""
+        defaults to the step's own)."""
         started = time.perf_counter()
-        work.detections = (detector or self.analyzer.detector).detect(work.image, work.scale)
+        work.detections = (detector or self.detector).detect(work.image, work.scale)
         work.looks = face_looks(work.image, work.detections.boxes)
         _add_time(work, "detect", started)
 
     def locate(self, work: FrameWork, detector=None) -> None:
         """Track IDs for a detected frame; for the others, the faces followed along their tracks.
-        ``detector``: for a detection done again at full size (default: the analyzer's)."""
+        ``detector``: for a detection done again at full size (default: the step's own)."""
         started = time.perf_counter()
         if work.detect:
             if work.scale < 1.0 and self._loses_tracks(work.detections):
@@ -146,9 +149,9 @@ class StreamStep:
     def classify(self, work: FrameWork) -> None:
         """This frame's own emotion probabilities for its faces (any thread)."""
         started = time.perf_counter()
-        crops = self.analyzer.crops(work.image, work.detections)
+        crops = self.classifier.crops(work.image, work.detections.boxes, work.detections.landmarks)
         cropped = _add_time(work, "align", started)
-        work.raw = self.analyzer.classifier.predict(crops)
+        work.raw = self.classifier.predict(crops)
         _add_time(work, "classify", cropped)
 
     def finish(self, work: FrameWork) -> FrameResult:
@@ -156,7 +159,7 @@ class StreamStep:
         started = time.perf_counter()
         smoothed = self.smoother.update(work.ids, work.raw)
         self.smoother.forget(work.live_ids)
-        faces = self.analyzer.faces(work.detections, smoothed, work.ids, work.raw)
+        faces = faces_from_arrays(work.detections, smoothed, self.classifier.labels, work.ids, work.raw)
         _add_time(work, "track", started)
         work.timings["total"] = sum(work.timings.values())
         return FrameResult(None, work.image.shape[1], work.image.shape[0], faces, work.timings, index=work.index,

@@ -1,102 +1,59 @@
 """One loop for every stream (video file, camera, screen; CLI, web jobs, batch): analyse each
-frame, feed the requested outputs, and finalise them on every exit, Ctrl-C included."""
+frame and hand its result to every sink (:mod:`emoscope.sinks`), which are finished on every
+exit, Ctrl-C included."""
 from __future__ import annotations
 
-import json
 import time
-from contextlib import ExitStack, closing
-from dataclasses import dataclass
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Callable
+from typing import Iterable
 
 from .pipeline import Analyzer
-from .render import draw_faces
 from .settings import StreamSettings
+from .sinks import Sink, StreamInfo
 from .summary import StreamSummary
-from .types import FrameResult
 
 
-@dataclass
-class StreamOutputs:
-    """Files to write; any may be None. ``record`` is the annotated H.264 MP4."""
-
-    record: str | Path | None = None
-    timeline: str | Path | None = None
-    summary: str | Path | None = None
-    chart: str | Path | None = None
-    annotate: str = "bars"      # what the record and the viewer show on each face: box, label or bars
-    class_view: str | Path | None = None     # the class view's data (JSON), as the web page reads it
-    report: str | Path | None = None         # the class view as one HTML file
-    title: str = ""                          # what the class view is of (the video's name)
-
-
-def run_stream(analyzer: Analyzer, source, fps: float, frame_interval: float, outputs: StreamOutputs,
-               settings: StreamSettings = StreamSettings(), audio_from=None, viewer=None,
-               duration: float | None = None, on_result: Callable[[FrameResult], None] | None = None,
+def run_stream(analyzer: Analyzer, source, fps: float, sinks: Iterable[Sink] = (),
+               settings: StreamSettings = StreamSettings(), *, frames: int | None = None, title: str = "",
+               audio_from: str | Path | None = None, duration: float | None = None,
                realtime: bool | None = None) -> StreamSummary:
-    """Process ``source`` (an iterable of Frames) and return the summary of what was processed.
+    """Process ``source`` (an iterable of Frames, ``fps`` of them a second) into ``sinks`` and return
+    the summary of what was processed, with the source's ``stopped_at``.
 
-    ``viewer`` (with ``show(image)`` and ``closed``) displays annotated frames; closing it ends the
-    stream, as does ``duration`` seconds. ``on_result`` sees every frame result (progress, collection).
+    ``frames`` (how many are to come), ``title`` and ``audio_from`` tell the sinks about the stream
+    (:class:`~emoscope.sinks.StreamInfo`). The stream ends with the source, after ``duration``
+    seconds, or when a sink says it has ``ended`` (a closed window).
     Frames overlap on the analyzer's threads (:meth:`Analyzer.stream`), each thread with a detector of
     its own, so a server may run this beside other callers of the same analyzer without a lock.
     ``realtime`` (default: the source's own): finish each frame before reading the next (live sources).
     """
-    summary = StreamSummary(analyzer.labels, frame_interval)
-    chart = None
-    if outputs.chart:
-        from .charts import EmotionTimeline
-
-        chart = EmotionTimeline(analyzer.labels)
-    recorder = None
-    if outputs.class_view or outputs.report:
-        from .class_report import ClassRecorder
-
-        recorder = ClassRecorder(analyzer.labels, frame_interval)
+    sinks = list(sinks)
+    stream = StreamInfo(analyzer.labels, fps, frames, title, None if audio_from is None else Path(audio_from))
+    summary = StreamSummary(analyzer.labels, stream.frame_interval)
     with ExitStack() as stack:
-        timeline = None
-        if outputs.timeline:
-            from .io.timeline import TimelineWriter
-
-            timeline = stack.enter_context(TimelineWriter(outputs.timeline, analyzer.labels))
-        if viewer is not None:
-            stack.enter_context(closing(viewer))
-        sink = None
+        for sink in sinks:
+            stack.enter_context(sink.open(stream))
         started = time.monotonic()
-        try:
-            for result in analyzer.stream(source, fps, settings, realtime):
-                summary.add(result)
-                if timeline:
-                    timeline.add(result)
-                if chart:
-                    chart.add(result)
-                if recorder:
-                    recorder.add(result)
-                if on_result:
-                    on_result(result)
-                if outputs.record or viewer is not None:
-                    annotated = draw_faces(result.image, result.faces, outputs.annotate,
-                                           labels_prefix=[f"#{f.track_id}" for f in result.faces])
-                    if outputs.record:
-                        if sink is None:  # sized by the first frame: cameras often misreport their size
-                            from .io.video import VideoSink
-
-                            height, width = annotated.shape[:2]
-                            sink = stack.enter_context(VideoSink(outputs.record, fps, (width, height), audio_from))
-                        sink.write(annotated)
-                    if viewer is not None:
-                        viewer.show(annotated)
-                        if viewer.closed:
-                            break
-                if duration is not None and time.monotonic() - started >= duration:
-                    break
-        finally:
-            if outputs.summary:
-                Path(outputs.summary).write_text(json.dumps(summary.to_dict(), indent=2))
-            if chart:
-                chart.save(outputs.chart)
-            if outputs.class_view:
-                recorder.write_json(outputs.class_view, outputs.title)
-            if outputs.report:
-                recorder.write_html(outputs.report, outputs.title)
+        for result in analyzer.stream(source, fps, settings, realtime):
+            summary.add(result)
+            for sink in sinks:
+                sink.add(result)
+            if any(sink.ended for sink in sinks) or (duration is not None and time.monotonic() - started >= duration):
+                break
+    summary.stopped_at = getattr(source, "stopped_at", None)
     return summary
+
+
+def stream_video_file(path: str | Path, analyzer: Analyzer, sinks: Iterable[Sink] = (), every: int = 1,
+                      settings: StreamSettings = StreamSettings(), title: str | None = None) -> StreamSummary:
+    """Every ``every``-th frame of a video file through :func:`run_stream`: the one setup behind the
+    CLI's ``video`` command, web video jobs and batch videos. Frames keep their times in the file, each
+    processed frame stands for ``every`` of them, and a record carries the file's audio.
+    ``title`` (default: the file's name) is what the stream is of."""
+    from .io.video import VideoFileSource
+
+    with VideoFileSource(path, stride=every) as source:
+        return run_stream(analyzer, source, source.fps / every, sinks, settings, frames=source.frames_to_yield,
+                          title=Path(path).name if title is None else title,
+                          audio_from=path if source.has_audio else None)

@@ -16,6 +16,7 @@ class StreamSummary:
         self._seconds = defaultdict(lambda: dict.fromkeys(self.labels, 0.0))
         self._first, self._last, self._changes, self._current = {}, {}, defaultdict(int), {}
         self.frames = 0
+        self.stopped_at: str | None = None   # why the source ended early, if it did (set by run_stream; not JSON)
 
     def add(self, result: FrameResult) -> None:
         self.frames += 1

@@ -80,6 +80,21 @@ class Face:
         return data
 
 
+def faces_from_arrays(detections: Detections, probabilities: np.ndarray, labels, track_ids: np.ndarray | None = None,
+                      raw_probabilities: np.ndarray | None = None) -> list[Face]:
+    """Face objects from the arrays of one image, ``probabilities`` (N, K) in ``labels`` order (built
+    once, at the end of the flow, by the Analyzer and the stream step alike)."""
+    landmarks = detections.landmarks
+    return [
+        Face(box=tuple(detections.boxes[i].tolist()), score=float(detections.scores[i]),
+             probabilities=dict(zip(labels, probabilities[i].tolist())),
+             landmarks=None if landmarks is None else [tuple(p) for p in landmarks[i].tolist()],
+             track_id=None if track_ids is None else int(track_ids[i]),
+             raw_probabilities=None if raw_probabilities is None else dict(zip(labels, raw_probabilities[i].tolist())))
+        for i in range(len(detections))
+    ]
+
+
 @dataclass
 class ImageResult:
     """Every face in one image. ``error`` is set (and ``faces`` empty) when the image could not be analysed."""

@@ -17,6 +17,7 @@ SUFFIXES = {  # what each kind of output is written as
     "json": (".json",),
     "csv": (".csv",),
     "chart": (".png",),
+    "html": (".html", ".htm"),
 }
 
 
@@ -28,15 +29,19 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def check_outputs(outputs: dict[str, tuple[str, str | Path | None]], inputs=()) -> None:
-    """Check every output ``{option: (kind, path or None)}`` against the others and the ``inputs``;
-    InputError naming the option at the first problem."""
+    """Check every output ``{option: (kind, path or None)}`` (:func:`check_output`), then against the
+    others and the ``inputs`` (:func:`check_distinct`); InputError naming the option at the first problem."""
+    paths = {option: Path(raw) for option, (_, raw) in outputs.items() if raw is not None and raw != "-"}
+    for option, path in paths.items():
+        check_output(path, SUFFIXES[outputs[option][0]], option)
+    check_distinct(paths, inputs)
+
+
+def check_distinct(outputs: dict[str, Path], inputs=()) -> None:
+    """No output ``{option: path}`` is one of the ``inputs`` or another output; InputError naming the option."""
     seen: dict[Path, str] = {}
     inputs = [Path(p) for p in inputs]
-    for option, (kind, raw) in outputs.items():
-        if raw is None or raw == "-":
-            continue
-        path = Path(raw)
-        check_output(path, SUFFIXES[kind], option)
+    for option, path in outputs.items():
         for source in inputs:
             if _same_file(path, source):
                 raise InputError(f"{option} {path}: is an input; writing it would destroy it")

@@ -79,6 +79,11 @@ class VideoFileSource:
         return self._stream.frames or None
 
     @property
+    def frames_to_yield(self) -> int | None:
+        """Frames the iteration yields (every ``stride``-th) when the header says how many; None when unknown."""
+        return -(-self.frame_count // self.stride) if self.frame_count else None
+
+    @property
     def size(self) -> tuple[int, int]:
         return self._stream.codec_context.width, self._stream.codec_context.height
 

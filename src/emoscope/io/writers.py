@@ -13,6 +13,7 @@ from pathlib import Path
 import cv2
 
 from ..render import draw_faces
+from ..settings import ANNOTATION_STYLE
 from ..types import Face, ImageResult
 from .images import read_image
 
@@ -46,7 +47,7 @@ def face_rows(result: ImageResult, labels) -> list[dict]:
 class ImageOutputs:
     """Write any of: annotated images into ``out_dir``, JSON to ``json_path`` ('-' = stdout), CSV to ``csv_path``."""
 
-    def __init__(self, out_dir=None, json_path=None, csv_path=None, labels=(), annotate: str = "bars"):
+    def __init__(self, out_dir=None, json_path=None, csv_path=None, labels=(), annotate: str = ANNOTATION_STYLE):
         self.out_dir = Path(out_dir) if out_dir else None
         self.annotate = annotate
         self.json_path, self.csv_path, self.labels = json_path, csv_path, tuple(labels)

@@ -34,12 +34,32 @@ from ..io.images import decode_image
 from ..pipeline import Analyzer
 from ..render import draw_faces
 from ..settings import StreamSettings, WebSettings
+from ..sinks import ClassViewFile, Sink, StreamInfo, SummaryFile, TimelineFile, VideoRecord
+from ..types import FrameResult
+from . import STATIC
 from .jobs import JobStore, VideoJob
 from .security import MULTIPART_SLACK, Guard, owner_of
 
 
 class ServerStopping(Exception):
     """Ends a video job when the server stops."""
+
+
+class JobProgress(Sink):
+    """A video job's frames to do and done, as its stream runs; ends the job when the server stops."""
+
+    def __init__(self, job: VideoJob, stopping: threading.Event):
+        self.job = job
+        self.stopping = stopping
+
+    def open(self, stream: StreamInfo) -> "JobProgress":
+        self.job.frames_total = stream.frames
+        return super().open(stream)
+
+    def add(self, _result: FrameResult) -> None:
+        if self.stopping.is_set():
+            raise ServerStopping("the server stopped before the video was processed")
+        self.job.frames_done += 1
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -145,33 +165,22 @@ def create_app(analyzer: Analyzer | None = None, settings: WebSettings | None = 
         return body
 
     def run_job(job: VideoJob, every: int) -> None:
-        from ..io.video import VideoFileSource
-        from ..streaming import StreamOutputs, run_stream
+        from ..streaming import stream_video_file
 
         job.status = "running"
-        source_path = job.upload
         try:
-            with VideoFileSource(source_path, stride=every) as source:
-                job.frames_total = -(-source.frame_count // every) if source.frame_count else None
-                outputs = StreamOutputs(record=job.folder / "annotated.mp4", timeline=job.folder / "timeline.csv",
-                                        summary=job.folder / "summary.json", class_view=job.folder / "class.json",
-                                        title=job.filename)
-
-                def progress(_result):
-                    if stopping.is_set():
-                        raise ServerStopping("the server stopped before the video was processed")
-                    job.frames_done += 1
-
-                run_stream(analyzer, source, source.fps / every, every / source.fps, outputs,
-                           audio_from=source_path if source.has_audio else None, on_result=progress)
+            sinks = [JobProgress(job, stopping), VideoRecord(job.folder / "annotated.mp4"),
+                     TimelineFile(job.folder / "timeline.csv"), SummaryFile(job.folder / "summary.json"),
+                     ClassViewFile(job.folder / "class.json")]
+            summary = stream_video_file(job.upload, analyzer, sinks, every=every, title=job.filename)
             job.status = "done" if job.frames_done else "failed"
-            job.error = source.stopped_at
+            job.error = summary.stopped_at
         except (EmoScopeError, ServerStopping) as error:
             job.status, job.error = "failed", str(error)
         except Exception:  # keep the server alive; the job says it failed
             job.status, job.error = "failed", "internal error while processing the video"
         finally:
-            source_path.unlink(missing_ok=True)  # the upload is not kept once processed
+            job.upload.unlink(missing_ok=True)  # the upload is not kept once processed
 
     @app.post("/api/videos", status_code=202)
     async def create_video_job(request: Request, video: UploadFile = File(...), every: int = 1):
@@ -259,9 +268,6 @@ def create_app(analyzer: Analyzer | None = None, settings: WebSettings | None = 
             pass
 
     return app
-
-
-STATIC = Path(__file__).parent / "static"
 
 
 def _page(name: str):
