@@ -306,7 +306,7 @@ def cmd_teacher_logits(args) -> int:
     from .data import load_split
     from .training.distill import save_teacher_logits, ten_crop_logits
     from .training.export import load_checkpoint
-    from .training.trainer import InputSpec
+    from .training.tensors import InputSpec
 
     torch.set_num_threads(args.threads)
     blended, state = load_checkpoint(args.checkpoint)

@@ -23,7 +23,7 @@ from ..detection.yunet import YuNetDetector
 from ..evaluation.detection import MATCH_IOU
 from ..tracking import iou_matrix
 from .detector_augment import DetectorSample
-from .trainer import TrainingError
+from .errors import TrainingError
 
 log = logging.getLogger(__name__)
 

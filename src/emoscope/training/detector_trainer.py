@@ -25,7 +25,7 @@ import torch
 from .detector_augment import DetectorAugment, DetectorSample, augment
 from .detector_loss import detection_loss
 from .detector_model import FaceDetectorNet
-from .trainer import TrainingError
+from .errors import TrainingError
 
 log = logging.getLogger(__name__)
 

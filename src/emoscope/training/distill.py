@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from ..data import FaceDataset
-from .tensors import to_unit
-from .trainer import InputSpec, TrainingError
+from .errors import TrainingError
+from .tensors import InputSpec, to_unit
 
 
 def _source_family(dataset: FaceDataset) -> str:

@@ -11,7 +11,8 @@ import torch
 from ..models import CropSpec
 from .architectures import get_architecture
 from .prior_correction import PriorCorrection, add_logit_bias, read_metadata, write_metadata
-from .trainer import InputSpec, TrainingError
+from .errors import TrainingError
+from .tensors import InputSpec
 
 
 class BlendedHeads(torch.nn.Module):

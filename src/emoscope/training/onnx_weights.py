@@ -20,7 +20,7 @@ import torch
 from onnx import numpy_helper
 from torch import nn
 
-from .trainer import TrainingError
+from .errors import TrainingError
 
 
 def run_watching(model: nn.Module, inputs: torch.Tensor, modules, hook) -> None:

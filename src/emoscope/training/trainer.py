@@ -28,10 +28,9 @@ from tqdm import tqdm
 from ..evaluation.metrics import classification_metrics
 from .architectures import get_architecture
 from .augment import AugmentConfig, augment_batch
-from .tensors import to_unit
+from .errors import TrainingError
+from .tensors import InputSpec, to_unit
 from ..data import FaceDataset
-from ..errors import EmoScopeError
-from ..preprocess import fit_to_input
 
 
 @dataclass
@@ -63,10 +62,6 @@ class TrainConfig:
         return cls(**data)
 
 
-class TrainingError(EmoScopeError):
-    """A run that cannot start or continue (e.g. resuming with a different configuration)."""
-
-
 def class_weights(dataset: FaceDataset, scheme: str) -> torch.Tensor:
     """Loss weights against class imbalance: ``sqrt`` (inverse square-root frequency) or ``inverse``."""
     counts = dataset.targets.sum(axis=0).astype(np.float64) + 1.0
@@ -80,30 +75,6 @@ def class_weights(dataset: FaceDataset, scheme: str) -> torch.Tensor:
         raise TrainingError(f"unknown class weighting {scheme!r}; use none, sqrt or inverse")
     weights /= (weights * counts / counts.sum()).sum()  # mean weight over the data is 1
     return torch.tensor(weights, dtype=torch.float32)
-
-
-@dataclass(frozen=True)
-class InputSpec:
-    """How a gray 0..255 crop becomes the model's input; exported with the model.
-
-    Resizing is not here: crops reach the model size through :func:`emoscope.preprocess.fit_to_input`,
-    as at inference, and this only normalises (the same arithmetic as ``crops_to_tensor``).
-    """
-
-    size: int
-    channels: int
-    mean: float
-    std: float
-
-    def prepare(self, gray_unit: torch.Tensor) -> torch.Tensor:
-        """(N, 1, size, size) gray in [0, 1] -> normalised (N, C, size, size)."""
-        return ((gray_unit - self.mean) / self.std).expand(-1, self.channels, -1, -1)
-
-    def fit(self, images: np.ndarray) -> np.ndarray:
-        """uint8 (N, H, W) crops of any size -> (N, size, size), through the preprocessing contract."""
-        if images.shape[1:] == (self.size, self.size):
-            return images
-        return np.stack([fit_to_input(image, (self.size, self.size)) for image in images])
 
 
 def sampling_weights(dataset: FaceDataset) -> np.ndarray:
