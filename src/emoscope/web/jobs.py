@@ -1,12 +1,20 @@
 """Video jobs of the web app: each in its own folder under one private root, with an
-unguessable ID; deleted with their files on request or once past the retention time."""
+unguessable ID; run by :func:`run_job` into its files; deleted with them on request or once past
+the retention time."""
 from __future__ import annotations
 
 import secrets
 import shutil
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ..errors import EmoScopeError
+from ..pipeline import Analyzer
+from ..sinks import ClassViewFile, Sink, StreamInfo, SummaryFile, TimelineFile, VideoRecord
+from ..streaming import stream_video_file
+from ..types import FrameResult
 
 
 @dataclass
@@ -75,3 +83,42 @@ class JobStore:
         for job in [j for j in self._jobs.values()
                     if now - j.created > self.retention_seconds and j.status != "running"]:
             self.delete(job)
+
+
+class ServerStopping(Exception):
+    """Ends a video job when the server stops."""
+
+
+class JobProgress(Sink):
+    """A video job's frames to do and done, as its stream runs; ends the job when the server stops."""
+
+    def __init__(self, job: VideoJob, stopping: threading.Event):
+        self.job = job
+        self.stopping = stopping
+
+    def open(self, stream: StreamInfo) -> "JobProgress":
+        self.job.frames_total = stream.frames
+        return super().open(stream)
+
+    def add(self, _result: FrameResult) -> None:
+        if self.stopping.is_set():
+            raise ServerStopping("the server stopped before the video was processed")
+        self.job.frames_done += 1
+
+
+def run_job(job: VideoJob, analyzer: Analyzer, stopping: threading.Event, every: int) -> None:
+    """Process the job's upload into its files (every ``every``-th frame); the job says how it ended."""
+    job.status = "running"
+    try:
+        sinks = [JobProgress(job, stopping), VideoRecord(job.folder / "annotated.mp4"),
+                 TimelineFile(job.folder / "timeline.csv"), SummaryFile(job.folder / "summary.json"),
+                 ClassViewFile(job.folder / "class.json")]
+        summary = stream_video_file(job.upload, analyzer, sinks, every=every, title=job.filename)
+        job.status = "done" if job.frames_done else "failed"
+        job.error = summary.stopped_at
+    except (EmoScopeError, ServerStopping) as error:
+        job.status, job.error = "failed", str(error)
+    except Exception:  # keep the server alive; the job says it failed
+        job.status, job.error = "failed", "internal error while processing the video"
+    finally:
+        job.upload.unlink(missing_ok=True)  # the upload is not kept once processed
