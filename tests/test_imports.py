@@ -58,7 +58,8 @@ def _imports(lazy: bool) -> dict[str, set[str]]:
 
 
 def test_no_module_imports_itself_through_others():
-    graph = _imports(lazy=False)
+    """Imports inside functions count too: a lazy import that closes a cycle still ties the modules together."""
+    graph = _imports(lazy=True)
     done, path = set(), []
 
     def visit(module):

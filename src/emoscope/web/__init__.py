@@ -1,10 +1,6 @@
 """[web] extra: the FastAPI app behind `emoscope serve` (REST API, live WebSocket, pages), and the
 class view as one offline HTML file (class_page.py). FastAPI is imported with the app only, so the
 class page needs no more than the core."""
-from pathlib import Path
-
-STATIC = Path(__file__).parent / "static"   # the pages' files: served by the app, inlined by the class page
-
 __all__ = ["WebSettings", "create_app"]
 
 

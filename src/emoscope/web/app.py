@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import __version__
 from ..pipeline import Analyzer
 from ..settings import WebSettings
-from . import STATIC
+from .assets import STATIC
 from .routes import images, info, live, pages, videos
 from .security import MULTIPART_SLACK, Guard
 from .state import WebState

@@ -8,7 +8,7 @@ import json
 import re
 
 from ..sinks import ClassViewFile
-from . import STATIC
+from .assets import STATIC
 
 
 class ClassReportFile(ClassViewFile):

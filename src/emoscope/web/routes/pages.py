@@ -3,7 +3,7 @@ are a page like the others, from local files (offline, no inline script)."""
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
-from .. import STATIC
+from ..assets import STATIC
 
 PAGES = {"/": "photo.html", "/video": "video.html", "/live": "live.html", "/class": "class.html",
          "/docs": "docs.html"}
