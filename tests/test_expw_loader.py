@@ -9,7 +9,7 @@ from conftest import face_image, tiny_model, write_face_table
 from emoscope.align import crop_face
 from emoscope.classification import read_model_info
 from emoscope.data import DATASET_KINDS, DatasetError, load_split, load_train_val
-from emoscope.data.loaders import load_face_table
+from emoscope.data.face_table import load_face_table
 from emoscope.labels import EMOTIONS
 from emoscope.models import CropSpec
 

@@ -7,104 +7,17 @@ leaves a bad item out with a warning; ``"fail"`` raises :class:`DatasetError`.
 from __future__ import annotations
 
 import csv
-import gzip
-import io
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from ..errors import InputError
 from ..labels import EMOTIONS, EMOTIONS_WITH_CONTEMPT, canonical_label
+from .dataset import IMAGE_SUFFIXES, DatasetError, FaceDataset, one_hot, open_text
 
-
-class DatasetError(InputError):
-    """A data set file or row that cannot be read or labelled."""
-
-
-@dataclass
-class FaceDataset:
-    """Grayscale face images and their targets, in EmoScope's label order.
-
-    ``images`` is ``(N, H, W)`` uint8. ``targets`` is ``(N, K)`` float32: one-hot for hard labels,
-    a probability distribution for soft (vote) labels. ``labels`` names the K classes.
-    """
-
-    images: np.ndarray
-    targets: np.ndarray
-    labels: tuple[str, ...]
-    name: str = ""
-    soft_targets: np.ndarray | None = None
-    """Optional second label set for the same images, ``(N, len(soft_labels))`` distributions;
-    an all-zero row means "no label" (FER+ rows whose votes say unknown or not a face)."""
-    soft_labels: tuple[str, ...] = ()
-    rows: np.ndarray | None = None
-    """Optional position of each image among its source file's data rows (the FER2013 CSV), so that
-    per-image values computed over the whole file (teacher logits) can be matched to it."""
-    sources: np.ndarray | None = None
-    """Optional name of the data set each image comes from, for data sets joined by
-    :func:`combine_datasets` (balanced sampling and validation weigh each source alike)."""
-
-    def __post_init__(self):
-        if self.sources is not None and len(self.sources) != len(self.images):
-            raise DatasetError(f"{self.name}: {len(self.sources)} source names for {len(self.images)} images")
-        if self.rows is not None and len(self.rows) != len(self.images):
-            raise DatasetError(f"{self.name}: {len(self.rows)} row numbers for {len(self.images)} images")
-        if self.soft_targets is not None and self.soft_targets.shape != (len(self.images), len(self.soft_labels)):
-            raise DatasetError(f"{self.name}: soft targets {self.soft_targets.shape} do not match "
-                               f"{len(self.images)} images and labels {self.soft_labels}")
-        if self.images.ndim != 3 or self.images.dtype != np.uint8:
-            raise DatasetError(f"{self.name}: images must be (N, H, W) uint8, got {self.images.shape} {self.images.dtype}")
-        if self.targets.shape != (len(self.images), len(self.labels)):
-            raise DatasetError(f"{self.name}: targets {self.targets.shape} do not match {len(self.images)} images")
-        if len(self.images) == 0:
-            raise DatasetError(f"{self.name}: the split is empty")
-
-    @property
-    def hard_labels(self) -> np.ndarray:
-        return self.targets.argmax(axis=1)
-
-    def class_counts(self) -> dict[str, int]:
-        counts = np.bincount(self.hard_labels, minlength=len(self.labels))
-        return dict(zip(self.labels, counts.tolist()))
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-
-def combine_datasets(datasets: list[FaceDataset], size: int) -> FaceDataset:
-    """One data set from several with the same labels, every image fitted to ``size`` pixels square
-    (:func:`emoscope.preprocess.fit_to_input`, as the model's input). Each image keeps its source's
-    name in ``sources``; a source without the second label set (FER+ votes) gets all-zero rows
-    there, which training reads as "no label"."""
-    from ..preprocess import fit_to_input
-
-    if len({d.labels for d in datasets}) != 1:
-        raise DatasetError(f"cannot combine data sets with different labels: {[d.labels for d in datasets]}")
-    soft_labels = {d.soft_labels for d in datasets if d.soft_targets is not None}
-    if len(soft_labels) > 1:
-        raise DatasetError(f"cannot combine data sets with different vote labels: {sorted(soft_labels)}")
-    soft_labels = next(iter(soft_labels), ())
-
-    return FaceDataset(
-        images=np.stack([fit_to_input(image, (size, size)) for d in datasets for image in d.images]),
-        targets=np.concatenate([d.targets for d in datasets]),
-        labels=datasets[0].labels,
-        name=" + ".join(d.name for d in datasets),
-        soft_targets=np.concatenate([d.soft_targets if d.soft_targets is not None
-                                     else np.zeros((len(d), len(soft_labels)), np.float32) for d in datasets])
-        if soft_labels else None,
-        soft_labels=soft_labels,
-        sources=np.concatenate([d.sources if d.sources is not None else np.full(len(d), d.name) for d in datasets]),
-    )
-
-
-def _one_hot(indices: list[int], num_classes: int) -> np.ndarray:
-    targets = np.zeros((len(indices), num_classes), np.float32)
-    targets[np.arange(len(indices)), indices] = 1.0
-    return targets
+FER2013_SPLITS = {"train": "Training", "val": "PublicTest", "test": "PrivateTest"}
+"""Our split names and FER2013's ``Usage`` values (the usual protocol)."""
 
 
 def _problem(message: str, on_error: str) -> None:
@@ -113,22 +26,9 @@ def _problem(message: str, on_error: str) -> None:
     warnings.warn(message + " (skipped)", stacklevel=3)
 
 
-def _open_text(path: Path):
-    path = Path(path)
-    if not path.exists():
-        raise DatasetError(f"{path}: no such file")
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
-
-
-FER2013_SPLITS = {"train": "Training", "val": "PublicTest", "test": "PrivateTest"}
-"""Our split names and FER2013's ``Usage`` values (the usual protocol)."""
-
-
 def _read_fer2013_rows(csv_path: Path):
     """Yield (row_number, emotion_text, pixels_text, usage) from a FER2013 CSV."""
-    with _open_text(csv_path) as handle:
+    with open_text(csv_path) as handle:
         reader = csv.reader(handle)
         header = next(reader, None)
         if header is None or [h.strip() for h in header[:3]] != ["emotion", "pixels", "Usage"]:
@@ -180,7 +80,7 @@ def _load_fer2013_rows(csv_path: str | Path, split: str, on_error: str) -> FaceD
         rows.append(number)
     if not images:
         raise DatasetError(f"{csv_path}: no rows for split {split} ({usage})")
-    return FaceDataset(np.stack(images), _one_hot(labels, len(EMOTIONS)), EMOTIONS, f"fer2013/{split}",
+    return FaceDataset(np.stack(images), one_hot(labels, len(EMOTIONS)), EMOTIONS, f"fer2013/{split}",
                        rows=np.array(rows))
 
 
@@ -237,7 +137,7 @@ def load_ferplus(
     if usage is None:
         raise DatasetError(f"unknown split {split!r}; use one of {', '.join(FER2013_SPLITS)}")
     labels = EMOTIONS_WITH_CONTEMPT if with_contempt else EMOTIONS
-    with _open_text(Path(votes_csv)) as handle:
+    with open_text(Path(votes_csv)) as handle:
         vote_rows = list(csv.reader(handle))
     header, vote_rows = vote_rows[0], vote_rows[1:]
     if [h.strip() for h in header[2:12]] != list(FERPLUS_VOTE_COLUMNS):
@@ -277,7 +177,7 @@ def load_fer2013_with_votes(fer2013_csv: str | Path, votes_csv: str | Path, spli
     the FER+ vote distributions (8 classes with contempt) as ``soft_targets``, so one model can
     learn from both (rows whose votes are mostly unknown / not a face get an all-zero soft row)."""
     dataset = _load_fer2013_rows(fer2013_csv, split, on_error)
-    with _open_text(Path(votes_csv)) as handle:
+    with open_text(Path(votes_csv)) as handle:
         vote_rows = list(csv.reader(handle))
     header, vote_rows = vote_rows[0] if vote_rows else [], vote_rows[1:]
     if [h.strip() for h in header[2:12]] != list(FERPLUS_VOTE_COLUMNS):
@@ -302,9 +202,6 @@ def load_fer2013_with_votes(fer2013_csv: str | Path, votes_csv: str | Path, spli
     return dataset
 
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
-
-
 def _read_gray(path: Path, size: int | None, on_error: str) -> np.ndarray | None:
     image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     if image is None:
@@ -325,7 +222,7 @@ def _from_files(items: list[tuple[Path, str]], size: int, name: str, on_error: s
             indices.append(labels.index(label))
     if not images:
         raise DatasetError(f"{name}: no readable images")
-    return FaceDataset(np.stack(images), _one_hot(indices, len(labels)), labels, name)
+    return FaceDataset(np.stack(images), one_hot(indices, len(labels)), labels, name)
 
 
 def load_image_folder(root: str | Path, size: int = 48, on_error: str = "fail") -> FaceDataset:
@@ -406,106 +303,3 @@ def load_affectnet(root: str | Path, size: int = 48, with_contempt: bool = False
     if not items:
         raise DatasetError(f"{root}: no labelled images")
     return _from_files(items, size, f"affectnet/{root.name}", on_error)
-
-
-FACE_TABLE = "faces.csv"
-"""A class-folder tree may carry this table: one row per image, ``file`` (relative to the root), ``split`` and
-the face box inside the image (``x, y, w, h``), as the ExpW subset does."""
-
-
-class _Problems:
-    """Bad items of one load. ``fail``: the first raises, naming its file. ``skip``: each is left out and every
-    kind of problem is warned about once, with its count and its first file."""
-
-    def __init__(self, source, on_error: str):
-        self.source, self.on_error, self.found = source, on_error, {}
-
-    def add(self, kind: str, message: str) -> None:
-        if self.on_error == "fail":
-            raise DatasetError(message)
-        self.found.setdefault(kind, []).append(message)
-
-    def warn(self) -> None:
-        for kind, messages in self.found.items():
-            warnings.warn(f"{self.source}: {len(messages)} {kind} skipped; the first: {messages[0]}", stacklevel=3)
-
-
-def _box_inside(box: tuple[float, ...], height: int, width: int, slack: float = 0.5) -> bool:
-    x, y, w, h = box
-    return w > 0 and h > 0 and x >= -slack and y >= -slack and x + w <= width + slack and y + h <= height + slack
-
-
-def load_face_table(root: str | Path, split: str, crop, size: int, on_error: str = "fail") -> FaceDataset:
-    """A class-folder tree with a :data:`FACE_TABLE` (the ExpW subset's layout), each face cut from its image by
-    the model's crop rule (``crop``: a :class:`emoscope.models.CropSpec`) around the table's box, at ``size``
-    pixels square: the framing the model gets from a face detector's box in the pipeline (no landmarks, so
-    no eye levelling). Colour images are read as grey, as the pipeline's gray models see them.
-
-    The class is the image's folder name (:data:`emoscope.labels.LABEL_ALIASES`), checked against the
-    table's ``emotion`` column where there is one. Unknown class folders, rows whose file is missing or
-    unreadable, and boxes outside their image fail or are skipped (``on_error``), naming the file; images
-    in the split's folders that the table leaves out are counted in a warning, and so is a mix of grey
-    and colour files.
-    """
-    from ..align import crop_face
-
-    root = Path(root)
-    table = root / FACE_TABLE
-    with _open_text(table) as handle:
-        reader = csv.DictReader(handle)
-        missing = {"file", "x", "y", "w", "h"} - set(reader.fieldnames or ())
-        if missing:
-            raise DatasetError(f"{table}: lacks the column(s) {', '.join(sorted(missing))}")
-        rows = [row for row in reader if (row.get("split") or Path(row["file"]).parts[0]) == split]
-    if not rows:
-        raise DatasetError(f"{table}: no rows for split {split!r}")
-    problems = _Problems(table, on_error)
-    images, indices, grey = [], [], {}
-    for row in rows:
-        path = root / row["file"]
-        label = canonical_label(path.parent.name)
-        if label is None or label == "contempt":
-            problems.add("files in unknown class folders", f"{path}: unknown class folder {path.parent.name!r}")
-            continue
-        if row.get("emotion") and canonical_label(row["emotion"]) != label:
-            problems.add("rows whose emotion disagrees with their folder",
-                         f"{path}: {FACE_TABLE} says {row['emotion']!r}, its folder {path.parent.name!r}")
-            continue
-        try:
-            box = tuple(float(row[k]) for k in ("x", "y", "w", "h"))
-        except ValueError:
-            problems.add("rows with a malformed box", f"{path}: box {[row[k] for k in 'xywh']} is not four numbers")
-            continue
-        if not path.is_file():
-            problems.add("rows whose file is missing", f"{path}: named in {FACE_TABLE} but missing")
-            continue
-        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if image is None or image.ndim not in (2, 3) or image.dtype != np.uint8:
-            problems.add("unreadable images", f"{path}: not a readable 8-bit image")
-            continue
-        if not _box_inside(box, *image.shape[:2]):
-            problems.add("boxes outside their image",
-                         f"{path}: face box {box} lies outside the {image.shape[1]}x{image.shape[0]} image")
-            continue
-        grey[row["file"]] = image.ndim == 2
-        if image.ndim == 3:
-            image = cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
-        images.append(crop_face(image, box, None, crop, (size, size)))
-        indices.append(EMOTIONS.index(label))
-    problems.warn()
-    greys = sum(grey.values())
-    if 0 < greys < len(grey):
-        fewer_grey = greys <= len(grey) / 2   # name the rarer kind
-        example = next(f for f, g in grey.items() if g == fewer_grey)
-        warnings.warn(f"{root}: {greys if fewer_grey else len(grey) - greys} of {len(grey)} images are "
-                      f"{'grey' if fewer_grey else 'colour'} and the rest {'colour' if fewer_grey else 'grey'} "
-                      f"(e.g. {example}); all are read as grey", stacklevel=2)
-    listed = {row["file"] for row in rows}
-    unlisted = [p for p in sorted((root / split).rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES
-                and p.relative_to(root).as_posix() not in listed] if (root / split).is_dir() else []
-    if unlisted:
-        warnings.warn(f"{root / split}: {len(unlisted)} images have no row in {FACE_TABLE} and are left out "
-                      f"(e.g. {unlisted[0].relative_to(root)})", stacklevel=2)
-    if not images:
-        raise DatasetError(f"{table}: no usable rows for split {split!r}")
-    return FaceDataset(np.stack(images), _one_hot(indices, len(EMOTIONS)), EMOTIONS, f"{root.name}/{split}")

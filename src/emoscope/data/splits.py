@@ -5,8 +5,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .loaders import (FACE_TABLE, DatasetError, FaceDataset, load_affectnet, load_face_table, load_fer2013,
-                      load_fer2013_with_votes, load_ferplus, load_image_folder, load_rafdb)
+from .dataset import DatasetError, FaceDataset
+from .face_table import FACE_TABLE, load_face_table
+from .loaders import load_affectnet, load_fer2013, load_fer2013_with_votes, load_ferplus, load_image_folder, load_rafdb
 
 DATASET_KINDS = ("fer2013", "ferplus", "fer2013+ferplus", "folder", "expw", "rafdb", "affectnet")
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .loaders import DatasetError
+from .dataset import DatasetError
 
 log = logging.getLogger(__name__)
 
