@@ -154,6 +154,11 @@ def print_set(title, r, out=sys.stdout):
         print(f"  {k:9s} {r['recall'][k]:6.2f}  {r['predicted_share'][k]:9.3f}  {r['true_share'][k]:5.3f}", file=out)
 
 
+TEMPERATURE_FITS = {"ferplus": "FER+ PublicTest majority labels, after the correction",
+                    "all": "the three validation sets alike (mean NLL), after the correction"}
+"""How benchmarks/prior_correction.py fitted the temperature (its --temperature-on), in words for the metadata."""
+
+
 def summary(results, selection: dict | None = None) -> dict:
     """The compact numbers recorded in the model's metadata (``emoscope export --metrics``); ``selection``: the
     JSON of benchmarks/prior_correction.py, whose choice of tau and temperature on validation goes with them."""
@@ -172,7 +177,7 @@ def summary(results, selection: dict | None = None) -> dict:
             "chosen_on": "best mean balanced accuracy over " + "; ".join(selection["validation_sets"].values()),
             "validation_mean_balanced_accuracy": {f"tau {tau:g}": round(rows[tau]["mean"], 4)
                                                   for tau in (0.0, selection["chosen_tau"]) if tau in rows},
-            "temperature_fitted_on": "FER+ PublicTest majority labels, after the correction"}}
+            "temperature_fitted_on": TEMPERATURE_FITS[selection.get("temperature_fitted_on", "ferplus")]}}
     return {**sets, **chosen,
             "measured": f"{datetime.date.today()}, benchmarks/model_accuracy.py --detector {results['detector']}"}
 

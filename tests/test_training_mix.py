@@ -52,6 +52,8 @@ def test_balanced_sampling_gives_every_class_of_a_source_the_same_share():
         assert np.isclose(weights[in_source].sum(), share)
         per_class = [weights[in_source & (both.hard_labels == k)].sum() for k in range(7)]
         assert np.allclose(per_class, share / 7)
+    equal = sampling_weights(both, "equal")
+    assert np.isclose(equal[both.sources == "small"].sum(), 0.5)
 
 
 def test_balanced_selection_averages_balanced_accuracy_over_sources():

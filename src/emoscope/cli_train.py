@@ -95,6 +95,8 @@ def _add_train_parser(commands) -> None:
                              "validation; may be repeated)")
     parser.add_argument("--sampling", choices=("shuffle", "balanced"), help="balanced: every class equally often "
                         "within each data set, data sets by the square root of their size (default: shuffle)")
+    parser.add_argument("--source-shares", choices=("sqrt", "equal"), help="balanced sampling's share of each data "
+                        "set: by the square root of its size, or equal (default: sqrt)")
     parser.add_argument("--selection", choices=("accuracy", "balanced"), help="what picks the best epoch: "
                         "accuracy, or balanced accuracy averaged over the data sets (default: accuracy)")
     parser.add_argument("--init-from", metavar="ONNX", help="start from this exported emotion model's weights "
@@ -150,7 +152,8 @@ def cmd_train(args) -> int:
         augment=AugmentConfig.none() if args.no_augment else AugmentConfig(), patience=args.patience,
         seed=args.seed, threads=args.threads,
         **{name: getattr(args, name) for name in ("soft_weight", "ema_decay", "teacher_logits", "distill_weight",
-                                                  "distill_temperature", "sampling", "selection", "init_from")
+                                                  "distill_temperature", "sampling", "source_shares", "selection",
+                                                  "init_from")
            if getattr(args, name) is not None})
     best = train(config, train_set, val_set, args.out, restart=args.restart)
     print(f"best checkpoint: {best}")

@@ -55,12 +55,15 @@ def reliability(probabilities: np.ndarray, y_true: np.ndarray, bins: int = 15) -
     return {"ece": float(ece), "bins": rows}
 
 
-def fit_temperature(logits: np.ndarray, y_true: np.ndarray) -> float:
-    """The softmax temperature that minimises negative log-likelihood (temperature scaling)."""
+def fit_temperature(logits: np.ndarray, y_true: np.ndarray, *more_sets: tuple[np.ndarray, np.ndarray]) -> float:
+    """The softmax temperature that minimises negative log-likelihood (temperature scaling). Further
+    ``(logits, y_true)`` sets count alike: the mean of each set's mean NLL is minimised, so that a
+    large set does not decide alone."""
     from scipy.optimize import minimize_scalar
 
+    sets = [(logits, y_true), *more_sets]
+
     def nll(t):
-        p = softmax(logits, t)[np.arange(len(y_true)), y_true]
-        return -np.log(np.clip(p, 1e-12, None)).mean()
+        return np.mean([-np.log(np.clip(softmax(z, t)[np.arange(len(y)), y], 1e-12, None)).mean() for z, y in sets])
 
     return float(minimize_scalar(nll, bounds=(0.25, 8.0), method="bounded").x)

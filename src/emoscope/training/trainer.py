@@ -52,6 +52,7 @@ class TrainConfig:
     distill_weight: float = 0.5     # share of the loss on matching the teacher
     distill_temperature: float = 2.0
     sampling: str = "shuffle"       # shuffle: every image once per epoch | balanced: see sampling_weights
+    source_shares: str = "sqrt"     # balanced sampling's share of each source: sqrt (of its size) | equal
     selection: str = "accuracy"     # what picks the best epoch: accuracy | balanced (see validation_scores)
     init_from: str = ""             # an exported ONNX emotion model to start from (same architecture)
 
@@ -77,16 +78,18 @@ def class_weights(dataset: FaceDataset, scheme: str) -> torch.Tensor:
     return torch.tensor(weights, dtype=torch.float32)
 
 
-def sampling_weights(dataset: FaceDataset) -> np.ndarray:
+def sampling_weights(dataset: FaceDataset, source_shares: str = "sqrt") -> np.ndarray:
     """Per-image drawing probabilities for ``sampling="balanced"``: each source gets a share of the
-    draws in proportion to the square root of its size (a small data set is seen more often than
-    its size alone would give, without being repeated as often as a large one's images), split
-    equally over the classes it has, and equally over the images of a class."""
+    draws in proportion to the square root of its size (``sqrt``: a small data set is seen more often
+    than its size alone would give, without being repeated as often as a large one's images) or the
+    same share (``equal``), split equally over the classes it has, and equally over the images of a class."""
+    if source_shares not in ("sqrt", "equal"):
+        raise TrainingError(f"unknown source shares {source_shares!r}; use sqrt or equal")
     sources = dataset.sources if dataset.sources is not None else np.full(len(dataset), dataset.name)
     classes = dataset.hard_labels
     weights = np.zeros(len(dataset))
     names = np.unique(sources)
-    shares = np.array([np.sqrt((sources == name).sum()) for name in names])
+    shares = np.array([np.sqrt((sources == name).sum()) if source_shares == "sqrt" else 1.0 for name in names])
     for name, share in zip(names, shares / shares.sum()):
         in_source = sources == name
         present = np.unique(classes[in_source])
@@ -292,7 +295,7 @@ def train(config: TrainConfig, train_set: FaceDataset, val_set: FaceDataset, out
     config_path.write_text(json.dumps(config_dict, indent=2))
 
     weights = class_weights(train_set, config.class_weighting)
-    draw_weights = torch.from_numpy(sampling_weights(train_set)) if config.sampling == "balanced" else None
+    draw_weights = torch.from_numpy(sampling_weights(train_set, config.source_shares)) if config.sampling == "balanced" else None
     images = torch.from_numpy(input_spec.fit(train_set.images))   # uint8 in memory, at the model's input size
     targets = torch.from_numpy(train_set.targets)
     smoothed = targets * (1 - config.label_smoothing) + config.label_smoothing / num_labels
