@@ -19,6 +19,19 @@ from .types import FrameResult
 THUMBNAIL_PX = 64
 
 
+def thumbnail_area(box) -> float:
+    """The size of a face's thumbnail in the frame: the largest of each person's is kept."""
+    _, _, w, h = (int(round(v)) for v in box)
+    return float(w * h)
+
+
+def thumbnail(image: np.ndarray, box) -> np.ndarray | None:
+    """The face in ``box`` as a THUMBNAIL_PX square; None where the box is off the image."""
+    x, y, w, h = (int(round(v)) for v in box)
+    crop = image[max(0, y):y + h, max(0, x):x + w]
+    return cv2.resize(crop, (THUMBNAIL_PX, THUMBNAIL_PX), interpolation=cv2.INTER_AREA) if crop.size else None
+
+
 class ClassRecorder:
     def __init__(self, labels, frame_interval: float, bin_seconds: float = 1.0):
         self.labels = tuple(labels)
@@ -35,13 +48,11 @@ class ClassRecorder:
             key = (face.track_id, int((result.timestamp or 0.0) // self.bin_seconds))
             self._sums[key] += [face.probabilities[k] for k in self.labels]
             self._counts[key] += 1
-            x, y, w, h = (int(round(v)) for v in face.box)
-            area = float(w * h)
-            if result.image is not None and area > self._thumbnails.get(face.track_id, (0.0, None))[0]:
-                crop = result.image[max(0, y):y + h, max(0, x):x + w]
-                if crop.size:
-                    self._thumbnails[face.track_id] = (area, cv2.resize(crop, (THUMBNAIL_PX, THUMBNAIL_PX),
-                                                                        interpolation=cv2.INTER_AREA))
+            area = thumbnail_area(face.box)
+            if area > self._thumbnails.get(face.track_id, (0.0, None))[0]:
+                crop = face.thumbnail if result.image is None else thumbnail(result.image, face.box)
+                if crop is not None:
+                    self._thumbnails[face.track_id] = (area, crop)
 
     def to_dict(self, title: str = "") -> dict:
         samples = [[round(b * self.bin_seconds, 3), track, round(self._counts[(track, b)] * self.frame_interval, 3),

@@ -13,7 +13,8 @@ from .cli_types import FRACTION, NON_NEGATIVE, PORT, POSITIVE, POSITIVE_FLOAT
 from .errors import EmoScopeError, InputError
 from .io.paths import check_distinct, check_output_folder, check_outputs
 from .detection import DETECTORS, parse_region
-from .settings import ANNOTATION_STYLE, INFERENCE_THREADS, DetectorSettings, StreamSettings, WebSettings
+from .settings import (ANNOTATION_STYLE, INFERENCE_THREADS, BatchSettings, DetectorSettings, StreamSettings,
+                       WebSettings)
 
 
 def _region(text: str) -> tuple[int, int, int, int]:
@@ -75,6 +76,12 @@ def _add_live_options(parser: argparse.ArgumentParser) -> None:
     _add_stream_options(parser)
 
 
+def _add_segment_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--segment-seconds", type=POSITIVE_FLOAT, default=BatchSettings.segment_seconds,
+                        metavar="S", help="cut a longer video at keyframes into segments of about S seconds, one "
+                                          "task each (default: %(default)s)")
+
+
 def _analyzer(args):
     """The Analyzer the options ask for."""
     from .pipeline import Analyzer
@@ -118,10 +125,10 @@ def _stream_settings(args) -> StreamSettings:
     return StreamSettings(smooth=args.smooth, detect_every=args.detect_every)
 
 
-def _stream_sinks(args, record_option: str, inputs) -> list:
+def _stream_sinks(args, record_option: str, inputs, progress: bool = True) -> list:
     """The sinks the options ask for: one per output file, each checking its file as it is built,
     before any frame is read (then no file may be an input or another output); the live window
-    (camera, screen) unless --no-window; the progress bar unless --quiet."""
+    (camera, screen) unless --no-window; the progress bar unless --quiet or not ``progress``."""
     from .sinks import ChartFile, FrameAnnotator, LiveWindow, ProgressBar, SummaryFile, TimelineFile, VideoRecord
     from .web.class_page import ClassReportFile
 
@@ -132,7 +139,7 @@ def _stream_sinks(args, record_option: str, inputs) -> list:
              if (path := getattr(args, option.lstrip("-"))) is not None]
     check_distinct({sink.option: sink.path for sink in files}, inputs)
     window = [] if getattr(args, "no_window", True) else [LiveWindow(f"EmoScope — {args.command}", annotator)]
-    return window + files + ([] if args.quiet else [ProgressBar()])
+    return window + files + ([] if args.quiet or not progress else [ProgressBar()])
 
 
 def _finish(args, summary, label: str) -> int:
@@ -147,9 +154,32 @@ def _finish(args, summary, label: str) -> int:
 def cmd_video(args) -> int:
     from .streaming import stream_video_file
 
+    if args.scheduler:
+        return _video_on_cluster(args)
     sinks = _stream_sinks(args, "--out", [args.input])
     summary = stream_video_file(args.input, _analyzer(args), sinks, every=args.every, settings=_stream_settings(args))
     return _finish(args, summary, args.input)
+
+
+def _video_on_cluster(args) -> int:
+    """``video --scheduler``: the file cut into segments on the cluster's workers, stitched into the outputs here."""
+    from .batch import analyze_on_cluster, dask_client
+
+    if args.out:
+        raise InputError("--out: the annotated MP4 is not made from segments yet; run without --scheduler for it")
+    sinks = _stream_sinks(args, "--out", [args.input], progress=False)
+    with dask_client(args.scheduler) as client:
+        summary, video = analyze_on_cluster(args.input, sinks, client, _worker_options(args), every=args.every,
+                                            settings=_stream_settings(args), segment_seconds=args.segment_seconds,
+                                            progress=not args.quiet)
+    for notice in video.plan.notices:
+        print(f"emoscope: notice: {args.input}: {notice}", file=sys.stderr)
+    for stretch in video.missing:
+        print(f"emoscope: error: {args.input} {stretch}", file=sys.stderr)
+    if not args.quiet:
+        print(f"{args.input}: {summary.frames} frames processed in {len(video.plan.segments)} segment(s), "
+              f"{summary.to_dict()['people']} people")
+    return 2 if video.missing else 0
 
 
 def _run_live(args, analyzer, source, sinks: list):
@@ -180,21 +210,31 @@ def cmd_screen(args) -> int:
     return _finish(args, summary, "screen")
 
 
+def _worker_options(args) -> dict:
+    """The analyzer of each Dask worker: Dask scales with one single-threaded task per core."""
+    return {"detector": args.detector, "model": args.model, "detector_model": args.detector_model,
+            "threads": 1, "min_face": args.min_face, "score_threshold": args.score_threshold,
+            "max_side": args.max_side, "region": args.analysis_region}
+
+
 def cmd_batch(args) -> int:
     from .batch import run_batch
 
-    # Dask scales with one single-threaded task per core: each worker's analyzer gets one thread.
-    options = {"detector": args.detector, "model": args.model, "detector_model": args.detector_model,
-               "threads": 1, "min_face": args.min_face, "score_threshold": args.score_threshold,
-               "max_side": args.max_side, "region": args.analysis_region}
     report = run_batch(args.inputs, args.out, scheduler=args.scheduler, workers=args.workers, every=args.every,
-                       analyzer_options=options, progress=not args.quiet)
+                       analyzer_options=_worker_options(args), progress=not args.quiet,
+                       segment_seconds=args.segment_seconds)
+    for raw, notice in sorted(report.notices.items()):
+        print(f"emoscope: notice: {raw}: {notice}", file=sys.stderr)
     for raw, error in sorted(report.failed.items()):
         print(f"emoscope: error: {raw}: {error}", file=sys.stderr)
+    for raw, stretches in sorted(report.missing.items()):
+        for stretch in stretches:
+            print(f"emoscope: error: {raw} {stretch}", file=sys.stderr)
     if not args.quiet:
-        print(f"{len(report.done)} inputs done ({report.skipped} from an earlier run), {len(report.failed)} failed; "
-              f"results in {args.out}")
-    if report.failed:
+        partly = f", {len(report.missing)} with stretches missing" if report.missing else ""
+        print(f"{len(report.done)} inputs done ({report.skipped} from an earlier run), {len(report.failed)} failed"
+              f"{partly}; results in {args.out}")
+    if report.failed or report.missing:
         return 1 if not report.done else 2
     return 0
 
@@ -292,6 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
     video.add_argument("input", metavar="IN", help="video file (whatever FFmpeg reads)")
     video.add_argument("--out", metavar="MP4", help="annotated H.264 MP4 (plays in browsers; keeps the audio)")
     video.add_argument("--every", type=POSITIVE, default=1, metavar="N", help="process every N-th frame (default: 1)")
+    video.add_argument("--scheduler", metavar="ADDRESS", help="cut the video into segments analysed on this Dask "
+                       "cluster, e.g. tcp://10.0.0.5:8786 (workers must see the file at the same path; no --out)")
+    _add_segment_option(video)
     _add_stream_options(video)
     video.set_defaults(handler=cmd_video)
 
@@ -321,8 +364,10 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("inputs", nargs="+", metavar="INPUT", help="folder, glob pattern, file, or .txt/.csv list")
     batch.add_argument("--out", required=True, metavar="DIR", help="output folder (new, empty, or an earlier run's)")
     batch.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786")
-    batch.add_argument("--workers", type=POSITIVE, default=2, help="local cluster workers (default: 2)")
+    batch.add_argument("--workers", type=POSITIVE, default=BatchSettings.workers,
+                       help="local cluster workers (default: %(default)s)")
     batch.add_argument("--every", type=POSITIVE, default=1, metavar="N", help="videos: process every N-th frame")
+    _add_segment_option(batch)
     batch.add_argument("--quiet", action="store_true", help="no progress bar or final line")
     _add_analyzer_options(batch)
     batch.set_defaults(handler=cmd_batch)
@@ -397,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"emoscope: error: {error.strerror or error}: {error.filename or ''}".rstrip(": "), file=sys.stderr)
         return 1
     except ImportError as error:
-        extra = EXTRAS.get(args.command)
+        extra = "distributed" if getattr(args, "scheduler", None) else EXTRAS.get(args.command)  # video on a cluster
         hint = f"this command needs an extra: pip install 'emoscope[{extra}]'" if extra else "reinstall emoscope"
         print(f"emoscope: error: {error.name or error} is not installed; {hint}", file=sys.stderr)
         return 1

@@ -81,24 +81,27 @@ class Analyzer:
                     raise
                 yield ImageResult(str(source) if isinstance(source, (str, Path)) else None, 0, 0, error=str(error))
 
-    def open_stream(self, settings: StreamSettings = StreamSettings(), fps: float = STREAM_FPS) -> StreamStep:
+    def open_stream(self, settings: StreamSettings = StreamSettings(), fps: float = STREAM_FPS,
+                    frames_before: int = 0) -> StreamStep:
         """A stream of consecutive frames: ``step.process(image, timestamp)`` gives each frame's
         :class:`FrameResult`, every face with a stable ``track_id`` and probabilities smoothed over
-        time (this frame's own in ``raw_probabilities``). Frames without a timestamp are timed by ``fps``."""
-        return StreamStep(self.detector, self.classifier, settings, fps)
+        time (this frame's own in ``raw_probabilities``). Frames without a timestamp are timed by ``fps``.
+        ``frames_before``: frames of the stream processed elsewhere before these (a long video's segment)."""
+        return StreamStep(self.detector, self.classifier, settings, fps, frames_before)
 
     def stream(self, frames: Iterable, fps: float = STREAM_FPS, settings: StreamSettings = StreamSettings(),
-               realtime: bool | None = None) -> Iterator[FrameResult]:
+               realtime: bool | None = None, frames_before: int = 0) -> Iterator[FrameResult]:
         """:meth:`open_stream` over an iterable of :class:`Frame` objects (from ``emoscope.io``
         sources) or BGR arrays, with ``threads`` threads overlapping frames
         (:class:`~emoscope.engine.StreamEngine`).
         ``realtime`` (default: the source's own ``realtime``, as a camera's) finishes each frame before
         reading the next, so that no frame waits behind those read after it. Each thread detects with a
         detector of its own from :attr:`new_detector` (the analyzer's choice and settings), never with
-        :attr:`detector`, which stays free for other callers; replace both to change the detector."""
+        :attr:`detector`, which stays free for other callers; replace both to change the detector.
+        ``frames_before``: as for :meth:`open_stream`."""
         if realtime is None:
             realtime = getattr(frames, "realtime", False)
         frames = (item if isinstance(item, Frame) else Frame(i, i / fps, item) for i, item in enumerate(frames))
-        engine = StreamEngine(self.open_stream(settings, fps), self.new_detector, max(1, self.threads or 1),
-                              ahead=0 if realtime else None)
+        engine = StreamEngine(self.open_stream(settings, fps, frames_before), self.new_detector,
+                              max(1, self.threads or 1), ahead=0 if realtime else None)
         return engine.run(frames)

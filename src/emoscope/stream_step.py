@@ -57,23 +57,27 @@ class StreamStep:
     so that the smallest face of the last detection keeps ``detect_face_px`` pixels, and at full
     size at the start, after a cut, at least every ``full_detect_every`` frames (new faces smaller
     than the known ones) and again at once when a shrunk copy loses a tracked face.
+
+    ``frames_before``: frames of the stream processed elsewhere before the first one given here (a
+    segment of a long video, :mod:`emoscope.segments`), so that the detection frames are those a run
+    from the start picks.
     """
 
     def __init__(self, detector: FaceDetector, classifier: EmotionClassifier,
-                 settings: StreamSettings = StreamSettings(), fps: float = STREAM_FPS):
+                 settings: StreamSettings = StreamSettings(), fps: float = STREAM_FPS, frames_before: int = 0):
         if settings.smooth < 1 or settings.detect_every < 1:
             raise ValueError("smooth and detect_every must be at least 1")
         self.detector = detector
         self.classifier = classifier
         self.settings = settings
         self.fps = fps
-        self.frames = 0
+        self.frames = frames_before
         self.tracker = Tracker(settings)
         self.smoother = ProbabilitySmoother(settings.smooth)
         self.scene_cuts = SceneCuts(settings.scene_cut)
         self._last: Detections = Detections.empty()
         self._last_ids = np.zeros(0, np.int64)
-        self._last_full = -settings.full_detect_every   # frame count at the last full-size detection
+        self._last_full = frames_before - settings.full_detect_every   # frame count at the last full-size detection
         self._smallest_face: float | None = None        # of the last detection, in pixels
 
     def process(self, image: np.ndarray, timestamp: float | None = None, index: int | None = None) -> FrameResult:

@@ -12,6 +12,7 @@ from .pipeline import Analyzer
 from .settings import StreamSettings
 from .sinks import Sink, StreamInfo
 from .summary import StreamSummary
+from .types import FrameResult
 
 
 def run_stream(analyzer: Analyzer, source, fps: float, sinks: Iterable[Sink] = (),
@@ -28,20 +29,29 @@ def run_stream(analyzer: Analyzer, source, fps: float, sinks: Iterable[Sink] = (
     its own, so a server may run this beside other callers of the same analyzer without a lock.
     ``realtime`` (default: the source's own): finish each frame before reading the next (live sources).
     """
-    sinks = list(sinks)
     stream = StreamInfo(analyzer.labels, fps, frames, title, None if audio_from is None else Path(audio_from))
-    summary = StreamSummary(analyzer.labels, stream.frame_interval)
+    summary = feed_sinks(analyzer.stream(source, fps, settings, realtime), stream, sinks, duration)
+    summary.stopped_at = getattr(source, "stopped_at", None)
+    return summary
+
+
+def feed_sinks(results: Iterable[FrameResult], stream: StreamInfo, sinks: Iterable[Sink] = (),
+               duration: float | None = None) -> StreamSummary:
+    """Each result to every sink, opened with ``stream`` first and finished on every exit, until the
+    results end, a sink has ``ended`` or ``duration`` seconds have passed; returns the summary of what
+    was fed. Results analysed elsewhere (a long video's segments, stitched) go through here too."""
+    sinks = list(sinks)
+    summary = StreamSummary(stream.labels, stream.frame_interval)
     with ExitStack() as stack:
         for sink in sinks:
             stack.enter_context(sink.open(stream))
         started = time.monotonic()
-        for result in analyzer.stream(source, fps, settings, realtime):
+        for result in results:
             summary.add(result)
             for sink in sinks:
                 sink.add(result)
             if any(sink.ended for sink in sinks) or (duration is not None and time.monotonic() - started >= duration):
                 break
-    summary.stopped_at = getattr(source, "stopped_at", None)
     return summary
 
 

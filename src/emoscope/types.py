@@ -55,6 +55,9 @@ class Face:
     track_id: int | None = None
     raw_probabilities: dict[str, float] | None = None
     """Set in streams: ``probabilities`` are then smoothed over time, these are this frame's own."""
+    thumbnail: np.ndarray | None = field(default=None, repr=False, compare=False)
+    """A small picture of the face (``class_report.thumbnail``), only where the frame itself is not kept:
+    the largest face of each person in a long video's segment analysed apart (:mod:`emoscope.batch`)."""
 
     @property
     def emotion(self) -> str:

@@ -6,6 +6,7 @@ records where in ``stopped_at``, so everything decoded so far is still processed
 """
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterator
@@ -28,9 +29,18 @@ def _require_av():
 
 
 class VideoFileSource:
-    """Decoded frames of a video file; every ``stride``-th frame is yielded."""
+    """Decoded frames of a video file; every ``stride``-th frame is yielded.
 
-    def __init__(self, path: str | Path, stride: int = 1):
+    A segment of a long video (:mod:`emoscope.segments`) is read with ``start``, the time of a keyframe
+    to seek to (frames before it are decoded and dropped), ``end`` (frames from there on are not read)
+    and ``frames_before`` (the file's frames before ``start``), so that frames are numbered, and
+    every ``stride``-th picked, as when the whole file is read; ``own_start``: where the segment's own
+    frames begin, after its warm-up. Damage before it is not reported: those frames are an earlier
+    segment's, and the keyframe at ``own_start`` ends what the damage does to the decoding.
+    """
+
+    def __init__(self, path: str | Path, stride: int = 1, start: float = 0.0, end: float = math.inf,
+                 frames_before: int = 0, own_start: float | None = None):
         _require_av()
         self.path = Path(path)
         if not self.path.is_file():
@@ -49,7 +59,10 @@ class VideoFileSource:
             raise
         self._stream.thread_type = "AUTO"
         self.stride = stride
+        self.start, self.end, self.frames_before = start, end, frames_before
+        self.own_start = start if own_start is None else own_start
         self.stopped_at: str | None = None
+        self._skipped = 0
         self.has_audio = bool(self._container.streams.audio)
 
     def _check_stream(self):
@@ -88,26 +101,43 @@ class VideoFileSource:
         return self._stream.codec_context.width, self._stream.codec_context.height
 
     def __iter__(self) -> Iterator[Frame]:
-        index, skipped, last_time = 0, 0, 0.0
+        index, last_time = self.frames_before, self.start
+        self._skipped = 0
         try:
-            for packet in self._container.demux(self._stream):
-                try:
-                    decoded_frames = packet.decode()
-                except av.FFmpegError:
-                    skipped += 1  # a damaged packet: skip it, the next keyframe recovers
-                    continue
-                for decoded in decoded_frames:
-                    timestamp = float(decoded.time) if decoded.time is not None else index / self.fps
-                    last_time = timestamp
-                    if index % self.stride == 0:
-                        yield Frame(index, timestamp, decoded.to_ndarray(format="bgr24"))
-                    index += 1
+            for timestamp, decoded in self._decoded():
+                if timestamp >= self.end:
+                    break
+                last_time = timestamp
+                if index % self.stride == 0:
+                    yield Frame(index, timestamp, decoded.to_ndarray(format="bgr24"))
+                index += 1
         except av.FFmpegError as error:
             self.stopped_at = f"reading stopped at frame {index} ({last_time:.2f} s): {error.strerror or error}"
-        expected = self.frame_count
-        if self.stopped_at is None and (skipped or index == 0 or (expected and index < expected)):
+        expected = self.frame_count if self.end == math.inf else None  # a middle segment's count is not known
+        nothing = index == self.frames_before
+        if self.stopped_at is None and (self._skipped or nothing or (expected and index < expected)):
             self.stopped_at = (f"decoded {index} of {expected or 'an unknown number of'} frames "
-                               f"(ends at {last_time:.2f} s; {skipped} damaged packets skipped)")
+                               f"(ends at {last_time:.2f} s; {self._skipped} damaged packets skipped)")
+
+    def _decoded(self) -> Iterator[tuple[float, "av.VideoFrame"]]:
+        """(time, frame) of each frame from ``start`` on, in order; a damaged packet is skipped (the next
+        keyframe recovers) and, from ``own_start`` on, counted in ``_skipped``."""
+        seeking = self.start > 0
+        if seeking:   # to the keyframe at start: a segment's start is one
+            self._container.seek(round(self.start / self._stream.time_base), stream=self._stream)
+        count = 0
+        for packet in self._container.demux(self._stream):
+            try:
+                decoded_frames = packet.decode()
+            except av.FFmpegError:
+                if self.own_start <= 0 or packet.pts is None or packet.pts * self._stream.time_base >= self.own_start:
+                    self._skipped += 1
+                continue
+            for decoded in decoded_frames:
+                timestamp = float(decoded.time) if decoded.time is not None else (self.frames_before + count) / self.fps
+                count += 1
+                if not (seeking and timestamp < self.start):
+                    yield timestamp, decoded
 
     def close(self) -> None:
         self._container.close()

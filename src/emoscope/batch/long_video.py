@@ -1,0 +1,130 @@
+"""A long video analysed in segments on several workers, seen from the driver: each segment's rows
+are stored as they come (one file per segment), a segment that fails is noted with its time range,
+and once every segment is in, their track IDs are stitched (:mod:`emoscope.stitching`) and their
+results fed, in order, into the same sinks that a sequential run feeds, so that the outputs are a
+sequential run's. The frames of a failed segment are missing from them; the caller says which.
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from ..errors import InputError
+from ..settings import BatchSettings, StreamSettings
+from ..sinks import Sink, StreamInfo
+from ..stitching import Stitcher
+from ..streaming import feed_sinks
+from ..summary import StreamSummary
+from ..types import FrameResult
+from .segment_rows import SegmentRows
+from .segment_tasks import Fingerprint, SegmentFailure, VideoPlan, analyze_segment, plan_video
+
+
+class SegmentedVideo:
+    """One long video's segments on their way. ``key``: what else the rows depend on (the analyzer's
+    options, ``every``, the segment length): stored rows are used again only under the same key and plan."""
+
+    def __init__(self, raw: str, plan: VideoPlan, folder: Path, key: dict, sha256: str | None = None):
+        self.raw, self.plan, self.folder, self.key, self.sha256 = raw, plan, Path(folder), key, sha256
+        self.done: dict[int, Path] = {}
+        self.failed: dict[int, str] = {}
+
+    @classmethod
+    def resume(cls, raw: str, record: dict, folder: Path, key: dict) -> "SegmentedVideo | None":
+        """The video as an earlier run left it (its manifest record): its stored segments kept where the
+        file and the key are the same; None where anything differs or is gone (start over)."""
+        try:
+            plan = VideoPlan.from_dict(record["plan"])
+            if record["key"] != key or Fingerprint.of(raw) != plan.fingerprint:
+                return None
+            video = cls(raw, plan, folder, key, record["sha256"])
+            video.done = {int(n): folder / name for n, name in record["done"].items() if (folder / name).is_file()}
+            return video
+        except (KeyError, TypeError, ValueError, OSError):
+            return None
+
+    def record(self) -> dict:
+        """What the manifest keeps of it, to resume."""
+        return {"plan": self.plan.to_dict(), "key": self.key, "sha256": self.sha256,
+                "done": {str(n): path.name for n, path in sorted(self.done.items())}}
+
+    @property
+    def todo(self) -> list[int]:
+        return [n for n in range(len(self.plan.segments)) if n not in self.done and n not in self.failed]
+
+    def store(self, n: int, rows: SegmentRows) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"{n:05d}.npz"
+        rows.save(path)
+        self.done[n] = path
+
+    def fail(self, n: int, error: str) -> None:
+        self.failed[n] = error
+
+    @property
+    def missing(self) -> list[str]:
+        """Each failed segment's stretch and error: "12:00-13:00: <error>"."""
+        return [f"{self.plan.span(n)}: {error}" for n, error in sorted(self.failed.items())]
+
+    def results(self) -> Iterator[FrameResult]:
+        """Every stored segment's own frames in order, with the track IDs of one run; a failed segment's
+        frames are left out (the next one's tracks then start new IDs)."""
+        stitcher = Stitcher()
+        for n, segment in enumerate(self.plan.segments):
+            rows = SegmentRows.load(self.done[n]) if n in self.done else None
+            ids = stitcher.add(segment, rows.face_rows() if rows is not None else [])
+            if rows is not None:
+                yield from rows.results(segment, ids)
+
+    def write(self, sinks: Iterable[Sink], every: int, title: str | None = None) -> StreamSummary:
+        """The stitched results into ``sinks``, as :func:`~emoscope.streaming.stream_video_file` would
+        feed them; InputError when no segment gave rows."""
+        if not self.done:
+            raise InputError("no segment could be analysed: " + "; ".join(self.missing))
+        labels = tuple(SegmentRows.load(self.done[min(self.done)]).labels.tolist())
+        stream = StreamInfo(labels, self.plan.fps / every, -(-self.plan.frames // every),
+                            Path(self.raw).name if title is None else title)
+        return feed_sinks(self.results(), stream, sinks)
+
+    def remove_rows(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def analyze_on_cluster(path: str | Path, sinks: Iterable[Sink], client, options: dict, every: int = 1,
+                       settings: StreamSettings = StreamSettings(),
+                       segment_seconds: float = BatchSettings.segment_seconds,
+                       retries: int = BatchSettings.retries,
+                       progress: bool = False) -> tuple[StreamSummary, SegmentedVideo]:
+    """One video on a Dask cluster (``emoscope video --scheduler``): cut into segments, one task each,
+    stitched into ``sinks``. Returns the summary and the video (its ``plan.notices`` and ``missing``
+    stretches for the caller to show). Workers must see the file at the same path. InputError when the
+    file changed while it was analysed."""
+    from dask.distributed import as_completed
+    from tqdm import tqdm
+
+    raw = str(Path(path).resolve())
+    plan = plan_video(raw, segment_seconds, BatchSettings.overlap_seconds)
+    options = tuple(sorted(options.items()))
+    with tempfile.TemporaryDirectory(prefix="emoscope-segments-") as folder:
+        video = SegmentedVideo(raw, plan, Path(folder), key={})
+        futures = {client.submit(analyze_segment, raw, plan, n, options, every, settings, retries=retries,
+                                 pure=False): n for n in video.todo}
+        with tqdm(total=len(futures), unit="segment", disable=not progress, file=sys.stderr) as bar:
+            for future in as_completed(futures):
+                n = futures[future]
+                try:
+                    outcome = future.result()
+                except Exception as error:  # failed on every retry
+                    outcome = SegmentFailure(f"task failed: {error}")
+                if isinstance(outcome, SegmentFailure):
+                    if outcome.changed:
+                        client.cancel(list(futures))
+                        raise InputError(f"{path}: {outcome.error}")
+                    video.fail(n, outcome.error)
+                else:
+                    video.store(n, outcome)
+                bar.update()
+        return video.write(sinks, every, title=Path(path).name), video

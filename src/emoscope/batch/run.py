@@ -1,0 +1,230 @@
+"""A batch on a Dask cluster, local or by address: images in chunks, a video in one task, a long video
+in segments (one task each, stitched here); results written as they complete, the manifest after
+each, so that a killed job resumes where it stopped."""
+from __future__ import annotations
+
+import functools
+import json
+import re
+import shutil
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable
+
+from ..detection import check_options
+from ..errors import InputError
+from ..settings import BatchSettings
+from .inputs import expand_inputs, is_video, output_key
+from .long_video import SegmentedVideo
+from .manifest import MANIFEST, is_finished, prepare_output, save_faces, write_json
+from .report import BatchReport, write_aggregate
+from .segment_tasks import SegmentFailure, VideoPlan, analyze_segment, start_video
+from .tasks import analyze_images, video_sinks
+
+IMAGE_CHUNK = 16
+SCHEDULER = re.compile(r"^((tcp|tls|ws|wss)://)?[\w.\-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$")
+_SETTINGS = BatchSettings()
+
+
+def check_cluster_options(scheduler: str | None, workers: int = _SETTINGS.workers) -> None:
+    if workers < 1:
+        raise InputError("workers must be at least 1")
+    if scheduler is not None and not SCHEDULER.match(scheduler):
+        raise InputError(f"--scheduler {scheduler!r}: not a Dask address such as tcp://10.0.0.5:8786")
+
+
+@contextmanager
+def dask_client(scheduler: str | None, workers: int = _SETTINGS.workers, show_dashboard: bool = False):
+    """A client of the cluster at ``scheduler``, or of a local one of ``workers`` single-threaded
+    processes (closed with the client)."""
+    from dask.distributed import Client, LocalCluster
+
+    check_cluster_options(scheduler, workers)
+    cluster = None
+    try:
+        if scheduler:
+            try:
+                client = Client(scheduler, timeout="10s")
+            except (OSError, TimeoutError, ValueError) as error:
+                raise InputError(f"could not reach the Dask scheduler at {scheduler}: {error}") from None
+        else:
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=":0", silence_logs=40)
+            client = Client(cluster)
+        with client:
+            if show_dashboard:
+                print(f"Dask dashboard: {client.dashboard_link}", file=sys.stderr)
+            yield client
+    finally:
+        if cluster is not None:
+            cluster.close()
+
+
+def run_batch(inputs, out_dir, scheduler: str | None = None, workers: int = _SETTINGS.workers, every: int = 1,
+              analyzer_options: dict | None = None, progress: bool = True, retries: int = _SETTINGS.retries,
+              segment_seconds: float = _SETTINGS.segment_seconds) -> BatchReport:
+    """Analyse every input on a Dask cluster (a local one unless ``scheduler`` is an address); a video
+    longer than ``segment_seconds`` is cut into segments of about that long, one task each."""
+    from dask.distributed import as_completed   # a missing extra is named before any other check
+    from tqdm import tqdm
+
+    check_cluster_options(scheduler, workers)
+    options = analyzer_options or {}
+    check_options(options.get("detector", "auto"), options.get("score_threshold"), options.get("detector_model"))
+    out_dir = Path(out_dir).resolve()
+    files, failed = expand_inputs(inputs)
+    if not files and not failed:
+        raise InputError("no images or videos found in the inputs")
+    manifest = prepare_output(out_dir)
+    (out_dir / "images").mkdir(exist_ok=True)
+    report = BatchReport(failed=dict(failed))
+    todo = []
+    for path in files:
+        entry = manifest["inputs"].get(str(path))
+        if is_finished(entry, path, out_dir):
+            report.done[str(path)] = entry
+            report.skipped += 1
+        else:
+            todo.append(path)
+    with dask_client(scheduler, workers, show_dashboard=progress) as client, \
+            tqdm(total=len(todo), unit="input", disable=not progress) as bar:
+        _Run(client, as_completed(), out_dir, manifest, report, tuple(sorted(options.items())), every, retries,
+             segment_seconds, bar).run(todo)
+    write_aggregate(out_dir, report, manifest)
+    return report
+
+
+class _Run:
+    """The driver's loop: every task's future with what to do with its outcome; ``pending``: Dask's
+    ``as_completed``, which takes new futures while it is iterated."""
+
+    def __init__(self, client, pending, out_dir: Path, manifest: dict, report: BatchReport, options: tuple,
+                 every: int, retries: int, segment_seconds: float, bar):
+        self.client, self.pending, self.out_dir, self.manifest, self.report = client, pending, out_dir, manifest, report
+        self.options, self.every, self.retries, self.segment_seconds, self.bar = \
+            options, every, retries, segment_seconds, bar
+        self.handlers: dict = {}
+        # what stored segment rows depend on besides the file (JSON's own form, to compare with the manifest's)
+        self.key = json.loads(json.dumps({"options": options, "every": every, "segment_seconds": segment_seconds,
+                                          "overlap_seconds": _SETTINGS.overlap_seconds}))
+
+    def submit(self, handler: Callable, function: Callable, *args) -> None:
+        future = self.client.submit(function, *args, retries=self.retries, pure=False)
+        self.handlers[future] = handler
+        self.pending.add(future)
+
+    def run(self, todo: list[Path]) -> None:
+        images = [str(p) for p in todo if not is_video(p)]
+        for chunk in (images[i: i + IMAGE_CHUNK] for i in range(0, len(images), IMAGE_CHUNK)):
+            self.submit(functools.partial(self.images_done, chunk), analyze_images, chunk, str(self.out_dir),
+                        self.options)
+        for path in todo:
+            if is_video(path):
+                self.start_video(str(path))
+        for future in self.pending:
+            self.handlers.pop(future)(future)
+            write_json(self.out_dir / MANIFEST, self.manifest)
+
+    def finish(self, entry: dict) -> None:
+        """One input done (or failed) for good."""
+        raw = entry["input"]
+        if "error" in entry:
+            self.report.failed[raw] = entry["error"]
+        else:
+            if "faces" in entry:
+                save_faces(self.out_dir, entry)
+            self.report.done[raw] = entry
+            self.manifest["inputs"][raw] = {k: v for k, v in entry.items() if k != "faces"}
+            if "missing" in entry:
+                self.report.missing[raw] = entry["missing"]
+            if "notice" in entry:
+                self.report.notices[raw] = entry["notice"]
+        self.bar.update(1)
+
+    def images_done(self, chunk: list[str], future) -> None:
+        try:
+            entries = future.result()
+        except Exception as error:  # failed on every retry
+            if len(chunk) > 1:  # retry its images one by one, so that only the culprit fails
+                for raw in chunk:
+                    self.submit(functools.partial(self.images_done, [raw]), analyze_images, [raw],
+                                str(self.out_dir), self.options)
+                return
+            entries = [{"input": chunk[0], "error": f"task failed: {error}"}]
+        for entry in entries:
+            self.finish(entry)
+
+    def start_video(self, raw: str) -> None:
+        """A video with segments stored by an earlier run goes on with the others; any other is planned
+        on a worker (and analysed there at once when it is one segment)."""
+        record = self.manifest["segments"].get(raw)
+        video = record and SegmentedVideo.resume(raw, record, self._folder(raw), self.key)
+        if video:
+            self.run_segments(video)
+        else:
+            shutil.rmtree(self._folder(raw), ignore_errors=True)  # rows of another version of the file, if any
+            self.submit(functools.partial(self.video_started, raw), start_video, raw, str(self.out_dir),
+                        self.options, self.every, self.segment_seconds, _SETTINGS.overlap_seconds)
+
+    def video_started(self, raw: str, future) -> None:
+        try:
+            entry = future.result()
+        except Exception as error:  # failed on every retry
+            entry = {"input": raw, "kind": "video", "error": f"task failed: {error}"}
+        if "plan" not in entry:
+            self.manifest["segments"].pop(raw, None)
+            return self.finish(entry)
+        self.run_segments(SegmentedVideo(raw, VideoPlan.from_dict(entry["plan"]), self._folder(raw), self.key,
+                                         entry["sha256"]))
+
+    def run_segments(self, video: SegmentedVideo) -> None:
+        self.manifest["segments"][video.raw] = video.record()
+        for n in video.todo:
+            self.submit(functools.partial(self.segment_done, video, n), analyze_segment, video.raw, video.plan, n,
+                        self.options, self.every)
+        if not video.todo:  # every segment was stored before the last run stopped
+            self.video_done(video)
+
+    def segment_done(self, video: SegmentedVideo, n: int, future) -> None:
+        if self.manifest["segments"].get(video.raw) is None:
+            return  # the video failed already
+        try:
+            outcome = future.result()
+        except Exception as error:  # failed on every retry
+            outcome = SegmentFailure(f"task failed: {error}")
+        if isinstance(outcome, SegmentFailure) and outcome.changed:
+            return self.video_failed(video, outcome.error)
+        if isinstance(outcome, SegmentFailure):
+            video.fail(n, outcome.error)
+        else:
+            video.store(n, outcome)
+            self.manifest["segments"][video.raw] = video.record()
+        if not video.todo:
+            self.video_done(video)
+
+    def video_done(self, video: SegmentedVideo) -> None:
+        """Every segment is in: stitched into the video's outputs."""
+        sinks = video_sinks(self.out_dir, video.raw)
+        try:
+            video.write(sinks, self.every)
+        except InputError as error:  # no segment gave rows
+            return self.video_failed(video, str(error))
+        entry = {"input": video.raw, "kind": "video", "sha256": video.sha256,
+                 "outputs": [str(sink.path.relative_to(self.out_dir)) for sink in sinks]}
+        if video.missing:  # kept to be tried again by the next run, with the stored segments
+            entry["missing"] = video.missing
+        else:
+            del self.manifest["segments"][video.raw]
+            video.remove_rows()
+        self.finish(entry)
+
+    def video_failed(self, video: SegmentedVideo, error: str) -> None:
+        del self.manifest["segments"][video.raw]
+        video.remove_rows()
+        self.finish({"input": video.raw, "kind": "video", "error": error})
+
+    def _folder(self, raw: str) -> Path:
+        """Where a long video's segment rows wait to be stitched."""
+        return self.out_dir / "videos" / output_key(Path(raw)) / "segments"
+
