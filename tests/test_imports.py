@@ -87,3 +87,14 @@ def test_the_class_report_page_needs_no_server_stack():
             "print(','.join(m for m in ('fastapi', 'uvicorn', 'starlette') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""
+
+
+def test_no_module_is_over_400_lines():
+    """A module past 400 lines is doing two jobs (the architecture issue's rule): split it by job."""
+    from pathlib import Path
+
+    import emoscope
+
+    root = Path(emoscope.__file__).parent
+    long = {str(p.relative_to(root)): n for p in root.rglob("*.py") if (n := len(p.read_text().splitlines())) > 400}
+    assert not long, long
