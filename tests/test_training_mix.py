@@ -35,6 +35,11 @@ def test_combined_data_sets_keep_their_sources_and_fill_missing_votes_with_no_la
     assert (both.hard_labels == np.concatenate([voted.hard_labels, plain.hard_labels])).all()
 
 
+def test_two_data_sets_of_the_same_name_stay_two_sources():
+    both = combine_datasets([synthetic(10, 0), synthetic(10, 0)], 48)
+    assert sorted(set(both.sources)) == ["synthetic-0 #1", "synthetic-0 #2"]
+
+
 def test_data_sets_with_other_labels_are_not_combined():
     other = FaceDataset(np.zeros((3, 48, 48), np.uint8), np.eye(3, dtype=np.float32), ("a", "b", "c"), "abc")
     with pytest.raises(DatasetError, match="different labels"):
@@ -99,8 +104,45 @@ def test_a_run_started_from_an_exported_model_trains_on_mixed_data(exported, tmp
 def test_starting_from_a_model_of_another_architecture_is_one_clear_error(exported, tmp_path):
     _, path = exported
     config = TrainConfig(epochs=1, init_from=str(path), **{**FAST, "arch": "resnet_small"})
-    with pytest.raises(TrainingError, match="convolutions"):
+    with pytest.raises(TrainingError, match="'simple_cnn' model; give --arch simple_cnn"):
         train(config, synthetic(40, 0), synthetic(20, 1), tmp_path, progress=False)
+
+
+def stop_after_first_epoch(monkeypatch, *args):
+    """Run ``train(*args)`` until its first epoch is saved, then stop it as Ctrl-C would."""
+    from emoscope.training import trainer
+
+    plot = trainer._plot_curves
+
+    def interrupted(history, path):
+        plot(history, path)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer, "_plot_curves", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train(*args, progress=False)
+    monkeypatch.setattr(trainer, "_plot_curves", plot)
+
+
+def test_a_run_resumed_on_other_data_is_refused(tmp_path, monkeypatch):
+    config = TrainConfig(epochs=2, **FAST)
+    stop_after_first_epoch(monkeypatch, config, synthetic(60, 0), synthetic(20, 1), tmp_path)
+    more = combine_datasets([synthetic(60, 0), resized(synthetic(30, 4), 64, "wild")], 48)
+    with pytest.raises(TrainingError, match="holds a run on other data"):
+        train(config, more, synthetic(20, 1), tmp_path, progress=False)
+
+
+def test_a_resumed_run_keeps_its_input_even_if_the_starting_file_is_gone(exported, tmp_path, monkeypatch):
+    import shutil
+
+    start = tmp_path / "start.onnx"
+    shutil.copy(exported[1], start)
+    config = TrainConfig(epochs=2, init_from=str(start), **FAST)
+    stop_after_first_epoch(monkeypatch, config, synthetic(60, 0), synthetic(20, 1), tmp_path / "run")
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
+    start.unlink()
+    train(config, synthetic(60, 0), synthetic(20, 1), tmp_path / "run", progress=False)
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["input"] == state["input"]
 
 
 def test_an_unknown_extra_data_set_is_refused_while_parsing(tmp_path):

@@ -94,9 +94,9 @@ def _add_train_parser(commands) -> None:
                         help="train on this data set too, e.g. expw:../shared/data/expw (its val split joins "
                              "validation; may be repeated)")
     parser.add_argument("--sampling", choices=("shuffle", "balanced"), help="balanced: every class equally often "
-                        "within each data set, data sets by the square root of their size (default: shuffle)")
-    parser.add_argument("--source-shares", choices=("sqrt", "equal"), help="balanced sampling's share of each data "
-                        "set: by the square root of its size, or equal (default: sqrt)")
+                        "within each data set, each data set by --source-shares (default: shuffle)")
+    parser.add_argument("--source-shares", choices=("sqrt", "equal"), help="with --sampling balanced, each data "
+                        "set's share of the draws: by the square root of its size, or equal (default: sqrt)")
     parser.add_argument("--selection", choices=("accuracy", "balanced"), help="what picks the best epoch: "
                         "accuracy, or balanced accuracy averaged over the data sets (default: accuracy)")
     parser.add_argument("--init-from", metavar="ONNX", help="start from this exported emotion model's weights "
@@ -110,8 +110,9 @@ def _add_train_parser(commands) -> None:
     parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate of the one-cycle schedule")
     parser.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW weight decay")
     parser.add_argument("--label-smoothing", type=float, default=0.1)
-    parser.add_argument("--class-weighting", choices=("none", "sqrt", "inverse"), default="sqrt",
-                        help="loss weights against class imbalance (default: sqrt of inverse frequency)")
+    parser.add_argument("--class-weighting", choices=("none", "sqrt", "inverse"),
+                        help="loss weights against class imbalance (default: sqrt of inverse frequency; none with "
+                             "--sampling balanced, whose draws are balanced already)")
     parser.add_argument("--no-augment", action="store_true", help="turn off augmentation (shift, scale, rotation, "
                         "flip, brightness/contrast, erasing)")
     parser.add_argument("--patience", type=int, default=5, help="stop after this many epochs without validation gain")
@@ -138,17 +139,21 @@ def cmd_train(args) -> int:
     from .data import combine_datasets, load_train_val
     from .training.trainer import TrainConfig, train
 
+    if args.source_shares and args.sampling != "balanced":
+        raise InputError("--source-shares needs --sampling balanced")
     train_set, val_set = load_train_val(args.dataset, args.data, args.votes, args.scheme, args.with_contempt,
                                         args.on_error, args.seed)
     if args.also:
-        extra = [load_train_val(kind, path, on_error=args.on_error, seed=args.seed) for kind, path in args.also]
+        extra = [load_train_val(kind, path, with_contempt=args.with_contempt, on_error=args.on_error, seed=args.seed)
+                 for kind, path in args.also]
         size = get_architecture(args.arch).input_size
         train_set = combine_datasets([train_set] + [t for t, _ in extra], size)
         val_set = combine_datasets([val_set] + [v for _, v in extra], size)
     print(f"train {len(train_set)} {train_set.class_counts()}\nval {len(val_set)} {val_set.class_counts()}")
     config = TrainConfig(
         arch=args.arch, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
-        label_smoothing=args.label_smoothing, class_weighting=args.class_weighting,
+        label_smoothing=args.label_smoothing,
+        class_weighting=args.class_weighting or ("none" if args.sampling == "balanced" else TrainConfig.class_weighting),
         augment=AugmentConfig.none() if args.no_augment else AugmentConfig(), patience=args.patience,
         seed=args.seed, threads=args.threads,
         **{name: getattr(args, name) for name in ("soft_weight", "ema_decay", "teacher_logits", "distill_weight",

@@ -90,8 +90,8 @@ def index_video(path: str | Path) -> VideoIndex:
         try:
             for packet in container.demux(stream):
                 stamp = packet.pts if packet.pts is not None else packet.dts
-                if stamp is None:
-                    continue  # the flush packet at the end, or a stream without timestamps
+                if stamp is None or packet.is_discard:
+                    continue  # the flush packet, a stream without timestamps, or a frame the decoder drops
                 stamps.append(stamp)
                 if packet.is_keyframe:
                     keys.append(stamp)

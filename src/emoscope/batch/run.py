@@ -125,6 +125,7 @@ class _Run:
         for future in self.pending:
             self.handlers.pop(future)(future)
             write_json(self.out_dir / MANIFEST, self.manifest)
+        write_json(self.out_dir / MANIFEST, self.manifest)   # videos finished from stored segments alone
 
     def finish(self, entry: dict) -> None:
         """One input done (or failed) for good."""
@@ -210,6 +211,8 @@ class _Run:
             video.write(sinks, self.every)
         except InputError as error:  # no segment gave rows
             return self.video_failed(video, str(error))
+        except (OSError, ValueError) as error:  # an output that cannot be written, stored rows that cannot be read
+            return self.video_failed(video, f"{type(error).__name__}: {error}")
         entry = {"input": video.raw, "kind": "video", "sha256": video.sha256,
                  "outputs": [str(sink.path.relative_to(self.out_dir)) for sink in sinks]}
         if video.missing:  # kept to be tried again by the next run, with the stored segments

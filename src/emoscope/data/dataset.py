@@ -90,8 +90,16 @@ def combine_datasets(datasets: list[FaceDataset], size: int) -> FaceDataset:
                                      else np.zeros((len(d), len(soft_labels)), np.float32) for d in datasets])
         if soft_labels else None,
         soft_labels=soft_labels,
-        sources=np.concatenate([d.sources if d.sources is not None else np.full(len(d), d.name) for d in datasets]),
+        sources=np.concatenate([d.sources if d.sources is not None else np.full(len(d), name)
+                                for d, name in zip(datasets, _distinct_names(datasets))]),
     )
+
+
+def _distinct_names(datasets: list[FaceDataset]) -> list[str]:
+    """Each data set's name, numbered where two share one (two class folders both called ``train``), so
+    that balanced sampling and selection treat them as the separate sources they are."""
+    names = [d.name for d in datasets]
+    return [f"{name} #{names[:i].count(name) + 1}" if names.count(name) > 1 else name for i, name in enumerate(names)]
 
 
 def one_hot(indices: list[int], num_classes: int) -> np.ndarray:

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
+from ..settings import STREAM_FPS
 from ..types import Frame
 
 
@@ -27,7 +28,7 @@ class CameraSource:
             raise InputError(f"camera {device!r} could not be opened")
         self.device = device
         self.realtime = realtime
-        self.fps = self._capture.get(cv2.CAP_PROP_FPS) or 30.0
+        self.fps = self._capture.get(cv2.CAP_PROP_FPS) or STREAM_FPS
         self.size = (int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(self._capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
         self.stopped_at: str | None = None
         self.frames_read = 0

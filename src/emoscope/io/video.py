@@ -14,6 +14,7 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import InputError
+from ..settings import STREAM_FPS
 from ..types import Frame
 from .images import MAX_PIXELS
 
@@ -84,7 +85,7 @@ class VideoFileSource:
     @property
     def fps(self) -> float:
         rate = self._stream.average_rate or self._stream.guessed_rate
-        return float(rate) if rate else 30.0
+        return float(rate) if rate else STREAM_FPS
 
     @property
     def frame_count(self) -> int | None:

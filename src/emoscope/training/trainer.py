@@ -222,6 +222,24 @@ def _plot_curves(history: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+def _input_spec_of(model_path: str, arch: str, train_set: FaceDataset) -> InputSpec:
+    """The input of an exported model a run starts from (its normalisation, which its weights were learnt
+    with), after checking that it is a model of ``arch`` with the training data's labels: weights of the
+    same shapes would load into another architecture (a stem at another stride) without an error."""
+    from ..classification import read_model_info
+
+    meta = read_model_info(model_path).metadata
+    if meta.get("architecture") != arch:
+        raise TrainingError(f"{model_path}: a {meta.get('architecture', 'unknown')!r} model; give --arch "
+                            f"{meta.get('architecture')} to start from it")
+    heads = meta.get("heads", {})
+    if (tuple(heads.get("labels", ())), tuple(heads.get("soft_labels", ()))) != (train_set.labels, train_set.soft_labels):
+        raise TrainingError(f"{model_path}: its heads learnt {heads.get('labels')} and {heads.get('soft_labels')}, "
+                            f"the data has {list(train_set.labels)} and {list(train_set.soft_labels)}")
+    spec_arch = get_architecture(arch)
+    return InputSpec(spec_arch.input_size, spec_arch.channels, meta["mean"][0], meta["std"][0])
+
+
 def _same_run(saved: dict | None, current: dict) -> bool:
     """Whether a saved configuration is the same run (the thread count may differ between sessions)."""
     if saved is None:
@@ -246,21 +264,28 @@ def train(config: TrainConfig, train_set: FaceDataset, val_set: FaceDataset, out
     if config.sampling not in ("shuffle", "balanced"):
         raise TrainingError(f"unknown sampling {config.sampling!r}; use shuffle or balanced")
     spec_arch = get_architecture(config.arch)
-    if config.init_from:        # keep the normalisation the starting model's weights were learnt with
-        from ..classification import read_model_info
-
-        start_info = read_model_info(config.init_from)
-        input_spec = InputSpec(spec_arch.input_size, spec_arch.channels, start_info.mean[0], start_info.std[0])
+    num_labels, num_soft = len(train_set.labels), len(train_set.soft_labels)
+    state = None
+    if last_path.exists() and not restart:
+        saved_config = json.loads(config_path.read_text()) if config_path.exists() else None
+        if not _same_run(saved_config, config_dict):
+            raise TrainingError(f"{out_dir} holds a run with another configuration; use --restart or another --out")
+        state = torch.load(last_path, map_location="cpu", weights_only=False)
+        if (state.get("trained_on"), state.get("train_size", len(train_set))) != (train_set.name, len(train_set)):
+            raise TrainingError(f"{out_dir} holds a run on other data ({state.get('trained_on')}, "
+                                f"{state.get('train_size', '?')} faces); use --restart or another --out")
+        input_spec = InputSpec(**state["input"])    # as the run began, whatever --init-from's file is now
+    elif config.init_from:
+        input_spec = _input_spec_of(config.init_from, config.arch, train_set)
     else:
         pixels = train_set.images.astype(np.float32) / 255.0
         input_spec = InputSpec(spec_arch.input_size, spec_arch.channels, round(float(pixels.mean()), 4),
                                round(float(pixels.std()), 4))
         del pixels
-    num_labels, num_soft = len(train_set.labels), len(train_set.soft_labels)
 
     torch.manual_seed(config.seed)
     model = spec_arch.build(num_labels + num_soft, pretrained=not config.init_from)
-    if config.init_from:
+    if config.init_from and state is None:
         from .onnx_weights import load_exported_weights
 
         sample = np.random.default_rng(config.seed).choice(len(train_set), min(512, len(train_set)), replace=False)
@@ -276,11 +301,7 @@ def train(config: TrainConfig, train_set: FaceDataset, val_set: FaceDataset, out
     history: list[dict] = []
     start_epoch, best_score, stale_epochs = 1, -1.0, 0
 
-    if last_path.exists() and not restart:
-        saved_config = json.loads(config_path.read_text()) if config_path.exists() else None
-        if not _same_run(saved_config, config_dict):
-            raise TrainingError(f"{out_dir} holds a run with another configuration; use --restart or another --out")
-        state = torch.load(last_path, map_location="cpu", weights_only=False)
+    if state is not None:
         model.load_state_dict(state["model"])
         if ema is not None:
             ema.load_state_dict(state["ema"])
@@ -302,7 +323,7 @@ def train(config: TrainConfig, train_set: FaceDataset, val_set: FaceDataset, out
     soft_targets = None if train_set.soft_targets is None else torch.from_numpy(train_set.soft_targets)
     checkpoint_base = {
         "arch": config.arch, "labels": list(train_set.labels), "soft_labels": list(train_set.soft_labels),
-        "input": asdict(input_spec), "trained_on": train_set.name, "config": config_dict,
+        "input": asdict(input_spec), "trained_on": train_set.name, "train_size": len(train_set), "config": config_dict,
     }
     evaluated = ema.module if ema is not None else model
     heads = (slice(0, num_labels),) + ((slice(num_labels, num_labels + num_soft),) if num_soft else ())
