@@ -6,6 +6,7 @@ import argparse
 from .cli_types import FRACTION, NON_NEGATIVE, POSITIVE
 from .detection import DETECTORS, parse_region
 from .errors import InputError
+from .render import STYLES
 from .settings import ANNOTATION_STYLE, INFERENCE_THREADS, DetectorSettings
 
 
@@ -41,7 +42,7 @@ def add_analyzer_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_annotate_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--annotate", choices=("box", "label", "bars"), default=ANNOTATION_STYLE,
+    parser.add_argument("--annotate", choices=STYLES, default=ANNOTATION_STYLE,
                         help="what annotated output shows on each face: its box, a label, or probability bars "
                              "(a label where there is no room for them) (default: %(default)s)")
 

@@ -131,7 +131,9 @@ def analyze_segment(raw: str, plan: VideoPlan, n: int, options: tuple, every: in
         with VideoFileSource(path, every, segment.warmup_start, segment.end, plan.frames_before[n],
                              own_start=segment.start) as source:
             processed_before = -(-plan.frames_before[n] // every)   # every ``every``-th frame from the first
-            results = analyzer.stream(source, plan.fps / every, settings, frames_before=processed_before)
+            # One frame at a time (no frames overlapping on threads): a Dask worker is given one core per task,
+            # and a pipelined stream would take about one and a half, oversubscribing the machine.
+            results = analyzer.stream(source, plan.fps / every, settings, realtime=True, frames_before=processed_before)
             rows = SegmentRows.collect(results, segment, look_from, analyzer.labels)
     except InputError as error:
         return SegmentFailure(str(error))
