@@ -4,6 +4,7 @@
     >>> result = emoscope.Analyzer().analyze("photo.jpg")
     >>> [(face.emotion, face.confidence) for face in result.faces]
 """
+from . import _interrupts  # noqa: F401  (first: a Ctrl-C that the imports below drop is remembered)
 from .errors import EmoScopeError, InputError, ModelNotFoundError
 from .labels import EMOTIONS
 from .pipeline import Analyzer

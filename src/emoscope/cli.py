@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 
+from ._interrupts import raise_if_dropped
 from .cli_options import add_analyzer_options, add_annotate_option, build_analyzer
 from .cli_stream import STREAM_COMMANDS, add_stream_commands
 from .cli_train import TRAINING_COMMANDS, add_training_commands
@@ -82,6 +83,7 @@ def _serve(args) -> int:
 
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
                             ws_max_size=server_ws_max_size(settings.max_image_bytes))
+    raise_if_dropped()          # a Ctrl-C while the libraries and models above were loading
     return 0 if Server(config, on_listening=announce).run_until_stopped() else 1
 
 
@@ -185,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in STREAM_COMMANDS:
         cap_malloc_arenas()
     try:
+        raise_if_dropped()      # a Ctrl-C during the imports above
         status = args.handler(args)
         sys.stdout.flush()  # a closed pipe shows up here, inside the handlers below
         return status
