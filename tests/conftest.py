@@ -87,6 +87,20 @@ def make_clip(path, example_image, frames=24, fps=12, audio=False):
     return path
 
 
+def elementary_stream(clip, raw):
+    """``clip``'s H.264 packets as a raw elementary stream at ``raw``: no timestamps, so no keyframe can be
+    placed in time (a broken index, for segment planning)."""
+    import av
+
+    with av.open(str(clip)) as source, av.open(str(raw), "w", format="h264") as target:
+        stream = target.add_stream_from_template(source.streams.video[0])
+        for packet in source.demux(source.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                target.mux(packet)
+    return raw
+
+
 TINY_METADATA = {"labels": ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"], "input_size": [48, 48],
                  "channels": 1, "color": "gray", "mean": [0.5], "std": [0.25],
                  "crop": {"margin": 0.1, "shift_y": 0.0, "align_eyes": True}, "outputs": "logits"}

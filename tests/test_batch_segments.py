@@ -21,7 +21,7 @@ av = pytest.importorskip("av")
 
 from dask.distributed import Client, LocalCluster  # noqa: E402
 
-from conftest import EXAMPLE  # noqa: E402
+from conftest import EXAMPLE, elementary_stream  # noqa: E402
 from emoscope import Analyzer  # noqa: E402
 from emoscope.batch import MANIFEST, SegmentedVideo, run_batch  # noqa: E402
 from emoscope.batch import run as batch_run  # noqa: E402
@@ -275,13 +275,7 @@ def test_a_variable_frame_rate_video_is_cut_on_its_own_times(tmp_path):
 
 def test_a_video_without_keyframes_is_one_task_with_a_notice(tmp_path):
     clip = make_lecture(tmp_path / "short.mp4", seconds=4)
-    raw = tmp_path / "raw.h264"   # an elementary stream: no timestamps, so no keyframe can be placed
-    with av.open(str(clip)) as source, av.open(str(raw), "w", format="h264") as target:
-        stream = target.add_stream_from_template(source.streams.video[0])
-        for packet in source.demux(source.streams.video[0]):
-            if packet.dts is not None:
-                packet.stream = stream
-                target.mux(packet)
+    raw = elementary_stream(clip, tmp_path / "raw.h264")
     (tmp_path / "out" / "images").mkdir(parents=True)
     entry = start_video(str(raw), str(tmp_path / "out"), tuple(OPTIONS.items()), 1, 1.0, 0.5)
     assert "no keyframe" in entry["notice"] and "plan" not in entry and "error" not in entry

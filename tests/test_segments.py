@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from emoscope import InputError
+from conftest import elementary_stream
 from emoscope.segments import Segment, index_video, plan_segments
 
 
@@ -70,15 +71,7 @@ def test_variable_frame_rate_is_noticed(tmp_path):
 
 
 def test_stream_without_timestamps_is_one_segment_with_a_warning(steady_clip, tmp_path):
-    av = pytest.importorskip("av")
-    raw = tmp_path / "raw.h264"   # an elementary stream: packets without times, so no keyframe can be placed
-    with av.open(str(steady_clip)) as source, av.open(str(raw), "w", format="h264") as target:
-        stream = target.add_stream_from_template(source.streams.video[0])
-        for packet in source.demux(source.streams.video[0]):
-            if packet.dts is not None:
-                packet.stream = stream
-                target.mux(packet)
-    index = index_video(raw)
+    index = index_video(elementary_stream(steady_clip, tmp_path / "raw.h264"))
     assert index.keyframes == ()
     with pytest.warns(UserWarning, match="one segment"):
         assert len(plan_segments(index.keyframes, index.duration, 1.0, 0.5)) == 1

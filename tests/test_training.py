@@ -32,6 +32,20 @@ def synthetic(n, seed):
 FAST = dict(arch="simple_cnn", batch_size=32, lr=3e-3, threads=1)
 
 
+def stop_after_first_epoch(monkeypatch, *args):
+    """Run ``train(*args)`` until its first epoch is saved, then stop it as Ctrl-C would."""
+    plot = trainer_module._plot_curves
+
+    def interrupted(history, path):
+        plot(history, path)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer_module, "_plot_curves", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train(*args, progress=False)
+    monkeypatch.setattr(trainer_module, "_plot_curves", plot)
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
@@ -49,16 +63,7 @@ def test_a_short_run_writes_checkpoints_log_and_curves(trained):
 
 def test_a_killed_run_resumes_where_it_stopped_and_ends_identical(tmp_path, monkeypatch, trained):
     config = TrainConfig(epochs=2, **FAST)
-    plot = trainer_module._plot_curves
-
-    def crash_after_first_epoch(history, path):
-        plot(history, path)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(trainer_module, "_plot_curves", crash_after_first_epoch)
-    with pytest.raises(KeyboardInterrupt):
-        train(config, synthetic(200, 0), synthetic(60, 1), tmp_path, progress=False)
-    monkeypatch.setattr(trainer_module, "_plot_curves", plot)
+    stop_after_first_epoch(monkeypatch, config, synthetic(200, 0), synthetic(60, 1), tmp_path)
     train(config, synthetic(200, 0), synthetic(60, 1), tmp_path, progress=False)
     resumed = torch.load(tmp_path / "last.pt", weights_only=False)["model"]
     uninterrupted = torch.load(trained[0] / "last.pt", weights_only=False)["model"]

@@ -14,7 +14,7 @@ from emoscope.training.export import export_onnx, load_checkpoint  # noqa: E402
 from emoscope.training.onnx_weights import load_exported_weights  # noqa: E402
 from emoscope.training.trainer import (InputSpec, TrainConfig, TrainingError, predict_logits,  # noqa: E402
                                        sampling_weights, train, validation_scores)
-from test_training import FAST, synthetic, with_votes  # noqa: E402
+from test_training import FAST, stop_after_first_epoch, synthetic, with_votes  # noqa: E402
 
 
 def resized(dataset: FaceDataset, side: int, name: str) -> FaceDataset:
@@ -106,22 +106,6 @@ def test_starting_from_a_model_of_another_architecture_is_one_clear_error(export
     config = TrainConfig(epochs=1, init_from=str(path), **{**FAST, "arch": "resnet_small"})
     with pytest.raises(TrainingError, match="'simple_cnn' model; give --arch simple_cnn"):
         train(config, synthetic(40, 0), synthetic(20, 1), tmp_path, progress=False)
-
-
-def stop_after_first_epoch(monkeypatch, *args):
-    """Run ``train(*args)`` until its first epoch is saved, then stop it as Ctrl-C would."""
-    from emoscope.training import trainer
-
-    plot = trainer._plot_curves
-
-    def interrupted(history, path):
-        plot(history, path)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(trainer, "_plot_curves", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        train(*args, progress=False)
-    monkeypatch.setattr(trainer, "_plot_curves", plot)
 
 
 def test_a_run_resumed_on_other_data_is_refused(tmp_path, monkeypatch):
