@@ -68,6 +68,9 @@ def test_variable_frame_rate_is_noticed(tmp_path):
     index = index_video(encode(tmp_path / "variable.mp4", times, gop=10))
     assert index.variable_rate
     assert index.keyframes == pytest.approx([times[0], times[10], times[20]])
+    from emoscope.batch.segment_tasks import plan_video
+
+    assert any("frame rate varies" in notice for notice in plan_video(tmp_path / "variable.mp4", 1.0, 0.5).notices)
 
 
 def test_stream_without_timestamps_is_one_segment_with_a_warning(steady_clip, tmp_path):

@@ -215,6 +215,8 @@ class _Run:
             return self.video_failed(video, f"{type(error).__name__}: {error}")
         entry = {"input": video.raw, "kind": "video", "sha256": video.sha256,
                  "outputs": [str(sink.path.relative_to(self.out_dir)) for sink in sinks]}
+        if video.plan.notices:
+            entry["notice"] = "; ".join(video.plan.notices)
         if video.missing:  # kept to be tried again by the next run, with the stored segments
             entry["missing"] = video.missing
         else:

@@ -95,9 +95,12 @@ def plan_video(path: str | Path, segment_seconds: float, overlap_seconds: float)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         segments = plan_segments(index.keyframes, index.duration, segment_seconds, overlap_seconds)
+    notices = [str(warning.message) for warning in caught]
+    if index.variable_rate:
+        notices.append("the frame rate varies (or frames are missing); segments are cut and joined by the "
+                       "file's own frame times")
     return VideoPlan(fingerprint, index.fps or STREAM_FPS, len(index.frame_times), index.duration, tuple(segments),
-                     tuple(index.frames_before(s.warmup_start) for s in segments),
-                     tuple(str(warning.message) for warning in caught))
+                     tuple(index.frames_before(s.warmup_start) for s in segments), tuple(notices))
 
 
 def start_video(raw: str, out_dir: str, options: tuple, every: int, segment_seconds: float,
