@@ -50,8 +50,9 @@ def cmd_serve(args) -> int:
     import signal
     import threading
 
-    # Ctrl-C stops `serve` at any moment, also where the parent passed SIGINT down ignored (a shell script's
-    # background job): the server honours it once running anyway (web/server.py), so no moment ignores it.
+    # Ctrl-C stops `serve` from here on, also where the parent passed SIGINT down ignored (a shell script's
+    # background job): the server honours it once running anyway (web/server.py), so no moment of `serve`
+    # ignores it. One sent before, while the interpreter starts and imports, the kernel drops as the parent asked.
     in_main = threading.current_thread() is threading.main_thread()
     previous_sigint = signal.signal(signal.SIGINT, signal.default_int_handler) if in_main else None
     try:

@@ -1,4 +1,4 @@
-"""The server behind `emoscope serve`: uvicorn's, stopped by Ctrl-C (SIGINT) or SIGTERM at any moment.
+"""The server behind `emoscope serve`: uvicorn's, stopped by Ctrl-C (SIGINT) or SIGTERM at any moment of its startup.
 
 uvicorn installs its signal handlers only once ``Server.serve()`` runs, inside the event loop. A signal
 that comes before meets whatever the process had: Python's KeyboardInterrupt, asyncio.run's handler
