@@ -9,7 +9,7 @@ import pytest
 av = pytest.importorskip("av")
 
 from emoscope import InputError  # noqa: E402
-from emoscope.io.video import VideoFileSource, VideoSink  # noqa: E402
+from emoscope.io.video import VideoFileSource, VideoSink, join_videos  # noqa: E402
 from conftest import make_clip  # noqa: E402
 from test_cli import emoscope  # noqa: E402
 
@@ -52,6 +52,39 @@ def test_sink_writes_h264_with_the_source_audio(tmp_path, clip):
         assert (result.streams.video[0].codec_context.width, result.streams.video[0].codec_context.height) == (320, 240)
         assert result.streams.audio and result.streams.audio[0].codec_context.name == "aac"
         assert sum(1 for _ in result.decode(video=0)) == 24
+
+
+def _part(path, frames, fps=12.0, size=(320, 240)):
+    """An MP4 part as a segment's task writes it; frame k is grey level 8 * k."""
+    with VideoSink(path, fps, size) as sink:
+        for k in frames:
+            sink.write(np.full((size[1], size[0], 3), 8 * k, np.uint8))
+    return path
+
+
+def test_parts_join_in_time_without_re_encoding_and_keep_the_audio(tmp_path, clip):
+    """Frames 0-9 and 10-15 back to back, 20-23 after a missing stretch: each frame at its time (the gap
+    kept), its pixels as in its part, the audio of the source copied in."""
+    parts = [(_part(tmp_path / f"{first}.mp4", range(first, last)), first) for first, last in ((0, 10), (10, 16), (20, 24))]
+    out = tmp_path / "joined.mp4"
+    join_videos(parts, out, audio_from=clip)
+    with av.open(str(out)) as joined:
+        assert joined.streams.audio and joined.streams.audio[0].codec_context.name == "aac"
+        frames = [(frame.time, frame.to_ndarray(format="gray")) for frame in joined.decode(video=0)]
+    times = [round(time * 12) for time, _ in frames]
+    assert times == [*range(16), *range(20, 24)]
+    for k, (_, grey) in zip(times, frames):
+        assert abs(float(grey.mean()) - 8 * k) < 3, k
+    with av.open(str(parts[1][0])) as part, av.open(str(out)) as joined:
+        ours = [bytes(p) for p in part.demux(video=0) if p.size]
+        theirs = [bytes(p) for p in joined.demux(video=0) if p.size]
+    assert theirs[10:16] == ours    # the part's packets as they were: not re-encoded
+
+
+def test_parts_encoded_differently_are_refused(tmp_path):
+    parts = [(_part(tmp_path / "a.mp4", range(4)), 0), (_part(tmp_path / "b.mp4", range(4, 8), size=(160, 120)), 4)]
+    with pytest.raises(ValueError, match="b.mp4: encoded unlike the first part"):
+        join_videos(parts, tmp_path / "joined.mp4")
 
 
 def test_video_command_writes_every_output(tmp_path, clip):

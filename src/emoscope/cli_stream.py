@@ -27,7 +27,7 @@ def add_stream_commands(commands) -> None:
     video.add_argument("--out", metavar="MP4", help="annotated H.264 MP4 (plays in browsers; keeps the audio)")
     video.add_argument("--every", type=POSITIVE, default=1, metavar="N", help="process every N-th frame (default: 1)")
     video.add_argument("--scheduler", metavar="ADDRESS", help="cut the video into segments analysed on this Dask "
-                       "cluster, e.g. tcp://10.0.0.5:8786 (workers must see the file at the same path; no --out)")
+                       "cluster, e.g. tcp://10.0.0.5:8786 (workers must see the file at the same path)")
     _add_segment_option(video)
     _add_stream_options(video)
     video.set_defaults(handler=cmd_video)
@@ -99,15 +99,17 @@ def _stream_settings(args) -> StreamSettings:
     return StreamSettings(smooth=args.smooth, detect_every=args.detect_every)
 
 
-def _stream_sinks(args, record_option: str, inputs, progress: bool = True) -> list:
+def _stream_sinks(args, record_option: str, inputs, progress: bool = True, record=None) -> list:
     """The sinks the options ask for: one per output file, each checking its file as it is built,
     before any frame is read (then no file may be an input or another output); the live window
-    (camera, screen) unless --no-window; the progress bar unless --quiet or not ``progress``."""
+    (camera, screen) unless --no-window; the progress bar unless --quiet or not ``progress``.
+    ``record``: what makes the annotated video's sink (default: a VideoRecord drawing the frames here)."""
     from .sinks import ChartFile, FrameAnnotator, LiveWindow, ProgressBar, SummaryFile, TimelineFile, VideoRecord
     from .web.class_page import ClassReportFile
 
     annotator = FrameAnnotator(args.annotate)   # drawn once per frame for the record and the window
-    outputs = {record_option: functools.partial(VideoRecord, annotator=annotator), "--timeline": TimelineFile,
+    record = record or functools.partial(VideoRecord, annotator=annotator)
+    outputs = {record_option: record, "--timeline": TimelineFile,
                "--summary": SummaryFile, "--chart": ChartFile, "--report": ClassReportFile}
     files = [make(path, option) for option, make in outputs.items()
              if (path := getattr(args, option.lstrip("-"))) is not None]
@@ -137,23 +139,23 @@ def cmd_video(args) -> int:
 
 def _video_on_cluster(args) -> int:
     """``video --scheduler``: the file cut into segments on the cluster's workers, stitched into the outputs here."""
-    from .batch import analyze_on_cluster, dask_client
+    from .batch import SegmentedRecord, analyze_on_cluster, dask_client
 
-    if args.out:
-        raise InputError("--out: the annotated MP4 is not made from segments yet; run without --scheduler for it")
-    sinks = _stream_sinks(args, "--out", [args.input], progress=False)
+    sinks = _stream_sinks(args, "--out", [args.input], progress=False,
+                          record=functools.partial(SegmentedRecord, style=args.annotate))
     with dask_client(args.scheduler) as client:
         summary, video = analyze_on_cluster(args.input, sinks, client, worker_options(args), every=args.every,
                                             settings=_stream_settings(args), segment_seconds=args.segment_seconds,
                                             progress=not args.quiet)
     for notice in video.plan.notices:
         print(f"emoscope: notice: {args.input}: {notice}", file=sys.stderr)
-    for stretch in video.missing:
+    missing = video.missing + [stretch for sink in sinks if isinstance(sink, SegmentedRecord) for stretch in sink.missing]
+    for stretch in missing:
         print(f"emoscope: error: {args.input} {stretch}", file=sys.stderr)
     if not args.quiet:
         print(f"{args.input}: {summary.frames} frames processed in {len(video.plan.segments)} segment(s), "
               f"{summary.to_dict()['people']} people")
-    return 2 if video.missing else 0
+    return 2 if missing else 0
 
 
 def _run_live(args, analyzer, source, sinks: list):

@@ -10,14 +10,15 @@ what is missing and a killed job resumes.
 
 - ``inputs``: what a batch is given, expanded to files; ``manifest``: the output folder's record;
 - ``tasks``, ``segment_tasks``: what the workers run; ``segment_rows``: what a segment's task returns;
-- ``long_video``: a long video's segments stored, then stitched into sinks; ``run``: the driver's loop
+- ``long_video``: a long video's segments stored, then stitched into sinks (its annotated MP4 drawn per
+  segment on the workers and joined); ``run``: the driver's loop
   (local or remote cluster); ``report``: the aggregate outputs.
 """
 from .inputs import VIDEO_SUFFIXES, expand_inputs, output_key
-from .long_video import SegmentedVideo, analyze_on_cluster
+from .long_video import SegmentedRecord, SegmentedVideo, analyze_on_cluster
 from .manifest import MANIFEST, prepare_output
 from .report import BatchReport
 from .run import SCHEDULER, dask_client, run_batch
 
-__all__ = ["MANIFEST", "SCHEDULER", "VIDEO_SUFFIXES", "BatchReport", "SegmentedVideo", "analyze_on_cluster",
+__all__ = ["MANIFEST", "SCHEDULER", "VIDEO_SUFFIXES", "BatchReport", "SegmentedRecord", "SegmentedVideo", "analyze_on_cluster",
            "dask_client", "expand_inputs", "output_key", "prepare_output", "run_batch"]

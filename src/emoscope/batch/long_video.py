@@ -13,14 +13,15 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from ..errors import InputError
-from ..settings import BatchSettings, StreamSettings
-from ..sinks import Sink, StreamInfo
+from ..io.video import join_videos
+from ..settings import ANNOTATION_STYLE, BatchSettings, StreamSettings
+from ..sinks import FileSink, Sink, StreamInfo
 from ..stitching import Stitcher
 from ..streaming import feed_sinks
 from ..summary import StreamSummary
 from ..types import FrameResult
 from .segment_rows import SegmentRows
-from .segment_tasks import Fingerprint, SegmentFailure, VideoPlan, analyze_segment, plan_video
+from .segment_tasks import Fingerprint, SegmentFailure, VideoPlan, analyze_segment, plan_video, render_segment
 
 
 class SegmentedVideo:
@@ -86,11 +87,70 @@ class SegmentedVideo:
             raise InputError("no segment could be analysed: " + "; ".join(self.missing))
         labels = tuple(SegmentRows.load(self.done[min(self.done)]).labels.tolist())
         stream = StreamInfo(labels, self.plan.fps / every, -(-self.plan.frames // every),
-                            Path(self.raw).name if title is None else title)
+                            Path(self.raw).name if title is None else title, audio_from=Path(self.raw))
         return feed_sinks(self.results(), stream, sinks)
 
     def remove_rows(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class SegmentedRecord(FileSink):
+    """The annotated MP4 of a video analysed in segments: as each segment's stitched results come in, its
+    frames are drawn and encoded on a worker (:func:`~emoscope.batch.segment_tasks.render_segment`); on exit
+    the parts are joined here without re-encoding, with the file's audio. A part that fails leaves its
+    stretch out (listed in ``missing``); the rest stay in time. Needs :meth:`attach` before it is opened."""
+
+    kind, option = "video", "record"
+
+    def __init__(self, path: str | Path, option: str | None = None, style: str = ANNOTATION_STYLE):
+        super().__init__(path, option)
+        self.style = style
+        self.missing: list[str] = []
+
+    def attach(self, client, video: SegmentedVideo, every: int, retries: int = BatchSettings.retries) -> None:
+        self.client, self.video, self.every, self.retries = client, video, every, retries
+
+    def open(self, stream: StreamInfo) -> "SegmentedRecord":
+        super().open(stream)
+        self._parts: dict[int, tuple[int, object]] = {}   # segment -> (its first frame's number, future)
+        self._segment, self._results = 0, []
+        return self
+
+    def add(self, result: FrameResult) -> None:
+        segments = self.video.plan.segments
+        if not segments[self._segment].owns(result.timestamp):
+            self._submit()
+            while not segments[self._segment].owns(result.timestamp):
+                self._segment += 1
+        self._results.append(result)
+
+    def _submit(self) -> None:
+        if self._results:
+            future = self.client.submit(render_segment, self.video.raw, self.video.plan, self._segment, self._results,
+                                        self.every, self.style, retries=self.retries, pure=False)
+            self._parts[self._segment] = (self._results[0].index // self.every, future)
+        self._results = []
+
+    def __exit__(self, *exc) -> None:
+        if exc[0] is not None:
+            self.client.cancel([future for _, future in self._parts.values()])
+            return
+        self._submit()
+        with tempfile.TemporaryDirectory(prefix="emoscope-parts-") as folder:
+            parts = []
+            for n, (first_frame, future) in sorted(self._parts.items()):
+                try:
+                    outcome = future.result()
+                except Exception as error:  # failed on every retry
+                    outcome = SegmentFailure(f"task failed: {error}")
+                if isinstance(outcome, SegmentFailure):
+                    self.missing.append(f"{self.video.plan.span(n)}: annotated video: {outcome.error}")
+                    continue
+                part = Path(folder) / f"{n:05d}.mp4"
+                part.write_bytes(outcome)
+                parts.append((part, first_frame))
+            if parts:
+                join_videos(parts, self.path, self.stream.audio_from)
 
 
 def analyze_on_cluster(path: str | Path, sinks: Iterable[Sink], client, options: dict, every: int = 1,
@@ -105,11 +165,14 @@ def analyze_on_cluster(path: str | Path, sinks: Iterable[Sink], client, options:
     from dask.distributed import as_completed
     from tqdm import tqdm
 
-    raw = str(Path(path).resolve())
+    raw, sinks = str(Path(path).resolve()), list(sinks)
     plan = plan_video(raw, segment_seconds, BatchSettings.overlap_seconds)
     options = tuple(sorted(options.items()))
     with tempfile.TemporaryDirectory(prefix="emoscope-segments-") as folder:
         video = SegmentedVideo(raw, plan, Path(folder), key={})
+        for sink in sinks:
+            if isinstance(sink, SegmentedRecord):
+                sink.attach(client, video, every, retries)
         futures = {client.submit(analyze_segment, raw, plan, n, options, every, settings, retries=retries,
                                  pure=False): n for n in video.todo}
         with tqdm(total=len(futures), unit="segment", disable=not progress, file=sys.stderr) as bar:

@@ -11,16 +11,19 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import tempfile
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from ..charts import clock
 from ..errors import InputError
-from ..io.video import VideoFileSource
+from ..io.video import VideoFileSource, VideoSink
 from ..models import sha256_of
 from ..segments import Segment, index_video, plan_segments
-from ..settings import STREAM_FPS, StreamSettings
+from ..settings import ANNOTATION_STYLE, STREAM_FPS, StreamSettings
+from ..sinks import FrameAnnotator
+from ..types import FrameResult
 from .segment_rows import SegmentRows
 from .tasks import analyze_video, worker_analyzer
 
@@ -141,6 +144,41 @@ def analyze_segment(raw: str, plan: VideoPlan, n: int, options: tuple, every: in
     except InputError as error:
         return SegmentFailure(str(error))
     return _changed(path, plan) or (SegmentFailure(source.stopped_at) if source.stopped_at else rows)
+
+
+def render_segment(raw: str, plan: VideoPlan, n: int, results: list[FrameResult], every: int,
+                   style: str = ANNOTATION_STYLE) -> bytes | SegmentFailure:
+    """Task: segment ``n``'s own frames drawn with their stitched ``results`` (faces with the whole run's
+    IDs) and encoded as a :class:`~emoscope.io.video.VideoSink` MP4, returned as bytes (the driver joins
+    the parts); or why not (the frames cannot all be read again, the file changed)."""
+    path, segment = Path(raw), plan.segments[n]
+    changed = _changed(path, plan)
+    if changed:
+        return changed
+    by_index = {result.index: result for result in results}
+    annotator = FrameAnnotator(style)
+    with tempfile.TemporaryDirectory(prefix="emoscope-part-") as folder:
+        part, video = Path(folder) / "part.mp4", None
+        try:
+            with VideoFileSource(path, every, segment.warmup_start, segment.end, plan.frames_before[n],
+                                 own_start=segment.start) as source:
+                for frame in source:
+                    result = by_index.get(frame.index)
+                    if result is None:   # a warm-up frame
+                        continue
+                    image = annotator(replace(result, image=frame.image))
+                    if video is None:
+                        video = VideoSink(part, plan.fps / every, (image.shape[1], image.shape[0]))
+                    video.write(image)
+        except InputError as error:
+            return SegmentFailure(str(error))
+        finally:
+            if video is not None:
+                video.close()
+        written = video.frames_written if video is not None else 0
+        if written < len(results):
+            return SegmentFailure(f"only {written} of its {len(results)} frames could be read again")
+        return _changed(path, plan) or part.read_bytes()
 
 
 def _changed(path: Path, plan: VideoPlan) -> SegmentFailure | None:

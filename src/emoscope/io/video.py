@@ -191,14 +191,7 @@ class VideoSink:
         for packet in self._stream.encode():
             self._container.mux(packet)
         if self._audio_source is not None:
-            audio_in = self._audio_source.streams.audio[0]
-            try:
-                for packet in self._audio_source.demux(audio_in):
-                    if packet.dts is not None:
-                        packet.stream = self._audio_out
-                        self._container.mux(packet)
-            except av.FFmpegError:
-                pass  # a damaged audio track ends the copy; the video is already complete
+            _copy_audio(self._audio_source, self._container, self._audio_out)
             self._audio_source.close()
         self._container.close()
 
@@ -207,3 +200,53 @@ class VideoSink:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _copy_audio(source, container, audio_out) -> None:
+    """``source``'s first audio stream into ``container``'s ``audio_out``, packet by packet (no re-encoding)."""
+    try:
+        for packet in source.demux(source.streams.audio[0]):
+            if packet.dts is not None:
+                packet.stream = audio_out
+                container.mux(packet)
+    except av.FFmpegError:
+        pass  # a damaged audio track ends the copy; the video is already complete
+
+
+def join_videos(parts: list[tuple[Path, int]], path: str | Path, audio_from: str | Path | None = None) -> None:
+    """MP4 parts that :class:`VideoSink` encoded alike (one frame size and rate) joined into one MP4 without
+    re-encoding, with ``audio_from``'s audio. ``parts``: (file, number of the whole video's first frame in it)
+    in order; each part's packets are moved to their frame's time, so that a missing stretch stays a gap
+    and the audio keeps in step. ValueError when the parts' encodings differ (they would not play as one)."""
+    _require_av()
+    containers = [av.open(str(part)) for part, _ in parts]
+    try:
+        streams = [container.streams.video[0] for container in containers]
+        first = streams[0]
+        for (part, _), stream in zip(parts[1:], streams[1:]):
+            if (stream.codec_context.extradata != first.codec_context.extradata
+                    or stream.average_rate != first.average_rate):
+                raise ValueError(f"{part}: encoded unlike the first part; the parts cannot be joined as they are")
+        audio_source = av.open(str(audio_from)) if audio_from is not None else None
+        try:
+            with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as container:
+                video_out = container.add_stream_from_template(first)
+                audio_out = (container.add_stream_from_template(audio_source.streams.audio[0])
+                             if audio_source is not None and audio_source.streams.audio else None)
+                for (_, first_frame), stream, part in zip(parts, streams, containers):
+                    shift = round(Fraction(first_frame) / first.average_rate / stream.time_base)
+                    for packet in part.demux(stream):
+                        if packet.dts is None:   # the demuxer's end-of-stream packet
+                            continue
+                        packet.pts += shift
+                        packet.dts += shift
+                        packet.stream = video_out
+                        container.mux(packet)
+                if audio_out is not None:
+                    _copy_audio(audio_source, container, audio_out)
+        finally:
+            if audio_source is not None:
+                audio_source.close()
+    finally:
+        for container in containers:
+            container.close()
