@@ -53,6 +53,9 @@ def dask_client(scheduler: str | None, workers: int = _SETTINGS.workers, show_da
                                    dashboard_address=":0", silence_logs=40)
             client = Client(cluster)
         with client:
+            from .worker_memory import FrameMemory
+
+            client.register_plugin(FrameMemory())
             if show_dashboard:
                 print(f"Dask dashboard: {client.dashboard_link}", file=sys.stderr)
             yield client

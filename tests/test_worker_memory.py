@@ -1,0 +1,55 @@
+"""Video frames on Dask's worker processes are allocated as in a plain process (batch/worker_memory.py)."""
+import ctypes
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("dask.distributed")
+
+import cloudpickle  # noqa: E402
+
+from emoscope.batch import dask_client  # noqa: E402
+
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+def a_frame_is_mmapped() -> bool:
+    """Whether a 640 x 480 BGR frame's buffer comes from its own mmap (glibc's count of mmapped blocks)."""
+    libc = ctypes.CDLL(None)
+    libc.mallinfo2.restype = MallInfo2
+    before = libc.mallinfo2().hblks
+    frame = np.ones((480, 640, 3), np.uint8)
+    mmapped = libc.mallinfo2().hblks > before
+    del frame
+    return mmapped
+
+
+try:
+    ctypes.CDLL(None).mallinfo2
+    GLIBC = sys.platform.startswith("linux")
+except (OSError, AttributeError):
+    GLIBC = False
+needs_glibc = pytest.mark.skipif(not GLIBC, reason="glibc's malloc (Linux)")
+
+
+@needs_glibc
+def test_dasks_trim_setting_alone_would_mmap_every_frame():
+    """The cost the plugin undoes, shown in a plain process with the nanny's variable (so the next test can fail)."""
+    run = subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(__file__.rsplit('/', 1)[0])!r}); "
+                          "from test_worker_memory import a_frame_is_mmapped; print(a_frame_is_mmapped())"],
+                         capture_output=True, text=True, env={"MALLOC_TRIM_THRESHOLD_": "65536", "PATH": ""}, timeout=60)
+    assert run.stdout.strip() == "True", run.stderr
+
+
+@needs_glibc
+def test_frames_on_a_local_clusters_worker_process_are_not_mmapped_one_by_one():
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])   # the worker process cannot import this file
+    with dask_client(None, workers=1) as client:
+        environment = client.submit(lambda: __import__("os").environ.get("MALLOC_TRIM_THRESHOLD_")).result()
+        assert environment == "65536"     # the nanny set it: what the plugin is for
+        assert client.submit(a_frame_is_mmapped, pure=False).result() is False
