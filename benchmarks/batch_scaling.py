@@ -89,10 +89,12 @@ def timed_segment(*args):
 
 
 def seek_seconds(path: Path, plan) -> float:
-    """Mean time from opening the file to a segment's first frame, beyond the time to the file's first frame."""
+    """Mean time from opening the file to a segment's first analysed frame (the seek to its keyframe and the
+    frames decoded from there), beyond the time to the file's first frame."""
     def first_frame(segment=None) -> float:
         started = time.perf_counter()
-        with VideoFileSource(path, 1, *([] if segment is None else [segment.warmup_start, segment.end])) as source:
+        where = {} if segment is None else {"start": segment.warmup_start, "end": segment.end, "seek_from": segment.seek_from}
+        with VideoFileSource(path, 1, **where) as source:
             next(iter(source))
         return time.perf_counter() - started
 

@@ -53,8 +53,9 @@ def test_segments_start_on_keyframes_and_own_every_decoded_frame_once(steady_cli
     with VideoFileSource(steady_clip) as source:
         frames = list(source)
     keyframe_times = {frame.timestamp for frame in frames if frame.index % 12 == 0}
-    assert [(s.start, s.end, s.warmup_start) for s in segments] == [(0, 2, 0), (2, 3, 1), (3, math.inf, 2)]
-    assert {s.start for s in segments} | {s.warmup_start for s in segments} <= keyframe_times  # exact, as decoded
+    assert [(s.start, s.end, s.warmup_start, s.seek_from) for s in segments] == \
+        [(0, 2, 0, 0), (2, 3, 1.5, 1), (3, math.inf, 2.5, 2)]
+    assert {s.start for s in segments} | {s.seek_from for s in segments} <= keyframe_times  # exact, as decoded
     for frame in frames:
         assert sum(s.owns(frame.timestamp) for s in segments) == 1
     for earlier, later in pairwise(segments):
@@ -107,9 +108,10 @@ def test_plan_table(keyframes, duration, expected_starts):
     assert [s.warmup_start for s in segments] == expected_starts  # no overlap: no warm-up
 
 
-def test_warmup_starts_at_the_keyframe_at_or_before_the_overlap():
-    segments = plan_segments([0, 1, 2, 3, 4, 5], 6.0, segment_seconds=2.0, overlap_seconds=1.5)
-    assert segments == [Segment(0, 0, 2, 0), Segment(1, 2, 4, 0), Segment(2, 4, math.inf, 2)]
+def test_warmup_starts_the_overlap_before_decoded_from_the_keyframe_at_or_before_it():
+    segments = plan_segments([0, 2, 3, 4, 5], 6.0, segment_seconds=2.0, overlap_seconds=1.5)
+    assert segments == [Segment(0, 0, 2, 0, 0), Segment(1, 2, 4, 0.5, 0), Segment(2, 4, math.inf, 2.5, 2)]
+    assert plan_segments([0, 2, 4], 6.0, 2.0, overlap_seconds=3.0)[1] == Segment(1, 2, 4, 0.0, 0)   # not before 0
 
 
 def test_frame_on_a_boundary_is_the_later_segments():
@@ -121,7 +123,7 @@ def test_frame_on_a_boundary_is_the_later_segments():
 def test_no_keyframes_is_one_segment_with_a_warning():
     with pytest.warns(UserWarning, match="no keyframe"):
         segments = plan_segments([], 120.0, segment_seconds=30, overlap_seconds=2)
-    assert segments == [Segment(0, 0.0, math.inf, 0.0)]
+    assert segments == [Segment(0, 0.0, math.inf, 0.0, 0.0)]
 
 
 @pytest.mark.parametrize("segment_seconds, overlap_seconds, duration, message", [

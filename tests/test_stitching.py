@@ -12,7 +12,7 @@ from emoscope.settings import StreamSettings
 from emoscope.stitching import FaceRow, Stitcher, match_tracks, merge
 
 TIMES = [i / 10 for i in range(60)]   # 6 s at 10 frames a second
-TWO_SEGMENTS = [Segment(0, 0.0, 2.0, 0.0), Segment(1, 2.0, math.inf, 1.0)]
+TWO_SEGMENTS = [Segment(0, 0.0, 2.0, 0.0, 0.0), Segment(1, 2.0, math.inf, 1.0, 1.0)]
 
 
 @dataclass

@@ -6,8 +6,9 @@ A segment owns the frames in the half-open interval ``[start, end)``: the frame 
 the first of the later segment. The first segment starts at 0 and the last one ends at infinity,
 so every frame belongs to exactly one segment even where the file's duration is a little off.
 
-Before its own frames a worker decodes from ``warmup_start`` (a keyframe about ``overlap`` seconds
-earlier), so that its tracker and smoother are warm when its own frames begin; the results of those
+Before its own frames a worker analyses those from ``warmup_start`` (``overlap`` seconds earlier), so
+that its tracker and smoother are warm when its own frames begin; it seeks to ``seek_from``, the keyframe
+at or before that, and decodes the frames in between without analysing them. The results of the
 warm-up frames serve only to join its track IDs to the earlier segment's (:mod:`emoscope.stitching`).
 Smoothed probabilities then match a sequential run's up to the part the warm-up forgot (an
 exponential average forgets ``(1 - alpha) ** frames`` of what came before).
@@ -30,13 +31,15 @@ _STEADY_RATE = 0.1         # frame intervals within this share of the usual one:
 
 @dataclass(frozen=True)
 class Segment:
-    """A part of a video: its own frames are those in ``[start, end)``; a worker decodes from
-    ``warmup_start`` (a keyframe, at or before ``start``) to warm up on the frames before them."""
+    """A part of a video: its own frames are those in ``[start, end)``; a worker analyses from
+    ``warmup_start`` (at or before ``start``) to warm up on the frames before them, decoding from
+    ``seek_from``, a keyframe at or before ``warmup_start``."""
 
     index: int
     start: float
     end: float
     warmup_start: float
+    seek_from: float
 
     def owns(self, time: float) -> bool:
         """Whether the frame at ``time`` is one of this segment's own (not a warm-up frame)."""
@@ -125,8 +128,8 @@ def plan_segments(keyframes: Sequence[float], duration: float, segment_seconds: 
                   overlap_seconds: float) -> list[Segment]:
     """Segments of about ``segment_seconds`` covering the video, each starting at a keyframe: a
     boundary is the first keyframe at or after the next multiple of ``segment_seconds`` past the
-    previous boundary, and none lies at or after ``duration``. Each segment warms up from the keyframe
-    at or before ``start - overlap_seconds`` (from 0 where there is none).
+    previous boundary, and none lies at or after ``duration``. Each segment warms up from
+    ``start - overlap_seconds`` (0 at the least), decoded from the keyframe at or before it.
 
     A video shorter than one segment is one segment. So is one without keyframes, with a warning:
     a broken index leaves nothing to seek to."""
@@ -144,8 +147,9 @@ def plan_segments(keyframes: Sequence[float], duration: float, segment_seconds: 
         if keyframe > starts[-1] and keyframe >= next_multiple - _SAME_TIME:
             starts.append(keyframe)
     ends = [*starts[1:], math.inf]
-    return [Segment(index, start, end, _warmup_start(keyframes, start, overlap_seconds))
-            for index, (start, end) in enumerate(zip(starts, ends))]
+    warmups = [max(0.0, start - overlap_seconds) if start > 0 else 0.0 for start in starts]
+    return [Segment(index, start, end, warmup, _keyframe_at_or_before(keyframes, warmup))
+            for index, (start, end, warmup) in enumerate(zip(starts, ends, warmups))]
 
 
 def _check_seconds(name: str, value: float, zero_allowed: bool) -> None:
@@ -154,6 +158,6 @@ def _check_seconds(name: str, value: float, zero_allowed: bool) -> None:
         raise InputError(f"the {name} must be a finite number of seconds, {least} (got {value})")
 
 
-def _warmup_start(keyframes: list[float], start: float, overlap_seconds: float) -> float:
-    at = bisect.bisect_right(keyframes, start - overlap_seconds + _SAME_TIME)
+def _keyframe_at_or_before(keyframes: list[float], time: float) -> float:
+    at = bisect.bisect_right(keyframes, time + _SAME_TIME)
     return max(0.0, keyframes[at - 1]) if at else 0.0

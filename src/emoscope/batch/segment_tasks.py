@@ -71,13 +71,14 @@ class VideoPlan:
     def to_dict(self) -> dict:
         """As JSON for the manifest (an open end as null)."""
         data = asdict(self)
-        data["segments"] = [[s.start, None if s.end == math.inf else s.end, s.warmup_start] for s in self.segments]
+        data["segments"] = [[s.start, None if s.end == math.inf else s.end, s.warmup_start, s.seek_from]
+                            for s in self.segments]
         return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "VideoPlan":
-        segments = tuple(Segment(n, start, math.inf if end is None else end, warmup)
-                         for n, (start, end, warmup) in enumerate(data["segments"]))
+        segments = tuple(Segment(n, start, math.inf if end is None else end, warmup, seek)
+                         for n, (start, end, warmup, seek) in enumerate(data["segments"]))
         return cls(Fingerprint(**data["fingerprint"]), data["fps"], data["frames"], data["duration"], segments,
                    tuple(data["frames_before"]), tuple(data["notices"]))
 
@@ -135,7 +136,7 @@ def analyze_segment(raw: str, plan: VideoPlan, n: int, options: tuple, every: in
     look_from = plan.segments[n + 1].warmup_start if n + 1 < len(plan.segments) else math.inf
     try:
         with VideoFileSource(path, every, segment.warmup_start, segment.end, plan.frames_before[n],
-                             own_start=segment.start) as source:
+                             own_start=segment.start, seek_from=segment.seek_from) as source:
             processed_before = -(-plan.frames_before[n] // every)   # every ``every``-th frame from the first
             # One frame at a time (no frames overlapping on threads): a Dask worker is given one core per task,
             # and a pipelined stream would take about one and a half, oversubscribing the machine.
@@ -161,7 +162,7 @@ def render_segment(raw: str, plan: VideoPlan, n: int, results: list[FrameResult]
         part, video = Path(folder) / "part.mp4", None
         try:
             with VideoFileSource(path, every, segment.warmup_start, segment.end, plan.frames_before[n],
-                                 own_start=segment.start) as source:
+                                 own_start=segment.start, seek_from=segment.seek_from) as source:
                 for frame in source:
                     result = by_index.get(frame.index)
                     if result is None:   # a warm-up frame

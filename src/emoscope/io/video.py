@@ -32,16 +32,17 @@ def _require_av():
 class VideoFileSource:
     """Decoded frames of a video file; every ``stride``-th frame is yielded.
 
-    A segment of a long video (:mod:`emoscope.segments`) is read with ``start``, the time of a keyframe
-    to seek to (frames before it are decoded and dropped), ``end`` (frames from there on are not read)
-    and ``frames_before`` (the file's frames before ``start``), so that frames are numbered, and
-    every ``stride``-th picked, as when the whole file is read; ``own_start``: where the segment's own
-    frames begin, after its warm-up. Damage before it is not reported: those frames are an earlier
-    segment's, and the keyframe at ``own_start`` ends what the damage does to the decoding.
+    A segment of a long video (:mod:`emoscope.segments`) is read with ``start``, its first frame's time,
+    ``seek_from``, the time of the keyframe at or before it to seek to (default ``start``; frames before
+    ``start`` are decoded and dropped), ``end`` (frames from there on are not read) and ``frames_before``
+    (the file's frames before ``start``), so that frames are numbered, and every ``stride``-th picked, as
+    when the whole file is read; ``own_start``: where the segment's own frames begin, after its warm-up.
+    Damage before it is not reported: those frames are an earlier segment's, and the keyframe at
+    ``own_start`` ends what the damage does to the decoding.
     """
 
     def __init__(self, path: str | Path, stride: int = 1, start: float = 0.0, end: float = math.inf,
-                 frames_before: int = 0, own_start: float | None = None):
+                 frames_before: int = 0, own_start: float | None = None, seek_from: float | None = None):
         _require_av()
         self.path = Path(path)
         if not self.path.is_file():
@@ -62,6 +63,7 @@ class VideoFileSource:
         self.stride = stride
         self.start, self.end, self.frames_before = start, end, frames_before
         self.own_start = start if own_start is None else own_start
+        self.seek_from = start if seek_from is None else seek_from
         self.stopped_at: str | None = None
         self._skipped = 0
         self.has_audio = bool(self._container.streams.audio)
@@ -124,8 +126,8 @@ class VideoFileSource:
         """(time, frame) of each frame from ``start`` on, in order; a damaged packet is skipped (the next
         keyframe recovers) and, from ``own_start`` on, counted in ``_skipped``."""
         seeking = self.start > 0
-        if seeking:   # to the keyframe at start: a segment's start is one
-            self._container.seek(round(self.start / self._stream.time_base), stream=self._stream)
+        if seeking:   # to the keyframe at seek_from, at or before start
+            self._container.seek(round(self.seek_from / self._stream.time_base), stream=self._stream)
         count = 0
         for packet in self._container.demux(self._stream):
             try:
