@@ -97,10 +97,30 @@ def test_a_face_seen_again_after_a_scene_cut_is_recognised_by_its_look(analyzer_
     cut_seen = []
     step = analyzer_haar.open_stream(StreamSettings(detect_every=1))
     update = step.tracker.update
-    monkeypatch.setattr(step.tracker, "update", lambda boxes, looks, cut: cut_seen.append(cut) or update(boxes, looks, cut))
+    monkeypatch.setattr(step.tracker, "update",
+                        lambda boxes, looks, cut, frame: cut_seen.append(cut) or update(boxes, looks, cut, frame))
     darker = (example_image * 0.6).astype(np.uint8)  # another shot: other lighting
     ids = [face.track_id for frame in (example_image, example_image, darker, darker) for face in step.process(frame).faces]
     assert cut_seen == [False, False, True, False] and ids == [1, 1, 1, 1]
+
+
+def test_a_segment_detects_at_full_size_on_the_frames_a_whole_run_does(analyzer_haar, example_image, monkeypatch):
+    """Full-size detections fall in stretches counted from the stream's start, so a long video's segment,
+    started part-way with ``frames_before``, shrinks and enlarges its copies on the frames a whole run does."""
+    full = []
+    detect = StreamStep.detect
+    monkeypatch.setattr(StreamStep, "detect", lambda step, work, detector=None:
+                        (full.append(work.ordinal) if work.scale == 1.0 else None) or detect(step, work, detector))
+    settings = StreamSettings(detect_face_px=40, full_detect_every=10, detect_every=1)
+    frames = [np.roll(example_image, shift, axis=1) for shift in range(45)]
+    whole = analyzer_haar.open_stream(settings)
+    for frame in frames:
+        whole.process(frame)
+    whole_full, full[:] = list(full), []
+    segment = analyzer_haar.open_stream(settings, frames_before=17)
+    for frame in frames[17:]:
+        segment.process(frame)
+    assert whole_full == [0, 10, 20, 30, 40] and full == [17, 20, 30, 40]   # its first frame, then as the whole run
 
 
 def test_detect_every_n_follows_faces_between_detector_runs(analyzer_haar, example_image, monkeypatch):

@@ -80,6 +80,26 @@ def _look(seed: int) -> np.ndarray:
     return face_looks(cv2.resize(patch, (40, 40), interpolation=cv2.INTER_NEAREST), np.array([[0, 0, 40, 40]]))[0]
 
 
+def test_a_track_picked_up_mid_stream_keeps_the_snapshots_of_a_whole_run():
+    """A long video's segment starts its tracker part-way through; its tracks' snapshots (looks kept to
+    tell people apart) must be those of a run from the start once it has seen a whole stretch, or the
+    two runs decide differently whether a new look in a track's place is the same person (measured)."""
+    base, noise = _look(0), np.random.default_rng(1).normal(0, 0.002, (400, _look(0).size)).astype(np.float32)
+    box, looks = np.array([[100, 100, 50, 50]], np.float32), [(base + n)[None] for n in noise]   # one face
+    whole, segment = Tracker(), Tracker()
+    for frame in range(400):
+        whole.update(box, looks[frame], frame=frame)
+        if frame >= 130:
+            segment.update(box, looks[frame], frame=frame)
+    every = 15 * StreamSettings.detect_every         # frames per snapshot
+    whole_snapshots, segment_snapshots = whole._tracks[0].snapshots, segment._tracks[0].snapshots
+    assert len(whole._tracks) == len(segment._tracks) == 1
+    assert len(segment_snapshots) == 7 and np.array_equal(segment_snapshots[0], looks[130][0])  # its first sighting
+    expected = [looks[frame][0] for frame in range(135, 400, every)]     # then one per stretch, as the whole run
+    for kept in (segment_snapshots[1:], whole_snapshots[-6:]):
+        assert len(kept) == len(expected) and all(np.array_equal(a, b) for a, b in zip(kept, expected))
+
+
 def test_a_box_in_a_tracks_place_with_another_look_starts_a_new_track():
     tracker = Tracker()
     box = np.array([[100, 100, 50, 50]], np.float32)

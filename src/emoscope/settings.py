@@ -28,7 +28,7 @@ class StreamSettings:
     # Speed: chosen by measurement on benchmarks/video_throughput.py (BENCHMARKS.md, "Video throughput").
     detect_every: int = 3           # run the detector on every N-th frame; follow the tracks in between
     detect_face_px: int | None = None   # detect on a copy shrunk to keep the smallest known face this big; None: full size
-    full_detect_every: int = 30     # frames between full-size detections at the most (faces smaller than the known ones)
+    full_detect_every: int = 30     # a full-size detection once in every this many frames (faces smaller than the known)
     max_missed: int = 30            # frames a track survives unseen and may still be matched by position
     iou_threshold: float = 0.25     # least overlap of a box with a track's predicted box to continue it
     reid_frames: int = 3600         # processed frames a lost face can still be recognised by its look

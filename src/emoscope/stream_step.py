@@ -55,7 +55,7 @@ class StreamStep:
 
     Detection frames are every ``detect_every``-th and each scene cut. They run on a copy shrunk
     so that the smallest face of the last detection keeps ``detect_face_px`` pixels, and at full
-    size at the start, after a cut, at least every ``full_detect_every`` frames (new faces smaller
+    size at the start, after a cut, once in every stretch of ``full_detect_every`` frames (new faces smaller
     than the known ones) and again at once when a shrunk copy loses a tracked face.
 
     ``frames_before``: frames of the stream processed elsewhere before the first one given here (a
@@ -107,9 +107,11 @@ class StreamStep:
         """The scale of a detection frame's copy: the largest step of DETECTION_SCALES that still keeps
         the smallest known face at ``detect_face_px``, or 1 where a full-size detection is due. Call
         it right after :meth:`begin`, once every earlier frame is located (it reads their faces)."""
-        face_px = self.settings.detect_face_px
+        face_px, full_every = self.settings.detect_face_px, self.settings.full_detect_every
+        # full size once in every stretch of full_every frames counted from the stream's start, so that a
+        # long video's segment detects at full size on the frames a whole run does
         if (work.cut or face_px is None or self._smallest_face is None
-                or work.ordinal - self._last_full >= self.settings.full_detect_every):
+                or work.ordinal // full_every > self._last_full // full_every):
             work.scale = 1.0
         else:
             work.scale = min((s for s in DETECTION_SCALES if s * self._smallest_face >= face_px), default=1.0)
@@ -133,7 +135,7 @@ class StreamStep:
                 work.scale = 1.0
                 self.detect(work, detector)
                 self._last_full = work.ordinal
-            work.ids = self.tracker.update(work.detections.boxes, work.looks, work.cut)
+            work.ids = self.tracker.update(work.detections.boxes, work.looks, work.cut, work.ordinal)
             sizes = np.minimum(work.detections.boxes[:, 2], work.detections.boxes[:, 3])
             self._smallest_face = float(sizes.min()) if len(sizes) else None
         else:

@@ -19,7 +19,7 @@ from .appearance import similarity
 from .settings import StreamSettings
 
 _LOOK_MEMORY = 0.9   # a track's look is a moving average over about ten frames
-_SNAPSHOTS = 8       # looks kept per track to recognise it later (poses, lighting), one every 15 sightings
+_SNAPSHOTS = 8       # looks kept per track to recognise it later (poses, lighting), one every 15 detection frames
 _SNAPSHOT_EVERY = 15
 
 
@@ -43,21 +43,24 @@ class _Track:
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))
     missed: int = 0
     cut_away: bool = False   # a scene cut came since it was last seen: only its look can bring it back
-    sightings: int = 0
+    snapshot_slot: int = -1  # the stretch of frames of its last snapshot
     snapshots: list[np.ndarray] = field(default_factory=list)
 
     def predicted(self) -> np.ndarray:
         return self.box + self.velocity * (self.missed + 1)
 
-    def seen(self, box: np.ndarray, look: np.ndarray | None, moved: bool) -> None:
+    def seen(self, box: np.ndarray, look: np.ndarray | None, moved: bool, snapshot_slot: int) -> None:
+        """Seen again; its first look in each ``snapshot_slot`` (a stretch of the stream's frames) is
+        kept. Slots are counted from the stream's start, not the track's, so that a track picked up
+        mid-stream (a long video's segment) keeps the same snapshots as a run from the start."""
         self.velocity = 0.5 * self.velocity + 0.5 * (box - self.box) / (self.missed + 1) if moved \
             else np.zeros(4, np.float32)
         self.box, self.missed, self.cut_away = box, 0, False
         if look is not None:
             self.look = look if self.look is None else _LOOK_MEMORY * self.look + (1 - _LOOK_MEMORY) * look
-            if self.sightings % _SNAPSHOT_EVERY == 0:
+            if snapshot_slot != self.snapshot_slot:
                 self.snapshots = [*self.snapshots[-(_SNAPSHOTS - 1):], look]
-        self.sightings += 1
+                self.snapshot_slot = snapshot_slot
 
     def likeness(self, looks: np.ndarray) -> np.ndarray:
         """How alike each of ``looks`` is to this track at its most similar: its recent look or a snapshot."""
@@ -85,6 +88,7 @@ class Tracker:
         self.settings = settings
         self._tracks: list[_Track] = []
         self._next_id = 1
+        self._updates = 0
 
     @property
     def live_ids(self) -> list[int]:
@@ -103,24 +107,29 @@ class Tracker:
         return (np.array([t.track_id for t in live], np.int64),
                 np.array([t.box for t in live], np.float32).reshape(-1, 4))
 
-    def update(self, boxes: np.ndarray, looks: np.ndarray | None = None, cut: bool = False) -> np.ndarray:
+    def update(self, boxes: np.ndarray, looks: np.ndarray | None = None, cut: bool = False,
+               frame: int | None = None) -> np.ndarray:
         """Track IDs (N,) for this frame's boxes (N, 4); call once per frame with detections.
 
         ``looks`` (N, D): appearance descriptors of the boxes (None: position only).
-        ``cut``: the scene changed since the last frame (no track continues by position)."""
+        ``cut``: the scene changed since the last frame (no track continues by position).
+        ``frame``: the frame's number in the stream (default: the count of updates so far)."""
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+        frame = self._updates if frame is None else frame
+        self._updates += 1
+        slot = frame // (_SNAPSHOT_EVERY * self.settings.detect_every)
         if cut:
             for track in self._tracks:
                 track.cut_away = True
         ids = np.zeros(len(boxes), np.int64)
         taken: set[int] = set()
         for t, b in self._by_position(boxes, looks):
-            self._tracks[t].seen(boxes[b], None if looks is None else looks[b], moved=True)
+            self._tracks[t].seen(boxes[b], None if looks is None else looks[b], moved=True, snapshot_slot=slot)
             ids[b] = self._tracks[t].track_id
             taken.add(t)
         if looks is not None:
             for t, b in self._by_look(looks, ids, taken):
-                self._tracks[t].seen(boxes[b], looks[b], moved=False)
+                self._tracks[t].seen(boxes[b], looks[b], moved=False, snapshot_slot=slot)
                 ids[b] = self._tracks[t].track_id
                 taken.add(t)
         for t, track in enumerate(self._tracks):
@@ -130,7 +139,7 @@ class Tracker:
         self._tracks = [t for t in self._tracks if t.missed <= memory]
         for b in np.flatnonzero(ids == 0):
             track = _Track(self._next_id, boxes[b])
-            track.seen(boxes[b], None if looks is None else looks[b], moved=False)
+            track.seen(boxes[b], None if looks is None else looks[b], moved=False, snapshot_slot=slot)
             self._tracks.append(track)
             ids[b] = self._next_id
             self._next_id += 1
