@@ -155,7 +155,8 @@ def test_the_annotated_video_on_a_cluster_shows_what_it_shows_alone(lecture, clu
     as the timelines allow, differs by about 40 there; a missing face or an extra label by over 80 (measured)."""
     common = ["video", str(lecture), "--detector", "haar", "--threads", "1", "--quiet", "--every", "2"]
     assert main([*common, "--out", str(tmp_path / "alone.mp4")]) == 0
-    assert main([*common, "--scheduler", cluster, "--segment-seconds", "3", "--out", str(tmp_path / "cluster.mp4")]) == 0
+    assert main([*common, "--scheduler", cluster, "--segment-seconds", "3",
+                 "--out", str(tmp_path / "cluster.mp4")]) == 0
     (alone, _), (joined, keyframes) = decoded(tmp_path / "alone.mp4"), decoded(tmp_path / "cluster.mp4")
     assert [t for t, _ in joined] == [t for t, _ in alone] and len(alone) == SECONDS * FPS // 2
     assert keyframes == [0.0, 3.0, 6.0, 9.0]     # the parts, one per 3-s segment
@@ -230,6 +231,22 @@ def test_a_rerun_analyses_only_the_segments_not_done(lecture, sequential, cluste
     assert sorted(ANALYSED) == [2, 3] and second.ok
     assert_same_up_to_ids(timeline(video_folder(out) / "timeline.csv"), sequential[0])
     assert batch(lecture, out, cluster).skipped == 1
+
+
+def test_segments_stored_by_an_earlier_version_are_done_again(lecture, cluster, tmp_path, monkeypatch):
+    """A manifest whose plan lacks each segment's keyframe to seek from (before warm-ups were cut to the
+    overlap) is not resumed: its rows were made another way, so every segment is analysed again."""
+    out = tmp_path / "out"
+    monkeypatch.setattr(batch_run, "analyze_segment", analyze_first_two)
+    batch(lecture, out, cluster)
+    manifest = json.loads((out / MANIFEST).read_text())
+    record = manifest["segments"][str(lecture)]
+    record["plan"]["segments"] = [segment[:3] for segment in record["plan"]["segments"]]
+    del manifest["inputs"][str(lecture)]
+    (out / MANIFEST).write_text(json.dumps(manifest))
+    monkeypatch.setattr(batch_run, "analyze_segment", analyze_counted)
+    ANALYSED.clear()
+    assert batch(lecture, out, cluster).ok and sorted(ANALYSED) == [0, 1, 2, 3]
 
 
 def damage(path, target, start, end):

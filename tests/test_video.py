@@ -65,9 +65,10 @@ def _part(path, frames, fps=12.0, size=(320, 240)):
 def test_parts_join_in_time_without_re_encoding_and_keep_the_audio(tmp_path, clip):
     """Frames 0-9 and 10-15 back to back, 20-23 after a missing stretch: each frame at its time (the gap
     kept), its pixels as in its part, the audio of the source copied in."""
-    parts = [(_part(tmp_path / f"{first}.mp4", range(first, last)), first) for first, last in ((0, 10), (10, 16), (20, 24))]
+    parts = [(_part(tmp_path / f"{first}.mp4", range(first, last)), first)
+             for first, last in ((0, 10), (10, 16), (20, 24))]
     out = tmp_path / "joined.mp4"
-    join_videos(parts, out, audio_from=clip)
+    join_videos(parts, out, 12.0, audio_from=clip)
     with av.open(str(out)) as joined:
         assert joined.streams.audio and joined.streams.audio[0].codec_context.name == "aac"
         frames = [(frame.time, frame.to_ndarray(format="gray")) for frame in joined.decode(video=0)]
@@ -81,10 +82,23 @@ def test_parts_join_in_time_without_re_encoding_and_keep_the_audio(tmp_path, cli
     assert theirs[10:16] == ours    # the part's packets as they were: not re-encoded
 
 
-def test_parts_encoded_differently_are_refused(tmp_path):
+def test_a_first_part_that_is_missing_leaves_a_gap_at_the_start(tmp_path):
+    """A one-frame part, then one of three: the frames at 0.5 s (the sixth) and from 0.75 s on."""
+    parts = [(_part(tmp_path / "a.mp4", [6]), 6), (_part(tmp_path / "b.mp4", range(9, 12)), 9)]
+    join_videos(parts, tmp_path / "joined.mp4", 12.0)
+    with av.open(str(tmp_path / "joined.mp4")) as joined:
+        assert [round(frame.time * 12) for frame in joined.decode(video=0)] == [6, 9, 10, 11]
+
+
+def test_parts_that_cannot_be_joined_are_refused_with_one_line(tmp_path, clip):
     parts = [(_part(tmp_path / "a.mp4", range(4)), 0), (_part(tmp_path / "b.mp4", range(4, 8), size=(160, 120)), 4)]
-    with pytest.raises(ValueError, match="b.mp4: encoded unlike the first part"):
-        join_videos(parts, tmp_path / "joined.mp4")
+    with pytest.raises(InputError, match="b.mp4 was encoded unlike the first part"):
+        join_videos(parts, tmp_path / "joined.mp4", 12.0)
+    with pytest.raises(InputError, match="is the input; writing it would destroy it"):
+        join_videos(parts[:1], clip, 12.0, audio_from=clip)
+    (tmp_path / "folder.mp4").mkdir()
+    with pytest.raises(InputError, match="folder.mp4: the parts could not be joined"):
+        join_videos(parts[:1], tmp_path / "folder.mp4", 12.0)
 
 
 def test_video_command_writes_every_output(tmp_path, clip):

@@ -2,6 +2,7 @@
 import ctypes
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +15,8 @@ from emoscope.batch import dask_client  # noqa: E402
 
 
 class MallInfo2(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_size_t) for name in
-                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                     "fsmblks", "uordblks", "fordblks", "keepcost")]
 
 
 def a_frame_is_mmapped() -> bool:
@@ -40,9 +41,10 @@ needs_glibc = pytest.mark.skipif(not GLIBC, reason="glibc's malloc (Linux)")
 @needs_glibc
 def test_dasks_trim_setting_alone_would_mmap_every_frame():
     """The cost the plugin undoes, shown in a plain process with the nanny's variable (so the next test can fail)."""
-    run = subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(__file__.rsplit('/', 1)[0])!r}); "
+    here = str(Path(__file__).parent)
+    run = subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {here!r}); "
                           "from test_worker_memory import a_frame_is_mmapped; print(a_frame_is_mmapped())"],
-                         capture_output=True, text=True, env={"MALLOC_TRIM_THRESHOLD_": "65536", "PATH": ""}, timeout=60)
+                         capture_output=True, text=True, env={"MALLOC_TRIM_THRESHOLD_": "65536"}, timeout=60)
     assert run.stdout.strip() == "True", run.stderr
 
 

@@ -147,7 +147,7 @@ def plan_segments(keyframes: Sequence[float], duration: float, segment_seconds: 
         if keyframe > starts[-1] and keyframe >= next_multiple - _SAME_TIME:
             starts.append(keyframe)
     ends = [*starts[1:], math.inf]
-    warmups = [max(0.0, start - overlap_seconds) if start > 0 else 0.0 for start in starts]
+    warmups = [max(0.0, start - overlap_seconds) for start in starts]
     return [Segment(index, start, end, warmup, _keyframe_at_or_before(keyframes, warmup))
             for index, (start, end, warmup) in enumerate(zip(starts, ends, warmups))]
 

@@ -113,9 +113,10 @@ class Tracker:
 
         ``looks`` (N, D): appearance descriptors of the boxes (None: position only).
         ``cut``: the scene changed since the last frame (no track continues by position).
-        ``frame``: the frame's number in the stream (default: the count of updates so far)."""
+        ``frame``: the frame's number in the stream (default: as if the updates so far were
+        ``detect_every`` frames apart, as detection frames are)."""
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-        frame = self._updates if frame is None else frame
+        frame = self._updates * self.settings.detect_every if frame is None else frame
         self._updates += 1
         slot = frame // (_SNAPSHOT_EVERY * self.settings.detect_every)
         if cut:

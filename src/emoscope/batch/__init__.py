@@ -20,5 +20,5 @@ from .manifest import MANIFEST, prepare_output
 from .report import BatchReport
 from .run import SCHEDULER, dask_client, run_batch
 
-__all__ = ["MANIFEST", "SCHEDULER", "VIDEO_SUFFIXES", "BatchReport", "SegmentedRecord", "SegmentedVideo", "analyze_on_cluster",
-           "dask_client", "expand_inputs", "output_key", "prepare_output", "run_batch"]
+__all__ = ["MANIFEST", "SCHEDULER", "VIDEO_SUFFIXES", "BatchReport", "SegmentedRecord", "SegmentedVideo",
+           "analyze_on_cluster", "dask_client", "expand_inputs", "output_key", "prepare_output", "run_batch"]

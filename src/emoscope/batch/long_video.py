@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -96,9 +97,11 @@ class SegmentedVideo:
 
 class SegmentedRecord(FileSink):
     """The annotated MP4 of a video analysed in segments: as each segment's stitched results come in, its
-    frames are drawn and encoded on a worker (:func:`~emoscope.batch.segment_tasks.render_segment`); on exit
-    the parts are joined here without re-encoding, with the file's audio. A part that fails leaves its
-    stretch out (listed in ``missing``); the rest stay in time. Needs :meth:`attach` before it is opened."""
+    frames are drawn and encoded on a worker (:func:`~emoscope.batch.segment_tasks.render_segment`), and
+    each part is fetched as soon as it is done (into a folder beside the output); at the end the parts are
+    joined without re-encoding, with the file's audio. A part that fails leaves its stretch out (listed in
+    ``missing``); the rest stay in time. A file that changed fails the whole video (InputError), and an
+    interrupted stream writes no MP4. Needs :meth:`attach` before it is opened."""
 
     kind, option = "video", "record"
 
@@ -112,8 +115,10 @@ class SegmentedRecord(FileSink):
 
     def open(self, stream: StreamInfo) -> "SegmentedRecord":
         super().open(stream)
-        self._parts: dict[int, tuple[int, object]] = {}   # segment -> (its first frame's number, future)
+        self._pending: dict[int, tuple[int, object]] = {}   # segment -> (its first frame's number, future)
+        self._parts: dict[int, tuple[Path, int]] = {}       # segment -> (its MP4 here, its first frame's number)
         self._segment, self._results = 0, []
+        self._folder = Path(tempfile.mkdtemp(prefix=".emoscope-parts-", dir=self.path.parent))
         return self
 
     def add(self, result: FrameResult) -> None:
@@ -126,31 +131,47 @@ class SegmentedRecord(FileSink):
 
     def _submit(self) -> None:
         if self._results:
-            future = self.client.submit(render_segment, self.video.raw, self.video.plan, self._segment, self._results,
+            drawn = [replace(result, faces=[replace(face, thumbnail=None) for face in result.faces])
+                     for result in self._results]   # what drawing needs, not the thumbnails
+            future = self.client.submit(render_segment, self.video.raw, self.video.plan, self._segment, drawn,
                                         self.every, self.style, retries=self.retries, pure=False)
-            self._parts[self._segment] = (self._results[0].index // self.every, future)
+            self._pending[self._segment] = (self._results[0].index // self.every, future)
         self._results = []
+        self._fetch(wait=False)
+
+    def _fetch(self, wait: bool) -> None:
+        """The parts that are done into the folder, out of the cluster's memory; with ``wait``, every part,
+        each as soon as it is done."""
+        from dask.distributed import as_completed
+
+        segment_of = {future: n for n, (_, future) in self._pending.items()}
+        for future in as_completed(segment_of) if wait else [f for f in segment_of if f.done()]:
+            n = segment_of[future]
+            first_frame, _ = self._pending.pop(n)
+            try:
+                outcome = future.result()
+            except Exception as error:  # failed on every retry
+                outcome = SegmentFailure(f"task failed: {error}")
+            if isinstance(outcome, SegmentFailure) and outcome.changed:
+                raise InputError(f"{self.video.raw}: {outcome.error}")
+            if isinstance(outcome, SegmentFailure):
+                self.missing.append(f"{self.video.plan.span(n)}: annotated video: {outcome.error}")
+                continue
+            part = self._folder / f"{n:05d}.mp4"
+            part.write_bytes(outcome)
+            self._parts[n] = (part, first_frame)
 
     def __exit__(self, *exc) -> None:
-        if exc[0] is not None:
-            self.client.cancel([future for _, future in self._parts.values()])
-            return
-        self._submit()
-        with tempfile.TemporaryDirectory(prefix="emoscope-parts-") as folder:
-            parts = []
-            for n, (first_frame, future) in sorted(self._parts.items()):
-                try:
-                    outcome = future.result()
-                except Exception as error:  # failed on every retry
-                    outcome = SegmentFailure(f"task failed: {error}")
-                if isinstance(outcome, SegmentFailure):
-                    self.missing.append(f"{self.video.plan.span(n)}: annotated video: {outcome.error}")
-                    continue
-                part = Path(folder) / f"{n:05d}.mp4"
-                part.write_bytes(outcome)
-                parts.append((part, first_frame))
-            if parts:
-                join_videos(parts, self.path, self.stream.audio_from)
+        try:
+            if exc[0] is None:
+                self._submit()
+                self._fetch(wait=True)
+                if self._parts:
+                    join_videos([self._parts[n] for n in sorted(self._parts)], self.path, self.stream.fps,
+                                self.stream.audio_from)
+        finally:
+            self.client.cancel([future for _, future in self._pending.values()])
+            shutil.rmtree(self._folder, ignore_errors=True)
 
 
 def analyze_on_cluster(path: str | Path, sinks: Iterable[Sink], client, options: dict, every: int = 1,
@@ -160,8 +181,8 @@ def analyze_on_cluster(path: str | Path, sinks: Iterable[Sink], client, options:
                        progress: bool = False) -> tuple[StreamSummary, SegmentedVideo]:
     """One video on a Dask cluster (``emoscope video --scheduler``): cut into segments, one task each,
     stitched into ``sinks``. Returns the summary and the video (its ``plan.notices`` and ``missing``
-    stretches for the caller to show). Workers must see the file at the same path. InputError when the
-    file changed while it was analysed."""
+    stretches for the caller to show; a :class:`SegmentedRecord` among the sinks has its own ``missing``).
+    Workers must see the file at the same path. InputError when the file changed while it was analysed."""
     from dask.distributed import as_completed
     from tqdm import tqdm
 

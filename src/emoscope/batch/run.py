@@ -55,7 +55,11 @@ def dask_client(scheduler: str | None, workers: int = _SETTINGS.workers, show_da
         with client:
             from .worker_memory import FrameMemory
 
-            client.register_plugin(FrameMemory())
+            try:
+                client.register_plugin(FrameMemory())
+            except ImportError as error:    # raised on a worker that lacks this EmoScope version
+                raise InputError(f"the Dask workers cannot load EmoScope's worker code ({error}); install this "
+                                 "EmoScope version on every worker") from None
             if show_dashboard:
                 print(f"Dask dashboard: {client.dashboard_link}", file=sys.stderr)
             yield client

@@ -77,6 +77,8 @@ class VideoPlan:
 
     @classmethod
     def from_dict(cls, data: dict) -> "VideoPlan":
+        if any(len(segment) != 4 for segment in data["segments"]):
+            raise ValueError("a plan of an earlier version (segments without their keyframe to seek from)")
         segments = tuple(Segment(n, start, math.inf if end is None else end, warmup, seek)
                          for n, (start, end, warmup, seek) in enumerate(data["segments"]))
         return cls(Fingerprint(**data["fingerprint"]), data["fps"], data["frames"], data["duration"], segments,
@@ -161,11 +163,12 @@ def render_segment(raw: str, plan: VideoPlan, n: int, results: list[FrameResult]
     with tempfile.TemporaryDirectory(prefix="emoscope-part-") as folder:
         part, video = Path(folder) / "part.mp4", None
         try:
-            with VideoFileSource(path, every, segment.warmup_start, segment.end, plan.frames_before[n],
-                                 own_start=segment.start, seek_from=segment.seek_from) as source:
+            first = results[0]    # from the segment's first own frame drawn, a keyframe at or before it away
+            with VideoFileSource(path, every, first.timestamp, segment.end, first.index, seek_from=segment.start) \
+                    as source:
                 for frame in source:
                     result = by_index.get(frame.index)
-                    if result is None:   # a warm-up frame
+                    if result is None:   # a frame the rows do not have (damage)
                         continue
                     image = annotator(replace(result, image=frame.image))
                     if video is None:

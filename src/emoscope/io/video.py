@@ -137,10 +137,19 @@ class VideoFileSource:
                     self._skipped += 1
                 continue
             for decoded in decoded_frames:
-                timestamp = float(decoded.time) if decoded.time is not None else (self.frames_before + count) / self.fps
+                timestamp = self._time_of(decoded, count)
                 count += 1
                 if not (seeking and timestamp < self.start):
                     yield timestamp, decoded
+
+    def _time_of(self, decoded, count: int) -> float:
+        """A decoded frame's time: its own, else its packet's (as the index reads it), else counted as the
+        ``count``-th frame decoded (a file without either is never cut into segments: reading began at its start)."""
+        if decoded.time is not None:
+            return float(decoded.time)
+        if decoded.dts is not None:
+            return float(decoded.dts * self._stream.time_base)
+        return (self.frames_before + count) / self.fps
 
     def close(self) -> None:
         self._container.close()
@@ -168,7 +177,7 @@ class VideoSink:
             self._container = av.open(str(self.path), "w", format="mp4", options={"movflags": "+faststart"})
         except (av.FFmpegError, OSError) as error:
             raise InputError(f"{self.path}: cannot be written ({getattr(error, 'strerror', None) or error})") from None
-        self._stream = self._container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+        self._stream = self._container.add_stream("libx264", rate=_rate(fps))
         self._stream.width, self._stream.height = width - width % 2, height - height % 2  # yuv420p needs even sides
         self._stream.pix_fmt = "yuv420p"
         self._stream.options = {"crf": str(crf), "preset": "veryfast"}
@@ -215,28 +224,47 @@ def _copy_audio(source, container, audio_out) -> None:
         pass  # a damaged audio track ends the copy; the video is already complete
 
 
-def join_videos(parts: list[tuple[Path, int]], path: str | Path, audio_from: str | Path | None = None) -> None:
-    """MP4 parts that :class:`VideoSink` encoded alike (one frame size and rate) joined into one MP4 without
-    re-encoding, with ``audio_from``'s audio. ``parts``: (file, number of the whole video's first frame in it)
-    in order; each part's packets are moved to their frame's time, so that a missing stretch stays a gap
-    and the audio keeps in step. ValueError when the parts' encodings differ (they would not play as one)."""
+def join_videos(parts: list[tuple[Path, int]], path: str | Path, fps: float,
+                audio_from: str | Path | None = None) -> None:
+    """MP4 parts that :class:`VideoSink` encoded alike at ``fps`` (one frame size) joined into one MP4
+    without re-encoding, with ``audio_from``'s audio. ``parts``: (file, number of the whole video's first
+    frame in it) in order; each part's packets are moved to their frame's time, so that a missing stretch
+    stays a gap and the audio keeps in step. InputError when the parts' encodings differ (they would not
+    play as one) or the file cannot be written."""
     _require_av()
+    path = Path(path)
+    if audio_from is not None and path.resolve() == Path(audio_from).resolve():
+        raise InputError(f"{path}: is the input; writing it would destroy it")
+    try:
+        _join(parts, path, _rate(fps), audio_from)
+    except (av.FFmpegError, OSError) as error:
+        raise InputError(f"{path}: the parts could not be joined ({getattr(error, 'strerror', None) or error})") \
+            from None
+
+
+def _rate(fps: float) -> Fraction:
+    """The frame rate as :class:`VideoSink` writes it."""
+    return Fraction(fps).limit_denominator(1001)
+
+
+def _join(parts: list[tuple[Path, int]], path: Path, rate: Fraction, audio_from: str | Path | None) -> None:
     containers = [av.open(str(part)) for part, _ in parts]
     try:
         streams = [container.streams.video[0] for container in containers]
-        first = streams[0]
+        first = streams[0].codec_context
         for (part, _), stream in zip(parts[1:], streams[1:]):
-            if (stream.codec_context.extradata != first.codec_context.extradata
-                    or stream.average_rate != first.average_rate):
-                raise ValueError(f"{part}: encoded unlike the first part; the parts cannot be joined as they are")
+            context = stream.codec_context
+            if (context.extradata, context.width, context.height) != (first.extradata, first.width, first.height):
+                raise InputError(f"{path}: {part.name} was encoded unlike the first part; the parts cannot be "
+                                 "joined as they are")
         audio_source = av.open(str(audio_from)) if audio_from is not None else None
         try:
             with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as container:
-                video_out = container.add_stream_from_template(first)
+                video_out = container.add_stream_from_template(streams[0])
                 audio_out = (container.add_stream_from_template(audio_source.streams.audio[0])
                              if audio_source is not None and audio_source.streams.audio else None)
                 for (_, first_frame), stream, part in zip(parts, streams, containers):
-                    shift = round(Fraction(first_frame) / first.average_rate / stream.time_base)
+                    shift = round(Fraction(first_frame) / rate / stream.time_base)
                     for packet in part.demux(stream):
                         if packet.dts is None:   # the demuxer's end-of-stream packet
                             continue
