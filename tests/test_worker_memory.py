@@ -1,5 +1,7 @@
-"""Video frames on Dask's worker processes are allocated as in a plain process (batch/worker_memory.py)."""
+"""Video frames on Dask's worker processes are allocated as in a plain process (batch/worker_memory.py), and a
+local cluster's workers each hold to a core (batch/worker_cores.py)."""
 import ctypes
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -55,3 +57,17 @@ def test_frames_on_a_local_clusters_worker_process_are_not_mmapped_one_by_one():
         environment = client.submit(lambda: __import__("os").environ.get("MALLOC_TRIM_THRESHOLD_")).result()
         assert environment == "65536"     # the nanny set it: what the plugin is for
         assert client.submit(a_frame_is_mmapped, pure=False).result() is False
+
+
+def thread_cores() -> list[list[int]]:
+    """The cores each thread of this process may run on."""
+    return [sorted(os.sched_getaffinity(int(thread))) for thread in os.listdir("/proc/self/task")]
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2, reason="Linux, 2 cores")
+def test_a_local_clusters_workers_each_hold_to_a_core_of_their_own():
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    with dask_client(None, workers=2) as client:
+        per_worker = client.run(thread_cores)
+    cores = [{core for thread in threads for core in thread} for threads in per_worker.values()]
+    assert all(len(held) == 1 for held in cores) and len(set.union(*cores)) == 2, per_worker

@@ -37,7 +37,7 @@ def check_cluster_options(scheduler: str | None, workers: int = _SETTINGS.worker
 @contextmanager
 def dask_client(scheduler: str | None, workers: int = _SETTINGS.workers, show_dashboard: bool = False):
     """A client of the cluster at ``scheduler``, or of a local one of ``workers`` single-threaded
-    processes (closed with the client)."""
+    processes, each held to a core of its own where there are enough (closed with the client)."""
     from dask.distributed import Client, LocalCluster
 
     check_cluster_options(scheduler, workers)
@@ -53,6 +53,7 @@ def dask_client(scheduler: str | None, workers: int = _SETTINGS.workers, show_da
                                    dashboard_address=":0", silence_logs=40)
             client = Client(cluster)
         with client:
+            from .worker_cores import OneCorePerWorker
             from .worker_memory import FrameMemory
 
             try:
@@ -60,6 +61,8 @@ def dask_client(scheduler: str | None, workers: int = _SETTINGS.workers, show_da
             except ImportError as error:    # raised on a worker that lacks this EmoScope version
                 raise InputError(f"the Dask workers cannot load EmoScope's worker code ({error}); install this "
                                  "EmoScope version on every worker") from None
+            if cluster is not None:
+                client.register_plugin(OneCorePerWorker(workers))
             if show_dashboard:
                 print(f"Dask dashboard: {client.dashboard_link}", file=sys.stderr)
             yield client
