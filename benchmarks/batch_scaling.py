@@ -6,10 +6,12 @@ workers, and the time of a 1-image batch from the command line (needs the YuNet 
 ``--part long-video``: a video of ``--minutes`` (default 10) of real faces (the shared photos' boxed faces and
 ExpW test crops, as portrait tiles drifting on a plain background, one tile showing the next person every 30 s;
 640x480, 30 fps, H.264 with its encoder's keyframes), analysed sequentially with one thread and in segments on
-a local cluster of 2 workers x 1 thread, once per ``--segment-seconds``. Reported: the speed-up, each
-segment's overhead (the seek to its warm-up start, the warm-up frames analysed twice, the stitching and writing
-on the driver) and how the segmented run agrees with the sequential one (rows of the timeline matched by frame
-and box, with the same ID mapping and emotion; people counted; extra IDs per boundary).
+a local cluster of 2 workers x 1 thread (each held to a core of its own), once per ``--segment-seconds``; the
+sequential runs: as ``emoscope video`` runs, one frame at a time (as each segment's task runs), and that again with
+the process held to one core, as a worker is. Reported: the speed-up, each segment's overhead (the seek to its
+warm-up start, the warm-up frames analysed twice, the stitching and writing on the driver) and how the segmented
+run agrees with the sequential one (rows of the timeline matched by frame and box, with the same ID mapping and
+emotion; people counted; extra IDs per boundary).
 
 Everything is written to a temporary folder (never committed). A smoke test: ``--part long-video --minutes 0.5``.
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -165,6 +168,28 @@ def agreement(segmented: Path, sequential: Path) -> dict:
             "same_id": same_id / max(rows, 1), "same_id_and_emotion": same_both / max(rows, 1)}
 
 
+def one_frame_at_a_time(video: Path, pinned: bool = False) -> float | None:
+    """Seconds for the video one frame at a time, as each segment's task runs it; ``pinned``: with this process
+    and its threads held to one core, as a cluster's worker is (None where that cannot be done)."""
+    cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    if pinned and not (cores and os.path.isdir("/proc/self/task")):
+        return None
+    threads = os.listdir("/proc/self/task") if pinned else []
+    for thread in threads:
+        os.sched_setaffinity(int(thread), {min(cores)})
+    try:
+        started = time.perf_counter()
+        with VideoFileSource(video) as source:
+            run_stream(Analyzer(**LONG_OPTIONS), source, source.fps, realtime=True)
+        return time.perf_counter() - started
+    finally:
+        for thread in os.listdir("/proc/self/task") if pinned else []:
+            try:
+                os.sched_setaffinity(int(thread), cores)
+            except ProcessLookupError:
+                continue
+
+
 def long_video(args) -> dict:
     faces = require(DATA / "faces")
     expw = DATA / "expw"
@@ -178,13 +203,11 @@ def long_video(args) -> dict:
         summary = stream_video_file(video, Analyzer(**LONG_OPTIONS), [TimelineFile(tmp / "sequential.csv"),
                                                                       SummaryFile(tmp / "sequential.json")])
         sequential = time.perf_counter() - started
-        started = time.perf_counter()       # one frame at a time, as each segment's task runs: one core
-        with VideoFileSource(video) as source:
-            run_stream(Analyzer(**LONG_OPTIONS), source, source.fps, realtime=True)
-        sequential_one_core = time.perf_counter() - started
+        sequential_one_core = one_frame_at_a_time(video)
+        sequential_pinned = one_frame_at_a_time(video, pinned=True)
         people = json.loads((tmp / "sequential.json").read_text())["people"]
         result = {"minutes": args.minutes, "frames": summary.frames, "sequential_seconds": sequential,
-                  "sequential_one_core_seconds": sequential_one_core,
+                  "sequential_one_core_seconds": sequential_one_core, "sequential_pinned_seconds": sequential_pinned,
                   "people": people, "runs": []}
         started = time.perf_counter()
         with dask_client(None, WORKERS) as client:
@@ -195,6 +218,8 @@ def long_video(args) -> dict:
                 run["people"] = json.loads((folder / "summary.json").read_text())["people"]
                 run["speedup"] = sequential / run["seconds"]
                 run["speedup_one_core"] = sequential_one_core / run["seconds"]
+                if sequential_pinned is not None:
+                    run["speedup_pinned"] = sequential_pinned / run["seconds"]
                 run.update(agreement(folder / "timeline.csv", tmp / "sequential.csv"))
                 result["runs"].append(run)
     return result
@@ -204,16 +229,18 @@ def long_video_table(result: dict) -> str:
     per_frame = result["sequential_seconds"] / max(result["frames"], 1)
     lines = [f"{result['minutes']:g} min, {result['frames']} frames; sequential (1 thread): "
              f"{result['sequential_seconds']:.1f} s, {result['people']} people; cluster start "
-             f"{result['cluster_start_seconds']:.1f} s (not counted below); one frame at a time (one core, as each "
-             f"segment's task): {result['sequential_one_core_seconds']:.1f} s", "",
-             "| segment s | segments | seconds | speed-up | speed-up vs one core | seek ms | warm-up frames (s at 1 thread) | "
+             f"{result['cluster_start_seconds']:.1f} s (not counted below); one frame at a time (as each "
+             f"segment's task): {result['sequential_one_core_seconds']:.1f} s; the same held to one core: "
+             f"{result['sequential_pinned_seconds'] or float('nan'):.1f} s", "",
+             "| segment s | segments | seconds | speed-up | speed-up vs one frame at a time | vs one core | seek ms | "
+             "warm-up frames (s at 1 thread) | "
              "stitch + write s | same ID | same ID + emotion | people | extra IDs per boundary |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for run in result["runs"]:
         boundaries = max(run["segments"] - 1, 1)
         lines.append(
             f"| {run['segment_seconds']:g} | {run['segments']} | {run['seconds']:.1f} | {run['speedup']:.2f}x | "
-            f"{run['speedup_one_core']:.2f}x | "
+            f"{run['speedup_one_core']:.2f}x | {run.get('speedup_pinned', float('nan')):.2f}x | "
             f"{run['seek_seconds'] * 1e3:.0f} | {run['warmup_frames']} ({run['warmup_frames'] * per_frame:.1f}) | "
             f"{run['stitch_write_seconds']:.1f} | {run['same_id']:.1%} | {run['same_id_and_emotion']:.1%} | "
             f"{run['people']} | {(run['people'] - result['people']) / boundaries:+.2f} |")
