@@ -38,6 +38,7 @@ from _data import DATA, MODELS, require
 from _faces import portraits, write_tiled_video
 from emoscope.batch import SegmentedVideo, dask_client, run_batch
 from emoscope.batch.segment_tasks import SegmentFailure, analyze_segment, plan_video
+from emoscope.batch.worker_cores import TASKS, hold_threads
 from emoscope.io.video import VideoFileSource
 from emoscope.pipeline import Analyzer
 from emoscope.settings import BatchSettings
@@ -96,7 +97,8 @@ def seek_seconds(path: Path, plan) -> float:
     frames decoded from there), beyond the time to the file's first frame."""
     def first_frame(segment=None) -> float:
         started = time.perf_counter()
-        where = {} if segment is None else {"start": segment.warmup_start, "end": segment.end, "seek_from": segment.seek_from}
+        where = {} if segment is None else {"start": segment.warmup_start, "end": segment.end,
+                                            "seek_from": segment.seek_from}
         with VideoFileSource(path, 1, **where) as source:
             next(iter(source))
         return time.perf_counter() - started
@@ -171,23 +173,19 @@ def agreement(segmented: Path, sequential: Path) -> dict:
 def one_frame_at_a_time(video: Path, pinned: bool = False) -> float | None:
     """Seconds for the video one frame at a time, as each segment's task runs it; ``pinned``: with this process
     and its threads held to one core, as a cluster's worker is (None where that cannot be done)."""
-    cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
-    if pinned and not (cores and os.path.isdir("/proc/self/task")):
+    cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
+    if pinned and not (cores and os.path.isdir(TASKS)):
         return None
-    threads = os.listdir("/proc/self/task") if pinned else []
-    for thread in threads:
-        os.sched_setaffinity(int(thread), {min(cores)})
+    if pinned:
+        hold_threads({min(cores)})
     try:
         started = time.perf_counter()
         with VideoFileSource(video) as source:
             run_stream(Analyzer(**LONG_OPTIONS), source, source.fps, realtime=True)
         return time.perf_counter() - started
     finally:
-        for thread in os.listdir("/proc/self/task") if pinned else []:
-            try:
-                os.sched_setaffinity(int(thread), cores)
-            except ProcessLookupError:
-                continue
+        if pinned:
+            hold_threads(cores)
 
 
 def long_video(args) -> dict:

@@ -22,7 +22,8 @@ from ..streaming import feed_sinks
 from ..summary import StreamSummary
 from ..types import FrameResult
 from .segment_rows import SegmentRows
-from .segment_tasks import Fingerprint, SegmentFailure, VideoPlan, analyze_segment, plan_video, render_segment
+from .segment_tasks import (Fingerprint, SegmentFailure, VideoPlan, analyze_segment, plan_video, render_segment,
+                            segment_outcome)
 
 
 class SegmentedVideo:
@@ -148,10 +149,7 @@ class SegmentedRecord(FileSink):
         for future in as_completed(segment_of) if wait else [f for f in segment_of if f.done()]:
             n = segment_of[future]
             first_frame, _ = self._pending.pop(n)
-            try:
-                outcome = future.result()
-            except Exception as error:  # failed on every retry
-                outcome = SegmentFailure(f"task failed: {error}")
+            outcome = segment_outcome(future)
             if isinstance(outcome, SegmentFailure) and outcome.changed:
                 raise InputError(f"{self.video.raw}: {outcome.error}")
             if isinstance(outcome, SegmentFailure):
@@ -199,10 +197,7 @@ def analyze_on_cluster(path: str | Path, sinks: Iterable[Sink], client, options:
         with tqdm(total=len(futures), unit="segment", disable=not progress, file=sys.stderr) as bar:
             for future in as_completed(futures):
                 n = futures[future]
-                try:
-                    outcome = future.result()
-                except Exception as error:  # failed on every retry
-                    outcome = SegmentFailure(f"task failed: {error}")
+                outcome = segment_outcome(future)
                 if isinstance(outcome, SegmentFailure):
                     if outcome.changed:
                         client.cancel(list(futures))

@@ -19,7 +19,7 @@ from .inputs import expand_inputs, is_video, output_key
 from .long_video import SegmentedVideo
 from .manifest import MANIFEST, is_finished, prepare_output, save_faces, write_json
 from .report import BatchReport, write_aggregate
-from .segment_tasks import SegmentFailure, VideoPlan, analyze_segment, start_video
+from .segment_tasks import SegmentFailure, VideoPlan, analyze_segment, segment_outcome, start_video
 from .tasks import analyze_images, video_sinks
 
 IMAGE_CHUNK = 16
@@ -200,10 +200,7 @@ class _Run:
     def segment_done(self, video: SegmentedVideo, n: int, future) -> None:
         if self.manifest["segments"].get(video.raw) is None:
             return  # the video failed already
-        try:
-            outcome = future.result()
-        except Exception as error:  # failed on every retry
-            outcome = SegmentFailure(f"task failed: {error}")
+        outcome = segment_outcome(future)
         if isinstance(outcome, SegmentFailure) and outcome.changed:
             return self.video_failed(video, outcome.error)
         if isinstance(outcome, SegmentFailure):

@@ -18,11 +18,11 @@ from pathlib import Path
 
 from ..charts import clock
 from ..errors import InputError
-from ..io.video import VideoFileSource, VideoSink
+from ..io.video import VideoFileSource
 from ..models import sha256_of
 from ..segments import Segment, index_video, plan_segments
 from ..settings import ANNOTATION_STYLE, STREAM_FPS, StreamSettings
-from ..sinks import FrameAnnotator
+from ..sinks import FrameAnnotator, StreamInfo, VideoRecord
 from ..types import FrameResult
 from .segment_rows import SegmentRows
 from .tasks import analyze_video, worker_analyzer
@@ -93,6 +93,14 @@ class SegmentFailure:
     changed: bool = False
 
 
+def segment_outcome(future):
+    """A segment task's result, or a SegmentFailure where the task failed on every retry."""
+    try:
+        return future.result()
+    except Exception as error:
+        return SegmentFailure(f"task failed: {error}")
+
+
 def plan_video(path: str | Path, segment_seconds: float, overlap_seconds: float) -> VideoPlan:
     """Segments of about ``segment_seconds`` at the video's keyframes, each warming up on about
     ``overlap_seconds`` before it; InputError for a file that is no readable video."""
@@ -159,30 +167,23 @@ def render_segment(raw: str, plan: VideoPlan, n: int, results: list[FrameResult]
     if changed:
         return changed
     by_index = {result.index: result for result in results}
-    annotator = FrameAnnotator(style)
+    first, written = results[0], 0   # read from the segment's first own frame drawn, a keyframe at or before it away
     with tempfile.TemporaryDirectory(prefix="emoscope-part-") as folder:
-        part, video = Path(folder) / "part.mp4", None
+        part = VideoRecord(Path(folder) / "part.mp4", annotator=FrameAnnotator(style))
         try:
-            first = results[0]    # from the segment's first own frame drawn, a keyframe at or before it away
-            with VideoFileSource(path, every, first.timestamp, segment.end, first.index, seek_from=segment.start) \
+            with part.open(StreamInfo((), plan.fps / every)), \
+                    VideoFileSource(path, every, first.timestamp, segment.end, first.index, seek_from=segment.start) \
                     as source:
                 for frame in source:
                     result = by_index.get(frame.index)
-                    if result is None:   # a frame the rows do not have (damage)
-                        continue
-                    image = annotator(replace(result, image=frame.image))
-                    if video is None:
-                        video = VideoSink(part, plan.fps / every, (image.shape[1], image.shape[0]))
-                    video.write(image)
+                    if result is not None:   # None: a frame the rows do not have (damage)
+                        part.add(replace(result, image=frame.image))
+                        written += 1
         except InputError as error:
             return SegmentFailure(str(error))
-        finally:
-            if video is not None:
-                video.close()
-        written = video.frames_written if video is not None else 0
         if written < len(results):
             return SegmentFailure(f"only {written} of its {len(results)} frames could be read again")
-        return _changed(path, plan) or part.read_bytes()
+        return _changed(path, plan) or part.path.read_bytes()
 
 
 def _changed(path: Path, plan: VideoPlan) -> SegmentFailure | None:

@@ -24,12 +24,17 @@ def hold_to_core(ordinal: int, workers: int) -> int | None:
     if len(cores) < workers:
         return None
     core = cores[ordinal % len(cores)]
-    for thread in os.listdir(TASKS):   # threads started later inherit their starter's cores
+    hold_threads({core})
+    return core
+
+
+def hold_threads(cores: set[int]) -> None:
+    """Every thread of this process on ``cores`` (Linux); threads started later inherit their starter's."""
+    for thread in os.listdir(TASKS):
         try:
-            os.sched_setaffinity(int(thread), {core})
+            os.sched_setaffinity(int(thread), cores)
         except (ProcessLookupError, PermissionError):   # a thread that ended meanwhile
             continue
-    return core
 
 
 class OneCorePerWorker(WorkerPlugin):
