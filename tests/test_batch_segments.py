@@ -28,8 +28,9 @@ from emoscope.batch import run as batch_run  # noqa: E402
 from emoscope.batch import long_video, segment_tasks  # noqa: E402
 from emoscope.batch.segment_tasks import SegmentFailure, analyze_segment, plan_video, start_video  # noqa: E402
 from emoscope.cli import main  # noqa: E402
+from emoscope.errors import InputError  # noqa: E402
 from emoscope.settings import BatchSettings  # noqa: E402
-from emoscope.sinks import SummaryFile, TimelineFile  # noqa: E402
+from emoscope.sinks import Sink, SummaryFile, TimelineFile  # noqa: E402
 from emoscope.streaming import stream_video_file  # noqa: E402
 
 OPTIONS = {"detector": "haar", "threads": 1}
@@ -336,3 +337,52 @@ def test_a_video_without_keyframes_is_one_task_with_a_notice(tmp_path):
     entry = start_video(str(raw), str(tmp_path / "out"), tuple(OPTIONS.items()), 1, 1.0, 0.5)
     assert "no keyframe" in entry["notice"] and "plan" not in entry and "error" not in entry
     assert len(timeline(tmp_path / "out" / entry["outputs"][0])) > 0
+
+
+class _Events(Sink):
+    """A sink that notes each segment's first frame written, beside the arrivals noted by the test."""
+
+    def __init__(self, plan, events):
+        self.plan, self.events = plan, events
+
+    def add(self, result):
+        n = next(s.index for s in self.plan.segments if s.owns(result.timestamp))
+        if ("written", n) not in self.events:
+            self.events.append(("written", n))
+
+
+def test_segments_are_written_as_they_arrive_in_time_order(lecture, tmp_path):
+    """Segments finishing in any order: each is stitched and written as soon as those before it are in,
+    not after the last one; a failed one leaves its stretch out and the rest go on."""
+    plan = plan_video(lecture, 3.0, BatchSettings.overlap_seconds)
+    options = tuple(sorted(OPTIONS.items()))
+    outcomes = {n: analyze_segment(str(lecture), plan, n, options, 1) for n in range(len(plan.segments))}
+    outcomes[2] = SegmentFailure("decoding failed")
+    order = iter([1, 0, 3, 2])
+    events = []
+    video = SegmentedVideo(str(lecture), plan, tmp_path / "rows", key={})
+
+    def arrive():
+        n = next(order)
+        events.append(("arrived", n))
+        video.take(n, outcomes[n])
+
+    video.write([_Events(plan, events), TimelineFile(tmp_path / "t.csv")], every=1, arrive=arrive)
+    assert events == [("arrived", 1), ("arrived", 0), ("written", 0), ("written", 1), ("arrived", 3),
+                      ("arrived", 2), ("written", 3)]
+    assert video.missing == [f"{plan.span(2)}: decoding failed"]
+    assert len(timeline(tmp_path / "t.csv")) > 0
+
+
+def test_a_segment_that_finds_the_file_changed_stops_the_write(lecture, tmp_path):
+    plan = plan_video(lecture, 3.0, BatchSettings.overlap_seconds)
+    video = SegmentedVideo(str(lecture), plan, tmp_path / "rows", key={})
+    changed = SegmentFailure("the file changed while it was being analysed", changed=True)
+    with pytest.raises(InputError, match="changed while it was being analysed"):
+        video.write([TimelineFile(tmp_path / "t.csv")], every=1, arrive=lambda: video.take(0, changed))
+
+
+def test_writing_before_every_segment_is_in_needs_a_way_to_wait(lecture, tmp_path):
+    video = SegmentedVideo(str(lecture), plan_video(lecture, 3.0, BatchSettings.overlap_seconds), tmp_path, key={})
+    with pytest.raises(ValueError, match="segment 0 is not in yet"):
+        video.write([TimelineFile(tmp_path / "t.csv")], every=1)

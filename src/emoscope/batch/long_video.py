@@ -1,8 +1,10 @@
 """A long video analysed in segments on several workers, seen from the driver: each segment's rows
 are stored as they come (one file per segment), a segment that fails is noted with its time range,
-and once every segment is in, their track IDs are stitched (:mod:`emoscope.stitching`) and their
-results fed, in order, into the same sinks that a sequential run feeds, so that the outputs are a
-sequential run's. The frames of a failed segment are missing from them; the caller says which.
+and their track IDs are stitched (:mod:`emoscope.stitching`) and their results fed, in order, into
+the same sinks that a sequential run feeds, so that the outputs are a sequential run's. One video on a
+cluster is stitched and written as its segments arrive, while the later ones are still analysed; a
+batch writes a video once all of its segments are in. The frames of a failed segment are missing from
+the outputs; the caller says which.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from ..errors import InputError
 from ..io.video import join_videos
@@ -67,30 +69,56 @@ class SegmentedVideo:
     def fail(self, n: int, error: str) -> None:
         self.failed[n] = error
 
+    def take(self, n: int, outcome: SegmentRows | SegmentFailure) -> None:
+        """Segment ``n``'s task outcome: its rows stored, or its failure noted; InputError where the task
+        found the file changed (the whole video is then wrong)."""
+        if isinstance(outcome, SegmentFailure) and outcome.changed:
+            raise InputError(f"{self.raw}: {outcome.error}")
+        if isinstance(outcome, SegmentFailure):
+            self.fail(n, outcome.error)
+        else:
+            self.store(n, outcome)
+
     @property
     def missing(self) -> list[str]:
         """Each failed segment's stretch and error: "12:00-13:00: <error>"."""
         return [f"{self.plan.span(n)}: {error}" for n, error in sorted(self.failed.items())]
 
-    def results(self) -> Iterator[FrameResult]:
+    def _wait_for(self, n: int, arrive: Callable[[], None] | None) -> None:
+        """Until segment ``n`` is stored or failed, take in the next finished segment."""
+        while n not in self.done and n not in self.failed:
+            if arrive is None:
+                raise ValueError(f"segment {n} is not in yet, and nothing was given to wait for it")
+            arrive()
+
+    def results(self, arrive: Callable[[], None] | None = None) -> Iterator[FrameResult]:
         """Every stored segment's own frames in order, with the track IDs of one run; a failed segment's
-        frames are left out (the next one's tracks then start new IDs)."""
+        frames are left out (the next one's tracks then start new IDs). ``arrive``: see :meth:`write`."""
         stitcher = Stitcher()
         for n, segment in enumerate(self.plan.segments):
+            self._wait_for(n, arrive)
             rows = SegmentRows.load(self.done[n]) if n in self.done else None
             ids = stitcher.add(segment, rows.face_rows() if rows is not None else [])
             if rows is not None:
                 yield from rows.results(segment, ids)
 
-    def write(self, sinks: Iterable[Sink], every: int, title: str | None = None) -> StreamSummary:
+    def write(self, sinks: Iterable[Sink], every: int, title: str | None = None,
+              arrive: Callable[[], None] | None = None) -> StreamSummary:
         """The stitched results into ``sinks``, as :func:`~emoscope.streaming.stream_video_file` would
-        feed them; InputError when no segment gave rows."""
-        if not self.done:
+        feed them; InputError when no segment gave rows. ``arrive`` (None: every segment is in already)
+        takes in one more finished segment, blocking until one finishes (:meth:`take`): it is called
+        whenever the next segment in time order is not in yet, so that each segment is stitched and
+        written while the later ones are still being analysed."""
+        for n in range(len(self.plan.segments)):   # the sinks open with the labels of the first segment in
+            self._wait_for(n, arrive)
+            if n in self.done:
+                break
+        else:
             raise InputError("no segment could be analysed: " + "; ".join(self.missing))
-        labels = tuple(SegmentRows.load(self.done[min(self.done)]).labels.tolist())
+        labels = tuple(SegmentRows.load(self.done[n]).labels.tolist())
         stream = StreamInfo(labels, self.plan.fps / every, -(-self.plan.frames // every),
                             Path(self.raw).name if title is None else title, audio_from=Path(self.raw))
-        return feed_sinks(self.results(), stream, sinks)
+        return feed_sinks(self.results(arrive), stream, sinks)
 
     def remove_rows(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -194,16 +222,14 @@ def analyze_on_cluster(path: str | Path, sinks: Iterable[Sink], client, options:
                 sink.attach(client, video, every, retries)
         futures = {client.submit(analyze_segment, raw, plan, n, options, every, settings, retries=retries,
                                  pure=False): n for n in video.todo}
-        with tqdm(total=len(futures), unit="segment", disable=not progress, file=sys.stderr) as bar:
-            for future in as_completed(futures):
-                n = futures[future]
-                outcome = segment_outcome(future)
-                if isinstance(outcome, SegmentFailure):
-                    if outcome.changed:
-                        client.cancel(list(futures))
-                        raise InputError(f"{path}: {outcome.error}")
-                    video.fail(n, outcome.error)
-                else:
-                    video.store(n, outcome)
-                bar.update()
-        return video.write(sinks, every, title=Path(path).name), video
+        finished = as_completed(futures)
+        try:
+            with tqdm(total=len(futures), unit="segment", disable=not progress, file=sys.stderr) as bar:
+                def arrive() -> None:
+                    future = next(finished)
+                    video.take(futures[future], segment_outcome(future))
+                    bar.update()
+
+                return video.write(sinks, every, title=Path(path).name, arrive=arrive), video
+        finally:
+            client.cancel(list(futures))

@@ -19,7 +19,7 @@ from .inputs import expand_inputs, is_video, output_key
 from .long_video import SegmentedVideo
 from .manifest import MANIFEST, is_finished, prepare_output, save_faces, write_json
 from .report import BatchReport, write_aggregate
-from .segment_tasks import SegmentFailure, VideoPlan, analyze_segment, segment_outcome, start_video
+from .segment_tasks import VideoPlan, analyze_segment, segment_outcome, start_video
 from .tasks import analyze_images, video_sinks
 
 IMAGE_CHUNK = 16
@@ -201,12 +201,11 @@ class _Run:
         if self.manifest["segments"].get(video.raw) is None:
             return  # the video failed already
         outcome = segment_outcome(future)
-        if isinstance(outcome, SegmentFailure) and outcome.changed:
+        try:
+            video.take(n, outcome)
+        except InputError:   # the file changed
             return self.video_failed(video, outcome.error)
-        if isinstance(outcome, SegmentFailure):
-            video.fail(n, outcome.error)
-        else:
-            video.store(n, outcome)
+        if n in video.done:
             self.manifest["segments"][video.raw] = video.record()
         if not video.todo:
             self.video_done(video)
