@@ -59,7 +59,7 @@ def main():
     args = parser.parse_args()
     if args.detector == "yunet":
         require(MODELS / "yunet")
-    print(f"| threads | stage | median ms | p90 ms |")
+    print("| threads | stage | median ms | p90 ms |")
     print("|---|---|---|---|")
     for threads in (1, 2):
         stages = measure(args.detector, threads, args.repeat)

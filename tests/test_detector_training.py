@@ -17,7 +17,7 @@ from emoscope.training.detector_augment import (DetectorAugment, DetectorSample,
 from emoscope.training.detector_data import face_crop_samples  # noqa: E402
 from emoscope.training.detector_export import export_detector, max_relative_difference  # noqa: E402
 from emoscope.training.detector_loss import assign, detection_loss, grid_points  # noqa: E402
-from emoscope.training.detector_model import ExportWrapper, FaceDetectorNet  # noqa: E402
+from emoscope.training.detector_model import FaceDetectorNet  # noqa: E402
 from emoscope.training.detector_warm_start import warm_start  # noqa: E402
 from emoscope.training.detector_trainer import DetectorTrainConfig, train_detector  # noqa: E402
 from emoscope.training.trainer import TrainingError  # noqa: E402

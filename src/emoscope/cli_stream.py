@@ -11,7 +11,6 @@ from pathlib import Path
 from .cli_options import add_analyzer_options, add_annotate_option, build_analyzer, worker_options
 from .cli_types import POSITIVE, POSITIVE_FLOAT
 from .detection import parse_region
-from .errors import InputError
 from .io.paths import check_distinct
 from .settings import BatchSettings, StreamSettings
 
