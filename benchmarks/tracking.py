@@ -10,11 +10,18 @@
    Detections are the true boxes, jittered, 5% missed; the tracker gets each box's look and the
    scene-cut signal, as in a stream.
 
+3. A video call: six portrait tiles of real faces (the shared photos' boxed faces and ExpW test crops),
+   drifting, and every ``--change-every`` seconds one tile, in turn, shows another person in the same
+   place. Detections are the bundled detector's, on every 3rd frame, as a stream runs it; each box is
+   the person whose true box it overlaps most (IoU >= 0.4).
+
 An ID switch is a change of the track ID that a true face gets between two frames where it is
 detected; re-entering after leaving or after a cut counts too. A shared ID is a track ID given
-to two different people.
+to two different people; in the video call, a person counts under an ID from 3 detections on (a
+face in doubt keeps the tile's ID for one detection).
 
     python benchmarks/tracking.py [--scenes 50] [--frames 300] [--videos 20] [--seconds 30]
+                                  [--call-seconds 150] [--change-every 5]
 """
 from __future__ import annotations
 
@@ -26,9 +33,11 @@ import cv2
 import numpy as np
 
 from _data import DATA, require
+from _faces import portraits, tiled_portrait_video
 from emoscope.appearance import SceneCuts, face_looks
+from emoscope.detection import create_detector
 from emoscope.settings import StreamSettings
-from emoscope.tracking import Tracker
+from emoscope.tracking import Tracker, iou_matrix
 
 WIDTH, HEIGHT = 640, 480
 
@@ -146,12 +155,42 @@ def run_with_cuts(videos: int, seconds: float, seed: int = 0, use_looks: bool = 
     return switches, track_frames, shared
 
 
+def video_call(seconds: float, change_every: float, fps: float = 30.0) -> dict:
+    """People, track IDs, IDs shared by two people and extra IDs of people, over a tiled video call whose
+    tiles are given to someone else in turn."""
+    people = portraits(require(DATA / "faces"), DATA / "expw" if (DATA / "expw").exists() else None)
+    detector, tracker, settings = create_detector("auto"), Tracker(StreamSettings()), StreamSettings()
+    showing, turn, frames_per_change = list(range(6)), 6, int(round(change_every * fps))
+    rows = defaultdict(int)   # (track ID, person) -> detections
+    for index, (frame, truth, _) in enumerate(tiled_portrait_video(people, seconds, fps, change_every=change_every)):
+        if index and index % frames_per_change == 0:   # as tiled_portrait_video changes its tiles
+            showing[(index // frames_per_change - 1) % len(showing)] = turn
+            turn += 1
+        if index % settings.detect_every:
+            continue
+        boxes = detector.detect(frame).boxes
+        ids = tracker.update(boxes, face_looks(frame, boxes), False, index)
+        overlap = iou_matrix(np.asarray(boxes, np.float32).reshape(-1, 4), truth)
+        for k, track_id in enumerate(ids.tolist()):
+            if len(truth) and overlap[k].max() >= 0.4:
+                rows[track_id, showing[int(overlap[k].argmax())]] += 1
+    people_of, ids_of = defaultdict(set), defaultdict(set)
+    for (track_id, person), count in rows.items():
+        if count >= 3:
+            people_of[track_id].add(person)
+            ids_of[person].add(track_id)
+    return {"people": len(ids_of), "ids": len(people_of), "shared": sum(len(p) > 1 for p in people_of.values()),
+            "extra": sum(len(i) - 1 for i in ids_of.values())}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenes", type=int, default=50)
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--videos", type=int, default=20, help="videos with scene cuts")
     parser.add_argument("--seconds", type=float, default=30.0, help="length of each video with cuts")
+    parser.add_argument("--call-seconds", type=float, default=150.0, help="length of the video call (0: skip)")
+    parser.add_argument("--change-every", type=float, default=5.0, help="seconds between tile changes in the call")
     args = parser.parse_args()
     switches, track_frames = run(args.scenes, args.frames)
     print(f"boxes only: {args.scenes} scenes x {args.frames} frames, 1-4 faces: {switches} ID switches in "
@@ -161,6 +200,11 @@ def main():
         print(f"with cuts, {name}: {args.videos} videos x {args.seconds:.0f} s, 6 people, 1-4 on screen: "
               f"{switches} ID switches in {track_frames} track-frames = {100 * switches / track_frames:.2f} per 100; "
               f"{shared} track IDs shared by two people")
+    if args.call_seconds:
+        call = video_call(args.call_seconds, args.change_every)
+        print(f"video call, {args.call_seconds:.0f} s, 6 tiles, one given to another person every {args.change_every:g} s: "
+              f"{call['people']} people, {call['ids']} track IDs, {call['shared']} IDs shared by two people or more, "
+              f"{call['extra']} extra IDs of one person")
 
 
 if __name__ == "__main__":

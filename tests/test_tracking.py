@@ -140,3 +140,60 @@ def test_looks_tell_people_apart_and_scene_cuts_are_seen():
 def test_a_pan_is_not_a_scene_cut(example_image):
     cuts = SceneCuts(StreamSettings.scene_cut)
     assert not any(cuts.is_cut(np.roll(example_image, 3 * i, axis=1)) for i in range(12))
+
+
+def _face_photo(seed: int, side: int = 240) -> np.ndarray:
+    """A random picture of blobs about 6 px wide, as a small face's eyes, brows and mouth are."""
+    noise = np.random.default_rng(seed).integers(0, 256, (40, 40, 3)).astype(np.uint8)
+    return cv2.GaussianBlur(cv2.resize(noise, (side, side), interpolation=cv2.INTER_CUBIC), (0, 0), 1.5)
+
+
+def test_a_box_moved_by_a_few_pixels_still_looks_the_same():
+    """A detector's box jitters by a few pixels; on a 48-px face that is a pixel of the look's thumbnail,
+    which must not read as another face."""
+    picture = _face_photo(4)
+    box = np.array([[96, 96, 48, 48]], np.float32)
+    looks = [face_looks(picture, box + [dx, dy, 0, 0]) for dx, dy in ((0, 0), (3, 0), (0, -3), (-3, 3))]
+    assert min(similarity(looks[0], other)[0, 0] for other in looks[1:]) >= StreamSettings.same_moment
+    assert similarity(looks[0], face_looks(_face_photo(5), box))[0, 0] < StreamSettings.same_look
+
+
+def _look_between(a: np.ndarray, b: np.ndarray, low: float, high: float) -> np.ndarray:
+    """A look made of ``a`` and ``b`` whose similarity to ``a`` lies between ``low`` and ``high``."""
+    for share in np.linspace(0, 1, 101):
+        mixed = (1 - share) * a + share * b
+        if low < similarity(a[None], mixed[None])[0, 0] < high:
+            return mixed
+    raise AssertionError("no mix of the two looks falls between the thresholds")
+
+
+def test_a_face_replaced_in_place_gets_a_new_id_from_its_second_look():
+    """A video-call tile given to someone else: the box stays, the face changes all at once. A face unlike
+    the track gets a new ID at once; one only somewhat unlike its look of a moment ago puts the track in
+    doubt: a single odd look (a blur, a hand) keeps the ID, the second in a row is another person."""
+    box = np.array([[100, 100, 50, 50]], np.float32)
+    first = _look(1)
+    settings = StreamSettings()
+    second = _look_between(first, _look(2), settings.same_look, settings.same_moment)[None]
+    tracker = Tracker(settings)
+    assert [tracker.update(box, first[None]).tolist() for _ in range(5)] == [[1]] * 5
+    assert tracker.update(box, second).tolist() == [1]          # in doubt
+    assert tracker.update(box, first[None]).tolist() == [1]     # it was a glitch
+    assert tracker.update(box, second).tolist() == [1]          # in doubt again
+    assert tracker.update(box, second).tolist() == [2]          # someone else
+    assert [tracker.update(box, second).tolist() for _ in range(3)] == [[2]] * 3
+    assert tracker.update(box, _look(3)[None]).tolist() == [3]  # a face quite unlike: at once
+
+
+def test_a_face_half_hidden_by_another_is_not_taken_for_someone_else():
+    """A face that another passes in front of looks unlike itself for a while; its box overlaps the
+    other's, so its look is no test of who it is."""
+    settings = StreamSettings()
+    a, b = _look(1), _look(3)
+    half_hidden = _look_between(a, _look(2), settings.same_look, settings.same_moment)
+    tracker = Tracker(settings)
+    ids = []
+    for step, x in enumerate(range(200, 120, -10)):        # b moves left, over a from x = 150 on
+        looks = np.stack([half_hidden if x < 150 else a, b])
+        ids.append(tracker.update(np.array([[100, 100, 50, 50], [x, 105, 50, 50]], np.float32), looks).tolist())
+    assert ids == [[1, 2]] * len(ids)

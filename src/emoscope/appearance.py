@@ -3,8 +3,9 @@
 A face's look has two halves, both blind to the lighting's brightness and colour cast: the
 layout of its box as a 16x16 gray thumbnail (zero mean, unit length), and its colours (hair,
 skin, collar) as a hue/saturation histogram after gray-world white balance. Similarity is the
-mean of the thumbnails' correlation and the histograms' intersection: 1 for the same picture,
-about 0.3-0.7 for two different people (measured in benchmarks/tracking.py).
+mean of the thumbnails' correlation (the best over a box moved by a pixel of the thumbnail) and the
+histograms' intersection: 1 for the same picture, lower for another person; the thresholds that
+tell them apart are in ``StreamSettings``, chosen in benchmarks/tracking.py.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import cv2
 import numpy as np
 
 _THUMB = 16
+_SHIFT = 1                          # thumbnail pixels a box may have moved by
 _BINS = (8, 4)                      # hue, saturation
 _THUMB_LENGTH = _THUMB * _THUMB
 _FRAME_THUMB = (64, 48)
@@ -43,14 +45,34 @@ def face_looks(image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return looks
 
 
+def _layout_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Correlation of the thumbnails' inner parts, the best over shifts of one thumbnail pixel either
+    way: a detector's box moves by a few pixels from frame to frame, and a small face's thumbnail
+    changes more with that than with the face (measured in benchmarks/tracking.py)."""
+    inner = _THUMB - 2 * _SHIFT
+    thumbs_a = a[:, :_THUMB_LENGTH].reshape(-1, _THUMB, _THUMB)[:, _SHIFT:_THUMB - _SHIFT, _SHIFT:_THUMB - _SHIFT]
+    best = np.zeros((len(a), len(b)), np.float32)
+    for dy in range(-_SHIFT, _SHIFT + 1):
+        for dx in range(-_SHIFT, _SHIFT + 1):
+            thumbs_b = b[:, :_THUMB_LENGTH].reshape(-1, _THUMB, _THUMB)[
+                :, _SHIFT + dy:_SHIFT + dy + inner, _SHIFT + dx:_SHIFT + dx + inner]
+            best = np.maximum(best, _unit(thumbs_a) @ _unit(thumbs_b).T)
+    return np.clip(best, 0, 1)
+
+
+def _unit(thumbs: np.ndarray) -> np.ndarray:
+    flat = thumbs.reshape(len(thumbs), -1)
+    flat = flat - flat.mean(axis=1, keepdims=True)
+    return flat / (np.linalg.norm(flat, axis=1, keepdims=True) + 1e-6)
+
+
 def similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Similarity of every look in ``a`` (N, D) with every look in ``b`` (M, D): (N, M) in 0..1."""
     a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
     if len(a) == 0 or len(b) == 0:
         return np.zeros((len(a), len(b)), np.float32)
-    layout = np.clip(a[:, :_THUMB_LENGTH] @ b[:, :_THUMB_LENGTH].T, 0, 1)
     colours = np.minimum(a[:, None, _THUMB_LENGTH:], b[None, :, _THUMB_LENGTH:]).sum(-1)
-    return 0.5 * layout + 0.5 * colours
+    return 0.5 * _layout_similarity(a, b) + 0.5 * colours
 
 
 class SceneCuts:

@@ -32,8 +32,11 @@ class StreamSettings:
     max_missed: int = 30            # frames a track survives unseen and may still be matched by position
     iou_threshold: float = 0.25     # least overlap of a box with a track's predicted box to continue it
     reid_frames: int = 3600         # processed frames a lost face can still be recognised by its look
-    same_look: float = 0.55         # appearance similarity (0..1) needed to continue a track by position
-    same_person: float = 0.85       # appearance similarity needed to give a lost face its old ID back
+    # Looks: chosen on benchmarks/tracking.py's generated videos (BENCHMARKS.md, "Tracking").
+    same_look: float = 0.65         # appearance similarity (0..1) needed to continue a track by position
+    same_moment: float = 0.8        # similarity to a track's look of a moment ago below which a face is in doubt;
+                                    # twice in a row: another person shown in its place (a video-call tile)
+    same_person: float = 0.9        # appearance similarity needed to give a lost face its old ID back
     scene_cut: float = 0.1          # frame-to-frame colour change (0..1) read as a cut: no track continues by position
 
 

@@ -3,8 +3,10 @@
 Association is greedy on IoU between this frame's boxes and each live track's box predicted
 with its last velocity (faces move smoothly; a handful per frame makes the greedy order as good
 as an optimal assignment in practice). Where appearance descriptors are given
-(:mod:`emoscope.appearance`), a box only continues a track whose look is similar enough, and
-after a scene cut no track continues by position at all. A face that no track takes gets the ID
+(:mod:`emoscope.appearance`), a box only continues a track whose look is similar enough; a face
+unlike the track's look of a moment ago twice in a row is another person shown in the same place (a
+video-call tile given to someone else) and starts a new track; after a scene cut no track continues
+by position at all. A face that no track takes gets the ID
 of a lost track (unseen, or cut away from) only when its look says it is the same person;
 otherwise a new ID. Tracks survive ``max_missed`` frames for position matches and
 ``reid_frames`` for appearance matches; IDs are never reused.
@@ -40,6 +42,8 @@ class _Track:
     track_id: int
     box: np.ndarray
     look: np.ndarray | None = None
+    last_look: np.ndarray | None = None
+    in_doubt: bool = False   # its last face was unlike it a moment before: another like that is someone else
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))
     missed: int = 0
     cut_away: bool = False   # a scene cut came since it was last seen: only its look can bring it back
@@ -58,6 +62,7 @@ class _Track:
         self.box, self.missed, self.cut_away = box, 0, False
         if look is not None:
             self.look = look if self.look is None else _LOOK_MEMORY * self.look + (1 - _LOOK_MEMORY) * look
+            self.last_look = look
             if snapshot_slot != self.snapshot_slot:
                 self.snapshots = [*self.snapshots[-(_SNAPSHOTS - 1):], look]
                 self.snapshot_slot = snapshot_slot
@@ -65,6 +70,11 @@ class _Track:
     def likeness(self, looks: np.ndarray) -> np.ndarray:
         """How alike each of ``looks`` is to this track at its most similar: its recent look or a snapshot."""
         return similarity(np.array([self.look, *self.snapshots]), looks).max(axis=0)
+
+    def likeness_now(self, look: np.ndarray) -> float:
+        """How alike ``look`` is to this track as it looked a moment ago: its moving average, or its last
+        look (a face turning quickly keeps up with the second; a face swapped in place with neither)."""
+        return float(similarity(np.array([self.look, self.last_look]), look[None]).max())
 
 
 def greedy_pairs(scores: np.ndarray, threshold: float) -> list[tuple[int, int]]:
@@ -125,8 +135,11 @@ class Tracker:
         ids = np.zeros(len(boxes), np.int64)
         taken: set[int] = set()
         for t, b in self._by_position(boxes, looks):
-            self._tracks[t].seen(boxes[b], None if looks is None else looks[b], moved=True, snapshot_slot=slot)
-            ids[b] = self._tracks[t].track_id
+            track = self._tracks[t]
+            # a face in doubt leaves the track's look as it was, to be compared again at the next detection
+            track.seen(boxes[b], None if looks is None or track.in_doubt else looks[b], moved=True,
+                       snapshot_slot=slot)
+            ids[b] = track.track_id
             taken.add(t)
         if looks is not None:
             for t, b in self._by_look(looks, ids, taken):
@@ -159,7 +172,24 @@ class Tracker:
                 if self._tracks[t].look is not None:
                     alike = self._tracks[t].likeness(looks)
                     score[row] = np.where(alike >= self.settings.same_look, score[row] * alike, 0.0)
-        return [(candidates[r], b) for r, b in greedy_pairs(score, 1e-6)]
+        pairs = [(candidates[r], b) for r, b in greedy_pairs(score, 1e-6)]
+        if looks is None:
+            return pairs
+        crowded = (iou_matrix(boxes, boxes) > 0).sum(axis=1) > 1   # another face overlaps: its look is no test
+        return [(t, b) for t, b in pairs if crowded[b] or self._still_alike(self._tracks[t], looks[b])]
+
+    def _still_alike(self, track: _Track, look: np.ndarray) -> bool:
+        """Whether a face continues ``track``: False the second time in a row that it is unlike the track's
+        look of a moment ago (the first time, the track goes on in doubt: one odd look is a blur, a hand,
+        a bad box; two are someone else)."""
+        if track.look is None:
+            return True
+        unlike = track.likeness_now(look) < self.settings.same_moment
+        if unlike and track.in_doubt:
+            track.in_doubt = False
+            return False
+        track.in_doubt = unlike
+        return True
 
     def _by_look(self, looks: np.ndarray, ids: np.ndarray, taken: set[int]) -> list[tuple[int, int]]:
         """(track, box) pairs for boxes no track took: a track not seen this frame, recognised by its look."""
