@@ -374,12 +374,26 @@ def test_segments_are_written_as_they_arrive_in_time_order(lecture, tmp_path):
     assert len(timeline(tmp_path / "t.csv")) > 0
 
 
-def test_a_segment_that_finds_the_file_changed_stops_the_write(lecture, tmp_path):
+@pytest.mark.parametrize("changed_segment", [0, 2])
+def test_a_segment_that_finds_the_file_changed_stops_the_write(lecture, tmp_path, changed_segment):
+    """The write stops where the change is found: what was written before holds only segments of the file
+    as planned (as an interrupted run's outputs do), never a segment of the changed file."""
     plan = plan_video(lecture, 3.0, BatchSettings.overlap_seconds)
+    options = tuple(sorted(OPTIONS.items()))
     video = SegmentedVideo(str(lecture), plan, tmp_path / "rows", key={})
     changed = SegmentFailure("the file changed while it was being analysed", changed=True)
+    arrivals = iter(range(len(plan.segments)))
+
+    def arrive():
+        n = next(arrivals)
+        video.take(n, changed if n == changed_segment else analyze_segment(str(lecture), plan, n, options, 1))
+
     with pytest.raises(InputError, match="changed while it was being analysed"):
-        video.write([TimelineFile(tmp_path / "t.csv")], every=1, arrive=lambda: video.take(0, changed))
+        video.write([TimelineFile(tmp_path / "t.csv")], every=1, arrive=arrive)
+    written = timeline(tmp_path / "t.csv") if (tmp_path / "t.csv").exists() else []
+    start = plan.segments[changed_segment].start
+    assert all(float(row["time"]) < start for row in written)
+    assert bool(written) == (changed_segment > 0)
 
 
 def test_writing_before_every_segment_is_in_needs_a_way_to_wait(lecture, tmp_path):

@@ -187,13 +187,29 @@ def test_a_face_replaced_in_place_gets_a_new_id_from_its_second_look():
 
 def test_a_face_half_hidden_by_another_is_not_taken_for_someone_else():
     """A face that another passes in front of looks unlike itself for a while; its box overlaps the
-    other's, so its look is no test of who it is."""
+    other's, so its look is no test of who it is, and is not learnt as its look either: uncovered again
+    after a long overlap, it is still itself."""
     settings = StreamSettings()
     a, b = _look(1), _look(3)
-    half_hidden = _look_between(a, _look(2), settings.same_look, settings.same_moment)
+    half_hidden = _look_between(a, _look(2), settings.same_look, (settings.same_look + settings.same_moment) / 2)
     tracker = Tracker(settings)
+    path = [*range(200, 130, -10), *[130] * 20, *range(140, 260, 20)]   # b passes over a, stays, leaves
     ids = []
-    for step, x in enumerate(range(200, 120, -10)):        # b moves left, over a from x = 150 on
+    for x in path:
         looks = np.stack([half_hidden if x < 150 else a, b])
         ids.append(tracker.update(np.array([[100, 100, 50, 50], [x, 105, 50, 50]], np.float32), looks).tolist())
-    assert ids == [[1, 2]] * len(ids)
+    assert ids == [[1, 2]] * len(path)
+
+
+def test_doubt_lasts_one_detection_of_the_face():
+    """"Twice in a row" counts consecutive detections: an odd look, a frame without the face, another odd
+    look later (a new pose after a gap) keeps the ID."""
+    settings = StreamSettings()
+    box, first = np.array([[100, 100, 50, 50]], np.float32), _look(1)
+    odd = _look_between(first, _look(2), settings.same_look, settings.same_moment)[None]
+    tracker = Tracker(settings)
+    for _ in range(5):
+        tracker.update(box, first[None])
+    assert tracker.update(box, odd).tolist() == [1]
+    assert tracker.update(np.zeros((0, 4)), np.zeros((0, first.size))).tolist() == []
+    assert tracker.update(box, odd).tolist() == [1]

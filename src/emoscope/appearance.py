@@ -50,13 +50,13 @@ def _layout_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     way: a detector's box moves by a few pixels from frame to frame, and a small face's thumbnail
     changes more with that than with the face (measured in benchmarks/tracking.py)."""
     inner = _THUMB - 2 * _SHIFT
-    thumbs_a = a[:, :_THUMB_LENGTH].reshape(-1, _THUMB, _THUMB)[:, _SHIFT:_THUMB - _SHIFT, _SHIFT:_THUMB - _SHIFT]
+    centres = _unit(a[:, :_THUMB_LENGTH].reshape(-1, _THUMB, _THUMB)[:, _SHIFT:_THUMB - _SHIFT, _SHIFT:_THUMB - _SHIFT])
     best = np.zeros((len(a), len(b)), np.float32)
     for dy in range(-_SHIFT, _SHIFT + 1):
         for dx in range(-_SHIFT, _SHIFT + 1):
-            thumbs_b = b[:, :_THUMB_LENGTH].reshape(-1, _THUMB, _THUMB)[
+            shifted = b[:, :_THUMB_LENGTH].reshape(-1, _THUMB, _THUMB)[
                 :, _SHIFT + dy:_SHIFT + dy + inner, _SHIFT + dx:_SHIFT + dx + inner]
-            best = np.maximum(best, _unit(thumbs_a) @ _unit(thumbs_b).T)
+            best = np.maximum(best, centres @ _unit(shifted).T)
     return np.clip(best, 0, 1)
 
 
@@ -67,7 +67,9 @@ def _unit(thumbs: np.ndarray) -> np.ndarray:
 
 
 def similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Similarity of every look in ``a`` (N, D) with every look in ``b`` (M, D): (N, M) in 0..1."""
+    """Similarity of every look in ``a`` (N, D) with every look in ``b`` (M, D): (N, M) in 0..1.
+    ``a``'s thumbnails are the fixed ones (their centres) and ``b``'s are shifted over them, so the
+    measure is nearly, not exactly, symmetric: callers put what they know (a track) first."""
     a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
     if len(a) == 0 or len(b) == 0:
         return np.zeros((len(a), len(b)), np.float32)

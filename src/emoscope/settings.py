@@ -36,7 +36,7 @@ class StreamSettings:
     same_look: float = 0.65         # appearance similarity (0..1) needed to continue a track by position
     same_moment: float = 0.8        # similarity to a track's look of a moment ago below which a face is in doubt;
                                     # twice in a row: another person shown in its place (a video-call tile)
-    same_person: float = 0.9        # appearance similarity needed to give a lost face its old ID back
+    same_person: float = 0.85       # appearance similarity needed to give a lost face its old ID back
     scene_cut: float = 0.1          # frame-to-frame colour change (0..1) read as a cut: no track continues by position
 
 

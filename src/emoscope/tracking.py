@@ -134,21 +134,24 @@ class Tracker:
                 track.cut_away = True
         ids = np.zeros(len(boxes), np.int64)
         taken: set[int] = set()
-        for t, b in self._by_position(boxes, looks):
+        overlapped = (iou_matrix(boxes, boxes) > 0).sum(axis=1) > 1   # another face's box overlaps it
+        for t, b in self._by_position(boxes, looks, overlapped):
             track = self._tracks[t]
-            # a face in doubt leaves the track's look as it was, to be compared again at the next detection
-            track.seen(boxes[b], None if looks is None or track.in_doubt else looks[b], moved=True,
-                       snapshot_slot=slot)
+            # a face in doubt, or partly hidden by another, leaves the track's look as it was
+            track.seen(boxes[b], None if looks is None or track.in_doubt or overlapped[b] else looks[b],
+                       moved=True, snapshot_slot=slot)
             ids[b] = track.track_id
             taken.add(t)
         if looks is not None:
             for t, b in self._by_look(looks, ids, taken):
+                self._tracks[t].in_doubt = False
                 self._tracks[t].seen(boxes[b], looks[b], moved=False, snapshot_slot=slot)
                 ids[b] = self._tracks[t].track_id
                 taken.add(t)
         for t, track in enumerate(self._tracks):
             if t not in taken:
                 track.missed += 1
+                track.in_doubt = False   # "twice in a row" means on consecutive detections of the face
         memory = self.settings.max_missed if looks is None else max(self.settings.max_missed, self.settings.reid_frames)
         self._tracks = [t for t in self._tracks if t.missed <= memory]
         for b in np.flatnonzero(ids == 0):
@@ -159,10 +162,12 @@ class Tracker:
             self._next_id += 1
         return ids
 
-    def _by_position(self, boxes: np.ndarray, looks: np.ndarray | None) -> list[tuple[int, int]]:
-        """(track, box) pairs continued by overlap with the predicted box, where the looks agree;
-        best overlap first, or, with looks, best overlap times likeness (two faces on top of each
-        other keep their own tracks)."""
+    def _by_position(self, boxes: np.ndarray, looks: np.ndarray | None,
+                     overlapped: np.ndarray) -> list[tuple[int, int]]:
+        """(track, box) pairs continued by overlap with the predicted box, where the looks agree and
+        the face looks as the track did a moment ago (not judged for a face another box ``overlapped``:
+        partly hidden, it looks unlike itself); best overlap first, or, with looks, best overlap times
+        likeness (two faces on top of each other keep their own tracks)."""
         candidates = [t for t, track in enumerate(self._tracks) if self._followable(track)]
         predicted = np.array([self._tracks[t].predicted() for t in candidates], np.float32).reshape(-1, 4)
         overlap = iou_matrix(predicted, boxes)
@@ -175,8 +180,7 @@ class Tracker:
         pairs = [(candidates[r], b) for r, b in greedy_pairs(score, 1e-6)]
         if looks is None:
             return pairs
-        crowded = (iou_matrix(boxes, boxes) > 0).sum(axis=1) > 1   # another face overlaps: its look is no test
-        return [(t, b) for t, b in pairs if crowded[b] or self._still_alike(self._tracks[t], looks[b])]
+        return [(t, b) for t, b in pairs if overlapped[b] or self._still_alike(self._tracks[t], looks[b])]
 
     def _still_alike(self, track: _Track, look: np.ndarray) -> bool:
         """Whether a face continues ``track``: False the second time in a row that it is unlike the track's

@@ -208,7 +208,9 @@ def analyze_on_cluster(path: str | Path, sinks: Iterable[Sink], client, options:
     """One video on a Dask cluster (``emoscope video --scheduler``): cut into segments, one task each,
     stitched into ``sinks``. Returns the summary and the video (its ``plan.notices`` and ``missing``
     stretches for the caller to show; a :class:`SegmentedRecord` among the sinks has its own ``missing``).
-    Workers must see the file at the same path. InputError when the file changed while it was analysed."""
+    Workers must see the file at the same path. InputError when the file changed while it was analysed:
+    the outputs then hold the stretch written before the change was found, as an interrupted run's do, and
+    never a segment of the changed file."""
     from dask.distributed import as_completed
     from tqdm import tqdm
 
@@ -226,8 +228,10 @@ def analyze_on_cluster(path: str | Path, sinks: Iterable[Sink], client, options:
         try:
             with tqdm(total=len(futures), unit="segment", disable=not progress, file=sys.stderr) as bar:
                 def arrive() -> None:
-                    future = next(finished)
-                    video.take(futures[future], segment_outcome(future))
+                    future = next(finished, None)
+                    if future is None:
+                        raise RuntimeError("every segment task is back, yet a segment is missing")
+                    video.take(futures.pop(future), segment_outcome(future))   # its rows leave the cluster
                     bar.update()
 
                 return video.write(sinks, every, title=Path(path).name, arrive=arrive), video
