@@ -119,33 +119,35 @@ def segmented_run(path: Path, folder: Path, client, segment_seconds: float) -> d
     options = tuple(sorted(LONG_OPTIONS.items()))
     futures = {client.submit(timed_segment, str(path), plan, n, options, 1, pure=False,
                              retries=BatchSettings.retries): n for n in video.todo}
-    task_seconds, frames = [], Counter()   # frames, and the driver's times
+    task_seconds, tally = [], Counter()   # warm-up and own frames; the driver's waits and last take
     finished = as_completed(futures)
 
     def arrive():
-        """One more finished segment in, as analyze_on_cluster takes them, with its time and frames."""
+        """One more finished segment in, as analyze_on_cluster takes them, with its time and frames. The
+        driver takes a segment when the write needs the next one in time order, so the last take is
+        at most one segment's stitching after the last segment finished."""
         waiting = time.perf_counter()
         future = next(finished)
-        frames["waited"] += time.perf_counter() - waiting
+        tally["waited"] += time.perf_counter() - waiting
         n = futures[future]
         outcome, seconds = future.result()
         task_seconds.append(seconds)
-        frames["last_arrival"] = time.perf_counter()
+        tally["last_taken"] = time.perf_counter()
         video.take(n, outcome)
         if not isinstance(outcome, SegmentFailure):
             warmup = sum(plan.segments[n].warms_up_on(t) for t in outcome.frame_time.tolist())
-            frames["warmup"] += warmup
-            frames["own"] += len(outcome.frame_time) - warmup
+            tally["warmup"] += warmup
+            tally["own"] += len(outcome.frame_time) - warmup
 
     # stitched and written as the segments arrive in time order, while the later ones are analysed
     video.write([TimelineFile(folder / "timeline.csv"), SummaryFile(folder / "summary.json")], every=1,
                 arrive=arrive)
     written = time.perf_counter()
     return {"segments": len(plan.segments), "missing": video.missing, "seconds": written - started,
-            "plan_seconds": planned - started, "tasks_seconds": frames["last_arrival"] - planned,
-            "stitch_write_seconds": written - frames["last_arrival"],
-            "driver_seconds": written - planned - frames["waited"], "task_seconds_max": max(task_seconds),
-            "warmup_frames": frames["warmup"], "own_frames": frames["own"], "seek_seconds": seek_seconds(path, plan)}
+            "plan_seconds": planned - started, "tasks_seconds": tally["last_taken"] - planned,
+            "stitch_write_seconds": written - tally["last_taken"],
+            "driver_seconds": written - planned - tally["waited"], "task_seconds_max": max(task_seconds),
+            "warmup_frames": tally["warmup"], "own_frames": tally["own"], "seek_seconds": seek_seconds(path, plan)}
 
 
 def read_timeline(path: Path) -> dict[int, list[tuple[int, list[float], str]]]:

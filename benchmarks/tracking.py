@@ -160,11 +160,11 @@ def video_call(seconds: float, change_every: float, fps: float = 30.0) -> dict:
     tiles are given to someone else in turn."""
     people = portraits(require(DATA / "faces"), DATA / "expw" if (DATA / "expw").exists() else None)
     detector, tracker, settings = create_detector("auto"), Tracker(StreamSettings()), StreamSettings()
-    showing, turn, frames_per_change = list(range(6)), 6, int(round(change_every * fps))
+    showing, turn, frames_per_change = [k % len(people) for k in range(6)], 6, int(round(change_every * fps))
     rows = defaultdict(int)   # (track ID, person) -> detections
     for index, (frame, truth, _) in enumerate(tiled_portrait_video(people, seconds, fps, change_every=change_every)):
         if index and index % frames_per_change == 0:   # as tiled_portrait_video changes its tiles
-            showing[(index // frames_per_change - 1) % len(showing)] = turn
+            showing[(index // frames_per_change - 1) % len(showing)] = turn % len(people)
             turn += 1
         if index % settings.detect_every:
             continue
@@ -192,6 +192,8 @@ def main():
     parser.add_argument("--call-seconds", type=float, default=150.0, help="length of the video call (0: skip)")
     parser.add_argument("--change-every", type=float, default=5.0, help="seconds between tile changes in the call")
     args = parser.parse_args()
+    if args.change_every <= 0:
+        parser.error("--change-every must be more than 0 seconds")
     switches, track_frames = run(args.scenes, args.frames)
     print(f"boxes only: {args.scenes} scenes x {args.frames} frames, 1-4 faces: {switches} ID switches in "
           f"{track_frames} track-frames = {100 * switches / track_frames:.2f} per 100 track-frames")

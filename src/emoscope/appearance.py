@@ -13,6 +13,7 @@ from collections import deque
 
 import cv2
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 _THUMB = 16
 _SHIFT = 1                          # thumbnail pixels a box may have moved by
@@ -51,13 +52,11 @@ def _layout_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     changes more with that than with the face (measured in benchmarks/tracking.py)."""
     inner = _THUMB - 2 * _SHIFT
     centres = _unit(a[:, :_THUMB_LENGTH].reshape(-1, _THUMB, _THUMB)[:, _SHIFT:_THUMB - _SHIFT, _SHIFT:_THUMB - _SHIFT])
-    best = np.zeros((len(a), len(b)), np.float32)
-    for dy in range(-_SHIFT, _SHIFT + 1):
-        for dx in range(-_SHIFT, _SHIFT + 1):
-            shifted = b[:, :_THUMB_LENGTH].reshape(-1, _THUMB, _THUMB)[
-                :, _SHIFT + dy:_SHIFT + dy + inner, _SHIFT + dx:_SHIFT + dx + inner]
-            best = np.maximum(best, centres @ _unit(shifted).T)
-    return np.clip(best, 0, 1)
+    # every inner-sized window of b's thumbnails: (M, shifts, shifts, inner, inner)
+    windows = sliding_window_view(b[:, :_THUMB_LENGTH].reshape(-1, _THUMB, _THUMB), (inner, inner), axis=(1, 2))
+    shifted = _unit(windows.reshape(-1, inner, inner))                         # (M * shifts², inner²)
+    correlation = (centres @ shifted.T).reshape(len(a), len(b), -1)
+    return np.clip(correlation.max(axis=2), 0, 1)
 
 
 def _unit(thumbs: np.ndarray) -> np.ndarray:

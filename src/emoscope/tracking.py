@@ -67,14 +67,26 @@ class _Track:
                 self.snapshots = [*self.snapshots[-(_SNAPSHOTS - 1):], look]
                 self.snapshot_slot = snapshot_slot
 
-    def likeness(self, looks: np.ndarray) -> np.ndarray:
-        """How alike each of ``looks`` is to this track at its most similar: its recent look or a snapshot."""
-        return similarity(np.array([self.look, *self.snapshots]), looks).max(axis=0)
 
-    def likeness_now(self, look: np.ndarray) -> float:
-        """How alike ``look`` is to this track as it looked a moment ago: its moving average, or its last
-        look (a face turning quickly keeps up with the second; a face swapped in place with neither)."""
-        return float(similarity(np.array([self.look, self.last_look]), look[None]).max())
+def likeness(tracks: list[_Track], looks: np.ndarray) -> np.ndarray:
+    """(T, M): how alike each of ``looks`` is to each track at its most similar, its recent look or a
+    snapshot; one similarity call for all tracks (a stream makes this call on every detection frame)."""
+    references = [np.array([track.look, *track.snapshots]) for track in tracks]
+    if not references:
+        return np.zeros((0, len(looks)), np.float32)
+    table = similarity(np.concatenate(references), looks)
+    ends = np.cumsum([len(r) for r in references])
+    return np.stack([table[end - len(r):end].max(axis=0) for r, end in zip(references, ends)])
+
+
+def likeness_now(tracks: list[_Track], looks: np.ndarray) -> np.ndarray:
+    """(N,): how alike ``looks[i]`` is to ``tracks[i]`` as it looked a moment ago: its moving average, or
+    its last look (a face turning quickly keeps up with the second; a face swapped in place with neither)."""
+    if not tracks:
+        return np.zeros(0, np.float32)
+    table = similarity(np.array([look for track in tracks for look in (track.look, track.last_look)]), looks)
+    pair = np.arange(len(tracks))
+    return np.maximum(table[2 * pair, pair], table[2 * pair + 1, pair])
 
 
 def greedy_pairs(scores: np.ndarray, threshold: float) -> list[tuple[int, int]]:
@@ -173,22 +185,22 @@ class Tracker:
         overlap = iou_matrix(predicted, boxes)
         score = np.where(overlap >= self.settings.iou_threshold, overlap, 0.0)
         if looks is not None:
-            for row, t in enumerate(candidates):
-                if self._tracks[t].look is not None:
-                    alike = self._tracks[t].likeness(looks)
-                    score[row] = np.where(alike >= self.settings.same_look, score[row] * alike, 0.0)
+            rows = [row for row, t in enumerate(candidates) if self._tracks[t].look is not None]
+            alike = likeness([self._tracks[candidates[row]] for row in rows], looks)
+            score[rows] = np.where(alike >= self.settings.same_look, score[rows] * alike, 0.0)
         pairs = [(candidates[r], b) for r, b in greedy_pairs(score, 1e-6)]
         if looks is None:
             return pairs
-        return [(t, b) for t, b in pairs if overlapped[b] or self._still_alike(self._tracks[t], looks[b])]
+        judged = [(t, b) for t, b in pairs if not overlapped[b] and self._tracks[t].look is not None]
+        now = likeness_now([self._tracks[t] for t, _ in judged], looks[[b for _, b in judged]])
+        dropped = {(t, b) for (t, b), alike in zip(judged, now.tolist()) if not self._goes_on(self._tracks[t], alike)}
+        return [pair for pair in pairs if pair not in dropped]
 
-    def _still_alike(self, track: _Track, look: np.ndarray) -> bool:
-        """Whether a face continues ``track``: False the second time in a row that it is unlike the track's
-        look of a moment ago (the first time, the track goes on in doubt: one odd look is a blur, a hand,
-        a bad box; two are someone else)."""
-        if track.look is None:
-            return True
-        unlike = track.likeness_now(look) < self.settings.same_moment
+    def _goes_on(self, track: _Track, alike_now: float) -> bool:
+        """Whether a face that looks ``alike_now`` to the track a moment ago continues it: False the second
+        time in a row that it is unlike (the first time, the track goes on in doubt: one odd look is a
+        blur, a hand, a bad box; two are someone else)."""
+        unlike = alike_now < self.settings.same_moment
         if unlike and track.in_doubt:
             track.in_doubt = False
             return False
@@ -201,7 +213,7 @@ class Tracker:
         candidates = [t for t, track in enumerate(self._tracks) if t not in taken and track.look is not None]
         if len(free) == 0 or not candidates:
             return []
-        alike = np.array([self._tracks[t].likeness(looks[free]) for t in candidates])
+        alike = likeness([self._tracks[t] for t in candidates], looks[free])
         return [(candidates[r], int(free[c])) for r, c in greedy_pairs(alike, self.settings.same_person)]
 
 
