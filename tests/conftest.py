@@ -161,3 +161,12 @@ def write_face_table(root, faces, size=40):
         writer.writerow(FACE_TABLE_COLUMNS)
         writer.writerows(rows)
     return root
+
+
+def patch_look(seed: int) -> np.ndarray:
+    """The look (emoscope.appearance) of a random colourful patch: the same seed, the same look; another, a
+    different one."""
+    from emoscope.appearance import face_looks
+
+    patch = np.random.default_rng(seed).integers(0, 256, (8, 8, 3)).astype(np.uint8)
+    return face_looks(cv2.resize(patch, (40, 40), interpolation=cv2.INTER_NEAREST), np.array([[0, 0, 40, 40]]))[0]

@@ -1,7 +1,7 @@
 """The stitcher on hand-made tracks: people with known paths, each segment's tracker numbering them
 its own way, and the merged rows compared with what one sequential run gives."""
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
@@ -9,7 +9,10 @@ import pytest
 from emoscope.appearance import face_looks, similarity
 from emoscope.segments import Segment, plan_segments
 from emoscope.settings import StreamSettings
-from emoscope.stitching import FaceRow, Stitcher, match_tracks, merge
+from emoscope.stitching import FaceRow, Stitcher, match_tracks, merge, own_rows, remap
+from emoscope.tracking import Remembered, Tracker, keep_snapshots, look_memory_seconds
+
+from conftest import patch_look
 
 TIMES = [i / 10 for i in range(60)]   # 6 s at 10 frames a second
 TWO_SEGMENTS = [Segment(0, 0.0, 2.0, 0.0, 0.0), Segment(1, 2.0, math.inf, 1.0, 1.0)]
@@ -101,3 +104,112 @@ def test_tracks_sharing_too_few_frames_do_not_match():
 def test_segments_must_come_in_order():
     with pytest.raises(ValueError, match="segment 0 comes next"):
         Stitcher().add(TWO_SEGMENTS[1], [])
+
+
+THREE_SEGMENTS = [Segment(0, 0.0, 2.0, 0.0, 0.0), Segment(1, 2.0, 4.0, 1.5, 1.5), Segment(2, 4.0, math.inf, 3.5, 3.5)]
+
+
+def remembered(people, local_ids, segment):
+    """What a segment's tracker remembers at its end: each person it saw, by their look (snapshots by slot)."""
+    seen = [p for p in people if any(p.on(t) for t in TIMES if segment.warms_up_on(t) or segment.owns(t))]
+    return [Remembered(local_ids[p.name], p.look, {int(p.appears * 10): p.look}) for p in seen]
+
+
+def stitched_with_memory(people, local_ids, stitcher, memory=True):
+    """(time, ID, name) of the three segments stitched with what their trackers remember (or nothing)."""
+    rows = []
+    for segment, ids in zip(THREE_SEGMENTS, local_ids):
+        own = segment_rows(people, segment, ids)
+        handed_on = remembered(people, ids, segment) if memory else ()
+        rows += remap(own_rows(segment, own), stitcher.add(segment, own, handed_on))
+    return sorted((row.time, row.track_id, row.payload) for row in rows)
+
+
+def ids_of(result, names):
+    return {name: {i for _, i, n in result if n == name} for name in names}
+
+
+def test_a_face_back_after_longer_than_the_overlap_gets_its_id_by_its_look():
+    """A leaves in the first segment and comes back in the third, where a sequential tracker recognises it
+    by its look; B, who looks like no one seen before, appears at the same time and gets a new ID."""
+    a, b = patch_look(1), patch_look(2)
+    assert similarity(a[None], b[None])[0, 0] < StreamSettings.same_person
+    people = [Person("A", leaves=1.0, look=a), Person("A", x=200, appears=4.5, look=a),
+              Person("B", x=120, appears=4.5, look=b)]
+    local_ids = [{"A": 1}, {}, {"B": 1, "A": 2}]
+    assert ids_of(stitched_with_memory(people, local_ids, Stitcher()), "AB") == {"A": {1}, "B": {2}}
+    # without what the trackers remember, or once a tracker would have forgotten A, A is someone new
+    assert ids_of(stitched_with_memory(people, local_ids, Stitcher(), memory=False), "AB") == {"A": {1, 3}, "B": {2}}
+    assert ids_of(stitched_with_memory(people, local_ids, Stitcher(reid_seconds=3.0)), "AB") == {"A": {1, 3}, "B": {2}}
+
+
+def test_a_lost_face_is_given_to_one_newcomer_only():
+    """Two newcomers of the same look on one frame: the one more alike takes the lost track's ID."""
+    a = patch_look(1)
+    close = a.copy()
+    close[:256] += np.random.default_rng(0).normal(0, 0.01, 256).astype(np.float32)
+    people = [Person("A", leaves=1.0, look=a), Person("A", x=200, appears=4.5, look=a),
+              Person("A2", x=120, appears=4.5, look=close)]
+    result = stitched_with_memory(people, [{"A": 1}, {}, {"A2": 1, "A": 2}], Stitcher())
+    assert ids_of(result, ("A", "A2")) == {"A": {1}, "A2": {2}}
+
+
+def test_snapshots_of_the_earlier_segment_win_for_a_shared_slot():
+    """A segment picks a track up mid-slot and so takes a later first look there than a run from the start:
+    the earlier segment's snapshot of that slot is the one kept. A newcomer like only that snapshot (and
+    unlike the later segment's own) is recognised."""
+    first, later, other = patch_look(1), patch_look(2), patch_look(3)
+    stitcher = Stitcher()
+    segment_0, segment_1, segment_2 = THREE_SEGMENTS
+    stitcher.add(segment_0, [FaceRow(t, 1, (0, 0, 40, 40), look=first) for t in TIMES if segment_0.owns(t)],
+                 [Remembered(1, other, {0: other, 1: other, 2: first})])
+    stitcher.add(segment_1, [FaceRow(t, 5, (0, 0, 40, 40), look=first) for t in TIMES if t < 2.5 and t >= 1.5],
+                 [Remembered(5, later, {2: later, 3: later})])
+    newcomer = [FaceRow(t, 1, (300, 0, 40, 40), look=first) for t in TIMES if t >= 4.0]
+    assert stitcher.add(segment_2, newcomer) == {1: 1}
+
+
+def test_a_tracker_keeps_its_latest_snapshots():
+    assert list(keep_snapshots({slot: patch_look(slot) for slot in (9, 3, 12, 0, 5, 7, 1, 2, 4, 8)})) == \
+        [2, 3, 4, 5, 7, 8, 9, 12]
+
+
+def test_a_face_back_after_a_failed_segment_is_recognised():
+    """The middle segment failed (no rows): A, seen in the first and back in the third, keeps its ID."""
+    a = patch_look(1)
+    people = [Person("A", leaves=1.0, look=a), Person("A", x=200, appears=4.5, look=a)]
+    stitcher, rows = Stitcher(), []
+    for segment, ids, failed in zip(THREE_SEGMENTS, [{"A": 1}, {}, {"A": 4}], [False, True, False]):
+        given = [] if failed else segment_rows(people, segment, ids)
+        rows += remap(own_rows(segment, given), stitcher.add(segment, given, remembered(people, ids, segment)))
+    assert {row.track_id for row in rows} == {1}
+
+
+def test_a_face_that_leaves_in_the_warm_up_and_comes_back_later_is_recognised():
+    """A leaves at 1.8 s, inside the second segment's warm-up (its track there joins A's), and is back at 3.5 s
+    as a new track of that segment: it gets A's ID, not a new one, though A was continued into the segment."""
+    a = patch_look(1)
+    people = [Person("A", leaves=1.8, look=a), Person("A", x=200, appears=3.5, look=a)]
+    local_ids = [{"A": 1}, {"A": 1}]
+    stitcher, rows = Stitcher(), []
+    for segment, ids in zip(TWO_SEGMENTS, local_ids):
+        given = segment_rows(people, segment, ids)
+        if segment.index == 1:   # the segment's tracker did not know A again: another local ID after it left
+            given = [replace(row, track_id=2) if row.time >= 3.5 else row for row in given]
+        rows += remap(own_rows(segment, given), stitcher.add(segment, given, remembered(people, ids, segment)))
+    assert {row.track_id for row in rows} == {1}
+
+
+@pytest.mark.parametrize("away", [10, 11, 12])    # detection frames between two sightings
+def test_the_stitcher_s_window_is_the_tracker_s_memory(away):
+    """A tracker with reid_frames 10 still knows a face again 11 detection frames after it last saw it, not 12;
+    look_memory_seconds says the same in seconds."""
+    settings = StreamSettings(reid_frames=10, max_missed=5)
+    tracker, box, look = Tracker(settings), np.array([[0, 0, 40, 40]], np.float32), patch_look(1)[None]
+    first = tracker.update(box, look)
+    for _ in range(away - 1):
+        tracker.update(np.zeros((0, 4), np.float32), np.zeros((0, look.shape[1]), np.float32))
+    recognised = tracker.update(box + 100, look)[0] == first[0]
+    fps = 30.0
+    gap = away * settings.detect_every / fps
+    assert recognised == (away <= 11) == (gap <= look_memory_seconds(settings, fps))

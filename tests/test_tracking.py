@@ -6,6 +6,8 @@ from emoscope.appearance import SceneCuts, face_looks, similarity
 from emoscope.settings import StreamSettings
 from emoscope.tracking import ProbabilitySmoother, Tracker, iou_matrix
 
+from conftest import patch_look
+
 
 def test_iou_matrix_hand_values():
     a = np.array([[0, 0, 10, 10], [100, 100, 10, 10]], np.float32)
@@ -74,17 +76,11 @@ def test_coasting_moves_matched_tracks_along_their_velocity():
     assert tracker.update(np.array([[120, 100, 50, 50]], np.float32)).tolist() == [1]
 
 
-def _look(seed: int) -> np.ndarray:
-    """The look of a random colourful patch: the same seed, the same look; another, a different one."""
-    patch = np.random.default_rng(seed).integers(0, 256, (8, 8, 3)).astype(np.uint8)
-    return face_looks(cv2.resize(patch, (40, 40), interpolation=cv2.INTER_NEAREST), np.array([[0, 0, 40, 40]]))[0]
-
-
 def test_a_track_picked_up_mid_stream_keeps_the_snapshots_of_a_whole_run():
     """A long video's segment starts its tracker part-way through; its tracks' snapshots (looks kept to
     tell people apart) must be those of a run from the start once it has seen a whole stretch, or the
     two runs decide differently whether a new look in a track's place is the same person (measured)."""
-    base, noise = _look(0), np.random.default_rng(1).normal(0, 0.002, (400, _look(0).size)).astype(np.float32)
+    base, noise = patch_look(0), np.random.default_rng(1).normal(0, 0.002, (400, patch_look(0).size)).astype(np.float32)
     box, looks = np.array([[100, 100, 50, 50]], np.float32), [(base + n)[None] for n in noise]   # one face
     whole, segment = Tracker(), Tracker()
     for frame in range(400):
@@ -92,7 +88,7 @@ def test_a_track_picked_up_mid_stream_keeps_the_snapshots_of_a_whole_run():
         if frame >= 130:
             segment.update(box, looks[frame], frame=frame)
     every = 15 * StreamSettings.detect_every         # frames per snapshot
-    whole_snapshots, segment_snapshots = whole._tracks[0].snapshots, segment._tracks[0].snapshots
+    whole_snapshots, segment_snapshots = (list(t._tracks[0].snapshots.values()) for t in (whole, segment))
     assert len(whole._tracks) == len(segment._tracks) == 1
     assert len(segment_snapshots) == 7 and np.array_equal(segment_snapshots[0], looks[130][0])  # its first sighting
     expected = [looks[frame][0] for frame in range(135, 400, every)]     # then one per stretch, as the whole run
@@ -103,14 +99,14 @@ def test_a_track_picked_up_mid_stream_keeps_the_snapshots_of_a_whole_run():
 def test_a_box_in_a_tracks_place_with_another_look_starts_a_new_track():
     tracker = Tracker()
     box = np.array([[100, 100, 50, 50]], np.float32)
-    assert tracker.update(box, _look(1)[None]).tolist() == [1]
-    assert tracker.update(box, _look(1)[None]).tolist() == [1]
-    assert tracker.update(box, _look(2)[None]).tolist() == [2]
+    assert tracker.update(box, patch_look(1)[None]).tolist() == [1]
+    assert tracker.update(box, patch_look(1)[None]).tolist() == [1]
+    assert tracker.update(box, patch_look(2)[None]).tolist() == [2]
 
 
 def test_after_a_cut_only_the_look_brings_an_id_back():
     tracker = Tracker()
-    a, b = _look(1), _look(2)
+    a, b = patch_look(1), patch_look(2)
     tracker.update(np.array([[100, 100, 50, 50]], np.float32), a[None])
     # after the cut: a similar-looking face far away is the same person, a new look in the same place is not
     ids = tracker.update(np.array([[100, 100, 50, 50], [400, 300, 60, 60]], np.float32), np.stack([b, a]), cut=True)
@@ -119,7 +115,7 @@ def test_after_a_cut_only_the_look_brings_an_id_back():
 
 def test_a_face_away_longer_than_max_missed_is_recognised_by_its_look_until_reid_frames():
     tracker = Tracker(StreamSettings(max_missed=2, reid_frames=10))
-    look = _look(3)[None]
+    look = patch_look(3)[None]
     tracker.update(np.array([[100, 100, 50, 50]], np.float32), look)
     for _ in range(5):
         tracker.update(np.zeros((0, 4)), np.zeros((0, look.shape[1])))
@@ -130,8 +126,8 @@ def test_a_face_away_longer_than_max_missed_is_recognised_by_its_look_until_reid
 
 
 def test_looks_tell_people_apart_and_scene_cuts_are_seen():
-    assert similarity(_look(1)[None], _look(1)[None])[0, 0] == pytest.approx(1, abs=1e-4)
-    assert similarity(_look(1)[None], _look(2)[None])[0, 0] < StreamSettings.same_look
+    assert similarity(patch_look(1)[None], patch_look(1)[None])[0, 0] == pytest.approx(1, abs=1e-4)
+    assert similarity(patch_look(1)[None], patch_look(2)[None])[0, 0] < StreamSettings.same_look
     cuts = SceneCuts(StreamSettings.scene_cut)
     dark, bright = np.full((48, 64, 3), 40, np.uint8), np.full((48, 64, 3), 200, np.uint8)
     assert [cuts.is_cut(frame) for frame in (dark, dark, bright, bright)] == [False, False, True, False]
@@ -172,9 +168,9 @@ def test_a_face_replaced_in_place_gets_a_new_id_from_its_second_look():
     the track gets a new ID at once; one only somewhat unlike its look of a moment ago puts the track in
     doubt: a single odd look (a blur, a hand) keeps the ID, the second in a row is another person."""
     box = np.array([[100, 100, 50, 50]], np.float32)
-    first = _look(1)
+    first = patch_look(1)
     settings = StreamSettings()
-    second = _look_between(first, _look(2), settings.same_look, settings.same_moment)[None]
+    second = _look_between(first, patch_look(2), settings.same_look, settings.same_moment)[None]
     tracker = Tracker(settings)
     assert [tracker.update(box, first[None]).tolist() for _ in range(5)] == [[1]] * 5
     assert tracker.update(box, second).tolist() == [1]          # in doubt
@@ -182,7 +178,7 @@ def test_a_face_replaced_in_place_gets_a_new_id_from_its_second_look():
     assert tracker.update(box, second).tolist() == [1]          # in doubt again
     assert tracker.update(box, second).tolist() == [2]          # someone else
     assert [tracker.update(box, second).tolist() for _ in range(3)] == [[2]] * 3
-    assert tracker.update(box, _look(3)[None]).tolist() == [3]  # a face quite unlike: at once
+    assert tracker.update(box, patch_look(3)[None]).tolist() == [3]  # a face quite unlike: at once
 
 
 def test_a_face_half_hidden_by_another_is_not_taken_for_someone_else():
@@ -190,8 +186,8 @@ def test_a_face_half_hidden_by_another_is_not_taken_for_someone_else():
     other's, so its look is no test of who it is, and is not learnt as its look either: uncovered again
     after a long overlap, it is still itself."""
     settings = StreamSettings()
-    a, b = _look(1), _look(3)
-    half_hidden = _look_between(a, _look(2), settings.same_look, (settings.same_look + settings.same_moment) / 2)
+    a, b = patch_look(1), patch_look(3)
+    half_hidden = _look_between(a, patch_look(2), settings.same_look, (settings.same_look + settings.same_moment) / 2)
     tracker = Tracker(settings)
     path = [*range(200, 130, -10), *[130] * 20, *range(140, 260, 20)]   # b passes over a, stays, leaves
     ids = []
@@ -205,8 +201,8 @@ def test_doubt_lasts_one_detection_of_the_face():
     """"Twice in a row" counts consecutive detections: an odd look, a frame without the face, another odd
     look later (a new pose after a gap) keeps the ID."""
     settings = StreamSettings()
-    box, first = np.array([[100, 100, 50, 50]], np.float32), _look(1)
-    odd = _look_between(first, _look(2), settings.same_look, settings.same_moment)[None]
+    box, first = np.array([[100, 100, 50, 50]], np.float32), patch_look(1)
+    odd = _look_between(first, patch_look(2), settings.same_look, settings.same_moment)[None]
     tracker = Tracker(settings)
     for _ in range(5):
         tracker.update(box, first[None])

@@ -99,9 +99,12 @@ class Analyzer:
         detector of its own from :attr:`new_detector` (the analyzer's choice and settings), never with
         :attr:`detector`, which stays free for other callers; replace both to change the detector.
         ``frames_before``: as for :meth:`open_stream`."""
-        if realtime is None:
-            realtime = getattr(frames, "realtime", False)
-        frames = (item if isinstance(item, Frame) else Frame(i, i / fps, item) for i, item in enumerate(frames))
-        engine = StreamEngine(self.open_stream(settings, fps, frames_before), self.new_detector,
-                              max(1, self.threads or 1), ahead=0 if realtime else None)
+        frames_in = (item if isinstance(item, Frame) else Frame(i, i / fps, item) for i, item in enumerate(frames))
+        realtime = getattr(frames, "realtime", False) if realtime is None else realtime
+        return self.continue_stream(self.open_stream(settings, fps, frames_before), frames_in, realtime)
+
+    def continue_stream(self, step: StreamStep, frames: Iterable[Frame], realtime: bool = False) -> Iterator[FrameResult]:
+        """:meth:`stream` through a ``step`` from :meth:`open_stream`, whose state (its tracker) the caller
+        may read once the results are taken."""
+        engine = StreamEngine(step, self.new_detector, max(1, self.threads or 1), ahead=0 if realtime else None)
         return engine.run(frames)

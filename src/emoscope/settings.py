@@ -29,9 +29,10 @@ class StreamSettings:
     detect_every: int = 3           # run the detector on every N-th frame; follow the tracks in between
     detect_face_px: int | None = None   # detect on a copy shrunk to keep the smallest known face this big; None: full size
     full_detect_every: int = 30     # a full-size detection once in every this many frames (faces smaller than the known)
-    max_missed: int = 30            # frames a track survives unseen and may still be matched by position
+    # the two memories below count detection frames (every detect_every-th processed frame, and each scene cut)
+    max_missed: int = 30            # a track survives this many unseen and may still be matched by position
     iou_threshold: float = 0.25     # least overlap of a box with a track's predicted box to continue it
-    reid_frames: int = 3600         # processed frames a lost face can still be recognised by its look
+    reid_frames: int = 3600         # a lost face can still be recognised by its look (3600: 6 min at 30 fps)
     # Looks: chosen on benchmarks/tracking.py's generated videos (BENCHMARKS.md, "Tracking").
     same_look: float = 0.65         # appearance similarity (0..1) needed to continue a track by position
     same_moment: float = 0.8        # similarity to a track's look of a moment ago below which a face is in doubt;

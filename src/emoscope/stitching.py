@@ -16,11 +16,15 @@ The rows are plain, so that any stream output can be stitched; from a ``FrameRes
 ``look``: the face's appearance descriptor (:func:`emoscope.appearance.face_looks`), where the caller
 kept it; a ``Face`` does not carry it, and IoU alone joins the tracks without it.
 
-Limit: a face lost for longer than the overlap and then recognised by its look keeps its ID in a
-sequential run (``StreamSettings.reid_frames``) but gets a new one here.
+A face lost for longer than the overlap comes back in a later segment as a new track. A sequential
+tracker would give it its old ID where its look at its first detection is like a lost track's
+(``StreamSettings.same_person``, within ``reid_frames``): so does the stitcher, given what each
+segment's tracker remembers at its end (:class:`~emoscope.tracking.Remembered`) and the look on each
+track's first row. Segments that hand on nothing give such a face a new ID.
 """
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -31,7 +35,7 @@ import numpy as np
 from .appearance import similarity
 from .segments import Segment
 from .settings import StreamSettings
-from .tracking import greedy_pairs, iou_matrix
+from .tracking import Remembered, best_similarity, greedy_pairs, iou_matrix, keep_snapshots
 
 MIN_SHARED_FRAMES = 3   # frames on which two tracks must agree to be one face
 MIN_IOU = 0.5           # least box overlap on a frame for two tracks to agree there
@@ -86,34 +90,99 @@ def remap(rows: Iterable[FaceRow], ids: dict[int, int]) -> list[FaceRow]:
     return [replace(row, track_id=ids[row.track_id]) for row in rows]
 
 
+@dataclass
+class _Lost:
+    """A global track that a later segment's face may turn out to be: what its segments' trackers remember."""
+
+    last_seen: float
+    remembered: Remembered
+
+
 class Stitcher:
     """Global track IDs for segments given one after the other, in the plan's order.
 
-    It keeps the stitched rows only as far back as the warm-up of the segment to come needs."""
+    It keeps the stitched rows only as far back as the warm-up of the segment to come needs, and what the
+    segments' trackers remember of each track for ``reid_seconds`` after it was last seen (a sequential
+    tracker's ``reid_frames``, in seconds of the video)."""
 
     def __init__(self, min_shared_frames: int = MIN_SHARED_FRAMES, min_iou: float = MIN_IOU,
-                 same_look: float = StreamSettings.same_look):
+                 same_look: float = StreamSettings.same_look, same_person: float = StreamSettings.same_person,
+                 reid_seconds: float = math.inf):
         self._matching = {"min_shared_frames": min_shared_frames, "min_iou": min_iou, "same_look": same_look}
+        self._same_person, self._reid_seconds = same_person, reid_seconds
         self._recent: list[FaceRow] = []
+        self._lost: dict[int, _Lost] = {}   # by global ID
         self._next_id = _FIRST_ID
         self._next_segment = 0
 
-    def add(self, segment: Segment, rows: Sequence[FaceRow]) -> dict[int, int]:
+    def add(self, segment: Segment, rows: Sequence[FaceRow], remembered: Iterable[Remembered] = ()) -> dict[int, int]:
         """Global ID of each local track of ``segment`` that has frames of its own or continues an
-        earlier track; ``rows``: the segment's results, warm-up frames included."""
+        earlier track; ``rows``: the segment's results, warm-up frames included; ``remembered``: what its
+        tracker remembers at its end (local IDs)."""
         if segment.index != self._next_segment:
             raise ValueError(f"segments are stitched in order: segment {self._next_segment} comes next, "
                              f"not {segment.index}")
         self._next_segment += 1
+        self._lost = {global_id: lost for global_id, lost in self._lost.items()
+                      if lost.last_seen + self._reid_seconds >= segment.warmup_start}
         overlap = [row for row in self._recent if segment.warms_up_on(row.time)]
         ids = match_tracks(overlap, [row for row in rows if segment.warms_up_on(row.time)], **self._matching)
         own = own_rows(segment, rows)
+        seen = _last_seen(rows)
+        newcomers = _first_rows(rows, {row.track_id for row in own} - ids.keys())
+        ids.update(self._recognised(newcomers, ids, seen))
         for row in own:
             if row.track_id not in ids:
                 ids[row.track_id] = self._next_id
                 self._next_id += 1
+        self._remember(ids, seen, remembered)
         self._recent = [row for row in self._recent if row.time >= segment.warmup_start] + remap(own, ids)
         return ids
+
+    def _recognised(self, newcomers: list[FaceRow], ids: dict[int, int], seen: dict[int, float]) -> dict[int, int]:
+        """Local ID -> global ID of the ``newcomers`` (each new track's first row, in time order) whose
+        first look is a lost track's, as a sequential tracker matches a new face to the tracks it remembers:
+        all new faces of a frame at once, most alike first. A global track is lost from the last time this
+        segment or an earlier one saw it (``seen``: each local track's last time; ``ids``: those joined so far)."""
+        last_seen = {global_id: lost.last_seen for global_id, lost in self._lost.items()}
+        for local_id, global_id in ids.items():
+            last_seen[global_id] = max(last_seen.get(global_id, -math.inf), seen[local_id])
+        recognised = {}
+        references = {global_id: lost.remembered.references() for global_id, lost in self._lost.items()}
+        for time, faces in _by_time(row for row in newcomers if row.look is not None).items():
+            candidates = [global_id for global_id in references
+                          if last_seen[global_id] < time <= last_seen[global_id] + self._reid_seconds]
+            alike = best_similarity([references[global_id] for global_id in candidates],
+                                    np.array([row.look for row in faces]))
+            for candidate, face in greedy_pairs(alike, self._same_person):
+                global_id, local_id = candidates[candidate], faces[face].track_id
+                recognised[local_id] = global_id
+                last_seen[global_id] = seen[local_id]
+        return recognised
+
+    def _remember(self, ids: dict[int, int], seen: dict[int, float], remembered: Iterable[Remembered]) -> None:
+        """Keep what the segment's tracker remembers of each global track it saw (of the local track seen last,
+        where several are one), merged with the earlier segments': their snapshots first (a tracker picked up
+        mid-stream takes a later first look of a slot), and their recent look where this segment saw the face
+        no later. Forget what its tracker forgot."""
+        latest: dict[int, int] = {}
+        for local_id, global_id in ids.items():
+            if global_id not in latest or seen[local_id] > seen[latest[global_id]]:
+                latest[global_id] = local_id
+        kept = {track.track_id: track for track in remembered}
+        for global_id, local_id in latest.items():
+            earlier = self._lost.pop(global_id, None)
+            if local_id not in kept:
+                continue
+            now = kept[local_id]
+            if earlier is None:
+                self._lost[global_id] = _Lost(seen[local_id], Remembered(global_id, now.look, now.snapshots))
+                continue
+            later = seen[local_id] > earlier.last_seen
+            self._lost[global_id] = _Lost(
+                max(seen[local_id], earlier.last_seen),
+                Remembered(global_id, now.look if later else earlier.remembered.look,
+                           keep_snapshots({**now.snapshots, **earlier.remembered.snapshots})))
 
 
 def merge(segments: Sequence[Segment], rows_per_segment: Iterable[Sequence[FaceRow]]) -> Iterator[FaceRow]:
@@ -123,6 +192,23 @@ def merge(segments: Sequence[Segment], rows_per_segment: Iterable[Sequence[FaceR
     for segment, rows in zip(segments, rows_per_segment, strict=True):
         ids = stitcher.add(segment, rows)
         yield from remap(own_rows(segment, rows), ids)
+
+
+def _last_seen(rows: Iterable[FaceRow]) -> dict[int, float]:
+    """Each track's last time in ``rows``."""
+    last: dict[int, float] = {}
+    for row in rows:
+        last[row.track_id] = max(last.get(row.track_id, -math.inf), row.time)
+    return last
+
+
+def _first_rows(rows: Iterable[FaceRow], tracks: set[int]) -> list[FaceRow]:
+    """The first row of each of ``tracks``, in time order."""
+    first = {}
+    for row in sorted(rows, key=lambda row: row.time):
+        if row.track_id in tracks:
+            first.setdefault(row.track_id, row)
+    return sorted(first.values(), key=lambda row: row.time)
 
 
 def _by_time(rows: Iterable[FaceRow]) -> dict[float, list[FaceRow]]:

@@ -47,8 +47,11 @@ class _Track:
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))
     missed: int = 0
     cut_away: bool = False   # a scene cut came since it was last seen: only its look can bring it back
-    snapshot_slot: int = -1  # the stretch of frames of its last snapshot
-    snapshots: list[np.ndarray] = field(default_factory=list)
+    snapshots: dict[int, np.ndarray] = field(default_factory=dict)   # slot (a stretch of frames) -> look
+
+    def references(self) -> np.ndarray:
+        """The looks it is recognised by: its recent look and its snapshots."""
+        return np.array([self.look, *self.snapshots.values()])
 
     def predicted(self) -> np.ndarray:
         return self.box + self.velocity * (self.missed + 1)
@@ -63,15 +66,49 @@ class _Track:
         if look is not None:
             self.look = look if self.look is None else _LOOK_MEMORY * self.look + (1 - _LOOK_MEMORY) * look
             self.last_look = look
-            if snapshot_slot != self.snapshot_slot:
-                self.snapshots = [*self.snapshots[-(_SNAPSHOTS - 1):], look]
-                self.snapshot_slot = snapshot_slot
+            if snapshot_slot not in self.snapshots:
+                self.snapshots = keep_snapshots({**self.snapshots, snapshot_slot: look})
+
+
+def keep_snapshots(snapshots: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+    """The snapshots a track keeps of these: those of the latest ``_SNAPSHOTS`` slots."""
+    return {slot: snapshots[slot] for slot in sorted(snapshots)[-_SNAPSHOTS:]}
+
+
+@dataclass(frozen=True, eq=False)
+class Remembered:
+    """What a tracker keeps of a track to recognise its face by its look, seen or not: its moving-average
+    look and its snapshots by slot. A long video's segments hand it on, so that a face lost in one
+    segment and back in a later one gets its ID again, as in a run from the start (:mod:`emoscope.stitching`)."""
+
+    track_id: int
+    look: np.ndarray
+    snapshots: dict[int, np.ndarray]
+
+    def references(self) -> np.ndarray:
+        return np.array([self.look, *self.snapshots.values()])
+
+
+def look_memory(settings: StreamSettings) -> int:
+    """Detection frames a tracker with looks keeps a lost track: it is still recognised on the next one after."""
+    return max(settings.max_missed, settings.reid_frames)
+
+
+def look_memory_seconds(settings: StreamSettings, processed_fps: float) -> float:
+    """:func:`look_memory` in seconds of a stream processed at ``processed_fps``, the detector running on every
+    ``detect_every``-th frame (scene cuts add detection frames, so a tracker may forget sooner)."""
+    return (look_memory(settings) + 1) * settings.detect_every / processed_fps
 
 
 def likeness(tracks: list[_Track], looks: np.ndarray) -> np.ndarray:
     """(T, M): how alike each of ``looks`` is to each track at its most similar, its recent look or a
     snapshot; one similarity call for all tracks (a stream makes this call on every detection frame)."""
-    references = [np.array([track.look, *track.snapshots]) for track in tracks]
+    return best_similarity([track.references() for track in tracks], looks)
+
+
+def best_similarity(references: list[np.ndarray], looks: np.ndarray) -> np.ndarray:
+    """(R, M): the similarity of each of ``looks`` to each entry of ``references`` (each (n, D) looks of one
+    face) at its most similar; one similarity call for all."""
     if not references:
         return np.zeros((0, len(looks)), np.float32)
     table = similarity(np.concatenate(references), looks)
@@ -116,6 +153,10 @@ class Tracker:
     def live_ids(self) -> list[int]:
         """IDs of the tracks that can still continue by position (seen recently, no cut since)."""
         return [t.track_id for t in self._tracks if self._followable(t)]
+
+    def remembered(self) -> list[Remembered]:
+        """The tracks it can still recognise by their looks (see :class:`Remembered`)."""
+        return [Remembered(t.track_id, t.look, dict(t.snapshots)) for t in self._tracks if t.look is not None]
 
     def _followable(self, track: _Track) -> bool:
         return not track.cut_away and track.missed <= self.settings.max_missed
@@ -164,7 +205,7 @@ class Tracker:
             if t not in taken:
                 track.missed += 1
                 track.in_doubt = False   # "twice in a row" means on consecutive detections of the face
-        memory = self.settings.max_missed if looks is None else max(self.settings.max_missed, self.settings.reid_frames)
+        memory = self.settings.max_missed if looks is None else look_memory(self.settings)
         self._tracks = [t for t in self._tracks if t.missed <= memory]
         for b in np.flatnonzero(ids == 0):
             track = _Track(self._next_id, boxes[b])

@@ -22,6 +22,7 @@ from ..sinks import FileSink, Sink, StreamInfo
 from ..stitching import Stitcher
 from ..streaming import feed_sinks
 from ..summary import StreamSummary
+from ..tracking import look_memory_seconds
 from ..types import FrameResult
 from .segment_rows import SegmentRows
 from .segment_tasks import (Fingerprint, SegmentFailure, VideoPlan, analyze_segment, plan_video, render_segment,
@@ -30,10 +31,13 @@ from .segment_tasks import (Fingerprint, SegmentFailure, VideoPlan, analyze_segm
 
 class SegmentedVideo:
     """One long video's segments on their way. ``key``: what else the rows depend on (the analyzer's
-    options, ``every``, the segment length): stored rows are used again only under the same key and plan."""
+    options, ``every``, the segment length): stored rows are used again only under the same key and plan.
+    ``settings``: those its segments are analysed with."""
 
-    def __init__(self, raw: str, plan: VideoPlan, folder: Path, key: dict, sha256: str | None = None):
+    def __init__(self, raw: str, plan: VideoPlan, folder: Path, key: dict, sha256: str | None = None,
+                 settings: StreamSettings = StreamSettings()):
         self.raw, self.plan, self.folder, self.key, self.sha256 = raw, plan, Path(folder), key, sha256
+        self.settings = settings
         self.done: dict[int, Path] = {}
         self.failed: dict[int, str] = {}
 
@@ -91,16 +95,19 @@ class SegmentedVideo:
                 raise ValueError(f"segment {n} is not in yet, and nothing was given to wait for it")
             arrive()
 
-    def results(self, arrive: Callable[[], None] | None = None) -> Iterator[FrameResult]:
+    def results(self, every: int, arrive: Callable[[], None] | None = None) -> Iterator[FrameResult]:
         """Every stored segment's own frames in order, with the track IDs of one run; a failed segment's
-        frames are left out (the next one's tracks then start new IDs). ``arrive``: see :meth:`write`."""
-        stitcher = Stitcher()
+        frames are left out (after it, faces keep their IDs only where their looks are recognised).
+        ``arrive``: see :meth:`write`."""
+        stitcher = Stitcher(same_look=self.settings.same_look, same_person=self.settings.same_person,
+                            reid_seconds=look_memory_seconds(self.settings, self.plan.fps / every))
         for n, segment in enumerate(self.plan.segments):
             self._wait_for(n, arrive)
-            rows = SegmentRows.load(self.done[n]) if n in self.done else None
-            ids = stitcher.add(segment, rows.face_rows() if rows is not None else [])
-            if rows is not None:
-                yield from rows.results(segment, ids)
+            if n not in self.done:
+                stitcher.add(segment, [])
+                continue
+            rows = SegmentRows.load(self.done[n])
+            yield from rows.results(segment, stitcher.add(segment, rows.face_rows(), rows.remembered()))
 
     def write(self, sinks: Iterable[Sink], every: int, title: str | None = None,
               arrive: Callable[[], None] | None = None) -> StreamSummary:
@@ -118,7 +125,7 @@ class SegmentedVideo:
         labels = tuple(SegmentRows.load(self.done[n]).labels.tolist())
         stream = StreamInfo(labels, self.plan.fps / every, -(-self.plan.frames // every),
                             Path(self.raw).name if title is None else title, audio_from=Path(self.raw))
-        return feed_sinks(self.results(arrive), stream, sinks)
+        return feed_sinks(self.results(every, arrive), stream, sinks)
 
     def remove_rows(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -218,7 +225,7 @@ def analyze_on_cluster(path: str | Path, sinks: Iterable[Sink], client, options:
     plan = plan_video(raw, segment_seconds, BatchSettings.overlap_seconds)
     options = tuple(sorted(options.items()))
     with tempfile.TemporaryDirectory(prefix="emoscope-segments-") as folder:
-        video = SegmentedVideo(raw, plan, Path(folder), key={})
+        video = SegmentedVideo(raw, plan, Path(folder), key={}, settings=settings)
         for sink in sinks:
             if isinstance(sink, SegmentedRecord):
                 sink.attach(client, video, every, retries)

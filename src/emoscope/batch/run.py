@@ -19,6 +19,7 @@ from .inputs import expand_inputs, is_video, output_key
 from .long_video import SegmentedVideo
 from .manifest import MANIFEST, is_finished, prepare_output, save_faces, write_json
 from .report import BatchReport, write_aggregate
+from .segment_rows import SegmentRows
 from .segment_tasks import VideoPlan, analyze_segment, segment_outcome, start_video
 from .tasks import analyze_images, video_sinks
 
@@ -117,7 +118,8 @@ class _Run:
         self.handlers: dict = {}
         # what stored segment rows depend on besides the file (JSON's own form, to compare with the manifest's)
         self.key = json.loads(json.dumps({"options": options, "every": every, "segment_seconds": segment_seconds,
-                                          "overlap_seconds": _SETTINGS.overlap_seconds}))
+                                          "overlap_seconds": _SETTINGS.overlap_seconds,
+                                          "rows_format": SegmentRows.FORMAT}))
 
     def submit(self, handler: Callable, function: Callable, *args) -> None:
         future = self.client.submit(function, *args, retries=self.retries, pure=False)

@@ -1,8 +1,10 @@
 """What a worker sends back for one segment of a long video: every processed frame's faces as plain
 arrays (time, frame index, track ID, box, score, probabilities), never the frames themselves; the
-looks of the faces on the frames where stitching compares the segment with its neighbours, and each
-person's largest face as a thumbnail for the class view. Stored as one ``.npz`` per segment in the
-job's folder, and turned back into the ``FrameResult`` objects that a sequential run gives its sinks.
+looks of the faces on the frames where stitching compares the segment with its neighbours and on each
+track's first frame, what its tracker remembers at its end (to recognise a face that comes back in a
+later segment), and each person's largest face as a thumbnail for the class view. Stored as one
+``.npz`` per segment in the job's folder, and turned back into the ``FrameResult`` objects that a
+sequential run gives its sinks.
 
 Every number is kept as the float32 it was computed in (times as float64), so the results equal a
 sequential run's to the last bit, as far as the stream's state agrees (:mod:`emoscope.segments`).
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, ClassVar, Iterable, Iterator
 
 import numpy as np
 
@@ -19,11 +21,17 @@ from ..appearance import face_looks
 from ..class_report import thumbnail, thumbnail_area
 from ..segments import Segment
 from ..stitching import FaceRow
+from ..tracking import Remembered
 from ..types import Detections, FrameResult, faces_from_arrays
+
+
+_RECENT_LOOK = -1   # the slot under which a remembered track's recent look is stored, beside its snapshots' slots
 
 
 @dataclass
 class SegmentRows:
+    FORMAT: ClassVar[int] = 2   # one more whenever the fields change: rows stored by an earlier version are redone
+
     labels: np.ndarray             # (K,) str
     frame_index: np.ndarray        # (F,) the frame's index in the file
     frame_time: np.ndarray         # (F,) float64 seconds, as decoded
@@ -39,20 +47,28 @@ class SegmentRows:
     looks: np.ndarray              # (M, D) ... and their looks
     thumbnail_face: np.ndarray     # (T,) each person's largest face on the segment's own frames ...
     thumbnails: np.ndarray         # (T, px, px, 3) ... as a thumbnail
+    remembered_track: np.ndarray   # (R,) what the tracker remembers at the end: the track ...
+    remembered_slot: np.ndarray    # (R,) ... the slot of a snapshot (_RECENT_LOOK: the recent look) ...
+    remembered_looks: np.ndarray   # (R, D) ... and the look
 
     @classmethod
-    def collect(cls, results: Iterable[FrameResult], segment: Segment, look_from: float, labels) -> "SegmentRows":
+    def collect(cls, results: Iterable[FrameResult], segment: Segment, look_from: float, labels,
+                remembered: Callable[[], Iterable[Remembered]] | None = None) -> "SegmentRows":
         """The rows of a segment's results (warm-up frames included). Looks are taken on the warm-up
-        frames and on the own frames from ``look_from`` on (the next segment's warm-up)."""
-        frames, faces, looks, best = [], [], [], {}
+        frames, on the own frames from ``look_from`` on (the next segment's warm-up) and on each track's
+        first face. ``remembered``: called once the results are read, what the tracker remembers then."""
+        frames, faces, looks, best, tracks = [], [], [], {}, set()
         for result in results:
             time = result.timestamp
             frames.append((result.index, time, result.width, result.height))
             if not result.faces:
                 continue
-            if segment.warms_up_on(time) or time >= look_from:
-                boxes = np.array([face.box for face in result.faces], np.float32)
-                looks += zip(range(len(faces), len(faces) + len(boxes)), face_looks(result.image, boxes))
+            everyone = segment.warms_up_on(time) or time >= look_from
+            described = [n for n, face in enumerate(result.faces) if everyone or face.track_id not in tracks]
+            if described:
+                boxes = np.array([result.faces[n].box for n in described], np.float32)
+                looks += zip((len(faces) + n for n in described), face_looks(result.image, boxes))
+            tracks.update(face.track_id for face in result.faces)
             for face in result.faces:
                 area = thumbnail_area(face.box)
                 if segment.owns(time) and area > best.get(face.track_id, (0.0,))[0]:
@@ -77,7 +93,8 @@ class SegmentRows:
             look_face=np.array([n for n, _ in looks], np.int64),
             looks=np.array([look for _, look in looks], np.float32) if looks else np.zeros((0, 0), np.float32),
             thumbnail_face=np.array([n for n, _ in thumbs], np.int64),
-            thumbnails=np.array([crop for _, crop in thumbs], np.uint8))
+            thumbnails=np.array([crop for _, crop in thumbs], np.uint8),
+            **_remembered_arrays(remembered() if remembered is not None else []))
 
     def save(self, path: Path) -> None:
         """Written whole or not at all: a kill leaves no half file."""
@@ -97,6 +114,14 @@ class SegmentRows:
         times = self.frame_time[self.face_frame].tolist()
         return [FaceRow(times[n], int(self.track_id[n]), tuple(self.box[n].tolist()), look=looks.get(n))
                 for n in range(len(self.track_id))]
+
+    def remembered(self) -> list[Remembered]:
+        """What the segment's tracker remembered at its end, by its own track IDs."""
+        kept: dict[int, dict[int, np.ndarray]] = {}
+        for track, slot, look in zip(self.remembered_track.tolist(), self.remembered_slot.tolist(),
+                                     self.remembered_looks):
+            kept.setdefault(track, {})[slot] = look
+        return [Remembered(track, looks.pop(_RECENT_LOOK), looks) for track, looks in kept.items()]
 
     def results(self, segment: Segment, ids: dict[int, int]) -> Iterator[FrameResult]:
         """The segment's own frames as a sequential run gives them, with track IDs mapped by ``ids``
@@ -121,3 +146,12 @@ class SegmentRows:
 
 def _by_label(probabilities: list[dict[str, float]], labels) -> np.ndarray:
     return np.array([[p[k] for k in labels] for p in probabilities], np.float32).reshape(-1, len(labels))
+
+
+def _remembered_arrays(remembered: list[Remembered]) -> dict[str, np.ndarray]:
+    entries = [(track.track_id, slot, look) for track in remembered
+               for slot, look in ((_RECENT_LOOK, track.look), *track.snapshots.items())]
+    return {"remembered_track": np.array([e[0] for e in entries], np.int64),
+            "remembered_slot": np.array([e[1] for e in entries], np.int64),
+            "remembered_looks": np.array([e[2] for e in entries], np.float32) if entries
+            else np.zeros((0, 0), np.float32)}

@@ -148,10 +148,11 @@ def analyze_segment(raw: str, plan: VideoPlan, n: int, options: tuple, every: in
         with VideoFileSource(path, every, segment.warmup_start, segment.end, plan.frames_before[n],
                              own_start=segment.start, seek_from=segment.seek_from) as source:
             processed_before = -(-plan.frames_before[n] // every)   # every ``every``-th frame from the first
+            step = analyzer.open_stream(settings, plan.fps / every, processed_before)
             # One frame at a time (no frames overlapping on threads): a Dask worker is given one core per task,
             # and a pipelined stream would take about one and a half, oversubscribing the machine.
-            results = analyzer.stream(source, plan.fps / every, settings, realtime=True, frames_before=processed_before)
-            rows = SegmentRows.collect(results, segment, look_from, analyzer.labels)
+            results = analyzer.continue_stream(step, source, realtime=True)
+            rows = SegmentRows.collect(results, segment, look_from, analyzer.labels, step.tracker.remembered)
     except InputError as error:
         return SegmentFailure(str(error))
     return _changed(path, plan) or (SegmentFailure(source.stopped_at) if source.stopped_at else rows)
