@@ -10,7 +10,7 @@ from emoscope.appearance import face_looks, similarity
 from emoscope.segments import Segment, plan_segments
 from emoscope.settings import StreamSettings
 from emoscope.stitching import FaceRow, Stitcher, match_tracks, merge, own_rows, remap
-from emoscope.tracking import Remembered, Tracker, keep_snapshots, look_memory_seconds
+from emoscope.tracking import Remembered, Tracker, keep_snapshots, look_memory, memory_seconds
 
 from conftest import patch_look
 
@@ -95,10 +95,20 @@ def test_looks_tell_apart_two_faces_on_the_same_box():
 
 
 def test_tracks_sharing_too_few_frames_do_not_match():
-    earlier = [FaceRow(t, 7, (0, 0, 40, 40)) for t in TIMES[:2]]
-    later = [FaceRow(t, 1, (0, 0, 40, 40)) for t in TIMES[:5]]
+    earlier = [FaceRow(t, 7, (0, 0, 40, 40)) for t in TIMES[:5]]
+    later = [FaceRow(t, 1, (0, 0, 40, 40)) for t in TIMES[3:8]]     # 2 frames of the 5 each has
     assert match_tracks(earlier, later) == {}
     assert match_tracks(earlier, later, min_shared_frames=2) == {1: 7}
+
+
+def test_a_track_with_fewer_frames_than_needed_matches_on_all_of_its_frames():
+    """A face the earlier segment saw only on the last two frames of the overlap (it flickers) is the later
+    segment's track there: without the match its frames after the boundary would take a new ID."""
+    earlier = [FaceRow(t, 7, (0, 0, 40, 40)) for t in TIMES[3:5]]
+    later = [FaceRow(t, 1, (0, 0, 40, 40)) for t in TIMES[:5]]
+    assert match_tracks(earlier, later) == {1: 7}
+    moved = [FaceRow(TIMES[3], 7, (0, 0, 40, 40)), FaceRow(TIMES[4], 7, (100, 0, 40, 40))]
+    assert match_tracks(moved, later) == {}
 
 
 def test_segments_must_come_in_order():
@@ -203,7 +213,7 @@ def test_a_face_that_leaves_in_the_warm_up_and_comes_back_later_is_recognised():
 @pytest.mark.parametrize("away", [10, 11, 12])    # detection frames between two sightings
 def test_the_stitcher_s_window_is_the_tracker_s_memory(away):
     """A tracker with reid_frames 10 still knows a face again 11 detection frames after it last saw it, not 12;
-    look_memory_seconds says the same in seconds."""
+    memory_seconds says the same in seconds."""
     settings = StreamSettings(reid_frames=10, max_missed=5)
     tracker, box, look = Tracker(settings), np.array([[0, 0, 40, 40]], np.float32), patch_look(1)[None]
     first = tracker.update(box, look)
@@ -212,4 +222,42 @@ def test_the_stitcher_s_window_is_the_tracker_s_memory(away):
     recognised = tracker.update(box + 100, look)[0] == first[0]
     fps = 30.0
     gap = away * settings.detect_every / fps
-    assert recognised == (away <= 11) == (gap <= look_memory_seconds(settings, fps))
+    assert recognised == (away <= 11) == (gap <= memory_seconds(look_memory(settings), settings, fps))
+
+
+def test_a_face_the_later_segment_split_in_two_joins_the_earlier_track_twice():
+    """The later segment's tracker, knowing less of a face, lost it for a moment in the overlap and made two
+    tracks of it; both are the earlier track. Two later tracks on one frame cannot both be one face."""
+    earlier = [FaceRow(t, 7, (0, 0, 40, 40)) for t in TIMES[:10]]
+    split = [FaceRow(t, 1, (0, 0, 40, 40)) for t in TIMES[:5]] + [FaceRow(t, 2, (0, 0, 40, 40)) for t in TIMES[6:10]]
+    assert match_tracks(earlier, split) == {1: 7, 2: 7}
+    together = [FaceRow(t, 1, (0, 0, 40, 40)) for t in TIMES[:6]] + [FaceRow(t, 2, (2, 0, 40, 40)) for t in TIMES[5:10]]
+    assert len(match_tracks(earlier, together)) == 1
+
+
+def _look_alike(look, low, high):
+    """A look whose similarity to ``look`` is in [low, high): the same face seen a little differently."""
+    for scale in np.linspace(0.005, 0.2, 200):
+        other = look.copy()
+        other[:256] += np.random.default_rng(0).normal(0, scale, 256).astype(np.float32)
+        if low <= similarity(look[None], other[None])[0, 0] < high:
+            return other
+    raise AssertionError("no such look")
+
+
+@pytest.mark.parametrize("x, look, same", [(10, "close", True), (200, "close", False), (10, "another", False),
+                                           (10, "other", False)])
+def test_a_face_back_soon_in_its_place_is_followed_on_a_looser_look(x, look, same):
+    """A leaves at 1.0 s, before the next segment's warm-up, and a face is back at 2.2 s. A tracker still
+    following A (within max_missed) takes it by position where it overlaps A's last box and looks like A
+    (same_look, and like A a moment ago: same_moment), though not enough to recognise A anywhere
+    (same_person). Elsewhere, or someone else in A's place (unlike A a moment ago), it is someone new."""
+    a = patch_look(1)
+    faces = {"close": _look_alike(a, StreamSettings.same_moment, StreamSettings.same_person),
+             "another": _look_alike(a, StreamSettings.same_look, StreamSettings.same_moment), "other": patch_look(2)}
+    people = [Person("A", leaves=1.0, look=a), Person("back", x=x, appears=2.2, look=faces[look])]
+    stitcher = Stitcher(follow_seconds=1.5)
+    result = stitched_with_memory(people, [{"A": 1}, {"back": 1}, {"back": 1}], stitcher)
+    assert ids_of(result, ("A", "back")) == ({"A": {1}, "back": {1}} if same else {"A": {1}, "back": {2}})
+    later = stitched_with_memory(people, [{"A": 1}, {"back": 1}, {"back": 1}], Stitcher(follow_seconds=1.0))
+    assert ids_of(later, ("A", "back")) == {"A": {1}, "back": {2}}      # 1.2 s: no longer followed

@@ -4,10 +4,11 @@ video reads as one run.
 Each segment's tracker numbers its faces from 1. Its warm-up frames are frames that an earlier
 segment owns: a track of the later segment that follows the same face there as an earlier track
 (boxes with IoU >= ``min_iou`` on at least ``min_shared_frames`` frames both saw, and alike looks where
-the rows carry them) takes that track's global ID, pairs chosen strongest evidence first. Every
-other track with frames of its own gets a new ID above all IDs given so far, in the order the faces
-first appear, as a sequential tracker numbers them. A track seen only in warm-up frames and
-matched to none gets no ID: its frames are the earlier segment's.
+the rows carry them) takes that track's global ID (:func:`match_tracks`). A new track of the later
+segment may be a face an earlier segment lost: it takes that face's ID as a sequential tracker would
+give it (:meth:`Stitcher.for_stream`). Every other track with frames of its own gets a new ID above all
+IDs given so far, in the order the faces first appear, as a sequential tracker numbers them. A track
+seen only in warm-up frames and matched to none gets no ID: its frames are the earlier segment's.
 
 The rows are plain, so that any stream output can be stitched; from a ``FrameResult``, one row per face::
 
@@ -17,15 +18,18 @@ The rows are plain, so that any stream output can be stitched; from a ``FrameRes
 kept it; a ``Face`` does not carry it, and IoU alone joins the tracks without it.
 
 A face lost for longer than the overlap comes back in a later segment as a new track. A sequential
-tracker would give it its old ID where its look at its first detection is like a lost track's
-(``StreamSettings.same_person``, within ``reid_frames``): so does the stitcher, given what each
-segment's tracker remembers at its end (:class:`~emoscope.tracking.Remembered`) and the look on each
-track's first row. Segments that hand on nothing give such a face a new ID.
+tracker would give it its old ID by position (its box where the face was, looks alike, within
+``max_missed`` detection frames) or by its look alone (``same_person``, within ``reid_frames``): so
+does the stitcher, from what each segment's tracker remembers at its end
+(:class:`~emoscope.tracking.Remembered`) and the look on each track's first row. It decides
+approximately as a tracker does: the segment's tracker has already matched the face against what it
+knew, and scene cuts (which end following by position) are not seen here. Segments that hand on nothing
+give such a face a new ID.
 """
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -35,7 +39,8 @@ import numpy as np
 from .appearance import similarity
 from .segments import Segment
 from .settings import StreamSettings
-from .tracking import Remembered, best_similarity, greedy_pairs, iou_matrix, keep_snapshots
+from .tracking import (Remembered, best_similarity, greedy_pairs, iou_matrix, keep_snapshots, look_memory,
+                       memory_seconds)
 
 MIN_SHARED_FRAMES = 3   # frames on which two tracks must agree to be one face
 MIN_IOU = 0.5           # least box overlap on a frame for two tracks to agree there
@@ -56,7 +61,12 @@ class FaceRow:
 
 def match_tracks(earlier: Sequence[FaceRow], later: Sequence[FaceRow], min_shared_frames: int = MIN_SHARED_FRAMES,
                  min_iou: float = MIN_IOU, same_look: float = StreamSettings.same_look) -> dict[int, int]:
-    """Later track ID -> earlier track ID, for the tracks that follow the same face on the frames both saw.
+    """Later track ID -> earlier track ID, for the tracks that follow the same face on the frames both saw:
+    on ``min_shared_frames`` of them, or on all the frames of a track that has fewer here (a face seen at
+    the end of the overlap only is still one face, and its frames after it must keep the ID). Pairs are
+    taken strongest evidence first; then a later track left over may join an earlier track already taken
+    where the two later tracks never share a frame (the later segment's tracker, knowing less of the
+    face, split what the earlier one followed as one).
 
     Looks are compared on a frame where every row of both sides has one (the stream step describes
     all faces of a frame it detects on, and none of the frames in between)."""
@@ -77,8 +87,22 @@ def match_tracks(earlier: Sequence[FaceRow], later: Sequence[FaceRow], min_share
         cells = np.ix_([row_of[row.track_id] for row in before], [column_of[row.track_id] for row in after])
         agreeing[cells] += agree
         evidence[cells] += np.where(agree, overlap, 0.0)
-    score = np.where(agreeing >= min_shared_frames, evidence, 0.0)
-    return {later_ids[c]: earlier_ids[r] for r, c in greedy_pairs(score, threshold=1e-6)}
+    frames = defaultdict(set)   # each later track's frames
+    for row in later:
+        frames[row.track_id].add(row.time)
+    earlier_count = Counter(row.track_id for row in earlier)
+    needed = np.minimum.outer(np.array([earlier_count[t] for t in earlier_ids], np.int64),
+                              np.array([len(frames[t]) for t in later_ids], np.int64))
+    score = np.where(agreeing >= np.minimum(needed, min_shared_frames), evidence, 0.0)
+    pairs = greedy_pairs(score, threshold=1e-6)
+    joined = defaultdict(set, {r: set(frames[later_ids[c]]) for r, c in pairs})
+    for c in sorted(set(range(len(later_ids))) - {c for _, c in pairs}, key=lambda c: -score[:, c].max(initial=0)):
+        for r in np.argsort(-score[:, c]):
+            if score[r, c] > 0 and not joined[r] & frames[later_ids[c]]:
+                pairs.append((int(r), c))
+                joined[r] |= frames[later_ids[c]]
+                break
+    return {later_ids[c]: earlier_ids[r] for r, c in pairs}
 
 
 def own_rows(segment: Segment, rows: Iterable[FaceRow]) -> list[FaceRow]:
@@ -92,9 +116,10 @@ def remap(rows: Iterable[FaceRow], ids: dict[int, int]) -> list[FaceRow]:
 
 @dataclass
 class _Lost:
-    """A global track that a later segment's face may turn out to be: what its segments' trackers remember."""
+    """A global track that a later segment's face may turn out to be: where it was last seen, and what its
+    segments' trackers remember of its looks."""
 
-    last_seen: float
+    last: FaceRow
     remembered: Remembered
 
 
@@ -102,18 +127,30 @@ class Stitcher:
     """Global track IDs for segments given one after the other, in the plan's order.
 
     It keeps the stitched rows only as far back as the warm-up of the segment to come needs, and what the
-    segments' trackers remember of each track for ``reid_seconds`` after it was last seen (a sequential
-    tracker's ``reid_frames``, in seconds of the video)."""
+    segments' trackers remember of each track, to decide as a tracker does on a face that comes back: by
+    position (box overlap ``iou_threshold``, looks ``same_look``) within ``follow_seconds`` of its last
+    sighting, by its look alone (``same_person``) within ``reid_seconds`` (:meth:`for_stream`)."""
 
     def __init__(self, min_shared_frames: int = MIN_SHARED_FRAMES, min_iou: float = MIN_IOU,
-                 same_look: float = StreamSettings.same_look, same_person: float = StreamSettings.same_person,
-                 reid_seconds: float = math.inf):
+                 same_look: float = StreamSettings.same_look, same_moment: float = StreamSettings.same_moment,
+                 same_person: float = StreamSettings.same_person, iou_threshold: float = StreamSettings.iou_threshold,
+                 follow_seconds: float = 0.0, reid_seconds: float = math.inf):
         self._matching = {"min_shared_frames": min_shared_frames, "min_iou": min_iou, "same_look": same_look}
-        self._same_person, self._reid_seconds = same_person, reid_seconds
+        self._same_look, self._same_moment, self._same_person = same_look, same_moment, same_person
+        self._iou_threshold = iou_threshold
+        self._follow_seconds, self._reid_seconds = follow_seconds, reid_seconds
         self._recent: list[FaceRow] = []
         self._lost: dict[int, _Lost] = {}   # by global ID
         self._next_id = _FIRST_ID
         self._next_segment = 0
+
+    @classmethod
+    def for_stream(cls, settings: StreamSettings, processed_fps: float) -> "Stitcher":
+        """A stitcher that decides as the tracker of segments analysed with ``settings`` at ``processed_fps``."""
+        return cls(same_look=settings.same_look, same_moment=settings.same_moment, same_person=settings.same_person,
+                   iou_threshold=settings.iou_threshold,
+                   follow_seconds=memory_seconds(settings.max_missed, settings, processed_fps),
+                   reid_seconds=memory_seconds(look_memory(settings), settings, processed_fps))
 
     def add(self, segment: Segment, rows: Sequence[FaceRow], remembered: Iterable[Remembered] = ()) -> dict[int, int]:
         """Global ID of each local track of ``segment`` that has frames of its own or continues an
@@ -124,63 +161,78 @@ class Stitcher:
                              f"not {segment.index}")
         self._next_segment += 1
         self._lost = {global_id: lost for global_id, lost in self._lost.items()
-                      if lost.last_seen + self._reid_seconds >= segment.warmup_start}
+                      if lost.last.time + self._reid_seconds >= segment.warmup_start}
         overlap = [row for row in self._recent if segment.warms_up_on(row.time)]
         ids = match_tracks(overlap, [row for row in rows if segment.warms_up_on(row.time)], **self._matching)
         own = own_rows(segment, rows)
-        seen = _last_seen(rows)
+        last = _last_rows(rows)
         newcomers = _first_rows(rows, {row.track_id for row in own} - ids.keys())
-        ids.update(self._recognised(newcomers, ids, seen))
+        ids.update(self._recognised(newcomers, ids, last))
         for row in own:
             if row.track_id not in ids:
                 ids[row.track_id] = self._next_id
                 self._next_id += 1
-        self._remember(ids, seen, remembered)
+        self._remember(ids, last, remembered)
         self._recent = [row for row in self._recent if row.time >= segment.warmup_start] + remap(own, ids)
         return ids
 
-    def _recognised(self, newcomers: list[FaceRow], ids: dict[int, int], seen: dict[int, float]) -> dict[int, int]:
-        """Local ID -> global ID of the ``newcomers`` (each new track's first row, in time order) whose
-        first look is a lost track's, as a sequential tracker matches a new face to the tracks it remembers:
-        all new faces of a frame at once, most alike first. A global track is lost from the last time this
-        segment or an earlier one saw it (``seen``: each local track's last time; ``ids``: those joined so far)."""
-        last_seen = {global_id: lost.last_seen for global_id, lost in self._lost.items()}
+    def _recognised(self, newcomers: list[FaceRow], ids: dict[int, int], last: dict[int, FaceRow]) -> dict[int, int]:
+        """Local ID -> global ID of the ``newcomers`` (each new track's first row, in time order) that a
+        tracker would give a lost track's ID: all new faces of a frame at once, first by position (best
+        overlap times likeness), then by look (most alike first). A global track is lost from the last time
+        this segment or an earlier one saw it (``last``: each local track's last row; ``ids``: those joined
+        so far); the earlier segments' looks of it are what it is recognised by."""
+        sighting = {global_id: lost.last for global_id, lost in self._lost.items()}
         for local_id, global_id in ids.items():
-            last_seen[global_id] = max(last_seen.get(global_id, -math.inf), seen[local_id])
-        recognised = {}
+            if global_id not in sighting or last[local_id].time > sighting[global_id].time:
+                sighting[global_id] = last[local_id]
         references = {global_id: lost.remembered.references() for global_id, lost in self._lost.items()}
+        recognised = {}
         for time, faces in _by_time(row for row in newcomers if row.look is not None).items():
             candidates = [global_id for global_id in references
-                          if last_seen[global_id] < time <= last_seen[global_id] + self._reid_seconds]
+                          if sighting[global_id].time < time <= sighting[global_id].time + self._reid_seconds]
             alike = best_similarity([references[global_id] for global_id in candidates],
                                     np.array([row.look for row in faces]))
-            for candidate, face in greedy_pairs(alike, self._same_person):
+            near = iou_matrix(_boxes([sighting[global_id] for global_id in candidates]), _boxes(faces))
+            following = np.array([[time <= sighting[global_id].time + self._follow_seconds]
+                                  for global_id in candidates], bool).reshape(-1, 1)
+            # as the tracker: a face unlike the track's look of a moment ago is someone else in its place
+            like_now = similarity(np.array([self._lost[global_id].remembered.look for global_id in candidates]),
+                                  np.array([row.look for row in faces])) >= self._same_moment
+            by_position = np.where(following & (near >= self._iou_threshold) & (alike >= self._same_look) & like_now,
+                                   near * alike, 0.0)
+            pairs = greedy_pairs(by_position, 1e-6)
+            taken_candidates, taken_faces = {c for c, _ in pairs}, {f for _, f in pairs}
+            by_look = alike.copy()
+            by_look[list(taken_candidates)] = 0.0
+            by_look[:, list(taken_faces)] = 0.0
+            for candidate, face in pairs + greedy_pairs(by_look, self._same_person):
                 global_id, local_id = candidates[candidate], faces[face].track_id
                 recognised[local_id] = global_id
-                last_seen[global_id] = seen[local_id]
+                sighting[global_id] = last[local_id]
         return recognised
 
-    def _remember(self, ids: dict[int, int], seen: dict[int, float], remembered: Iterable[Remembered]) -> None:
+    def _remember(self, ids: dict[int, int], last: dict[int, FaceRow], remembered: Iterable[Remembered]) -> None:
         """Keep what the segment's tracker remembers of each global track it saw (of the local track seen last,
         where several are one), merged with the earlier segments': their snapshots first (a tracker picked up
         mid-stream takes a later first look of a slot), and their recent look where this segment saw the face
         no later. Forget what its tracker forgot."""
         latest: dict[int, int] = {}
         for local_id, global_id in ids.items():
-            if global_id not in latest or seen[local_id] > seen[latest[global_id]]:
+            if global_id not in latest or last[local_id].time > last[latest[global_id]].time:
                 latest[global_id] = local_id
         kept = {track.track_id: track for track in remembered}
         for global_id, local_id in latest.items():
             earlier = self._lost.pop(global_id, None)
             if local_id not in kept:
                 continue
-            now = kept[local_id]
+            now, seen = kept[local_id], last[local_id]
             if earlier is None:
-                self._lost[global_id] = _Lost(seen[local_id], Remembered(global_id, now.look, now.snapshots))
+                self._lost[global_id] = _Lost(seen, Remembered(global_id, now.look, now.snapshots))
                 continue
-            later = seen[local_id] > earlier.last_seen
+            later = seen.time > earlier.last.time
             self._lost[global_id] = _Lost(
-                max(seen[local_id], earlier.last_seen),
+                seen if later else earlier.last,
                 Remembered(global_id, now.look if later else earlier.remembered.look,
                            keep_snapshots({**now.snapshots, **earlier.remembered.snapshots})))
 
@@ -194,11 +246,12 @@ def merge(segments: Sequence[Segment], rows_per_segment: Iterable[Sequence[FaceR
         yield from remap(own_rows(segment, rows), ids)
 
 
-def _last_seen(rows: Iterable[FaceRow]) -> dict[int, float]:
-    """Each track's last time in ``rows``."""
-    last: dict[int, float] = {}
+def _last_rows(rows: Iterable[FaceRow]) -> dict[int, FaceRow]:
+    """Each track's last row in ``rows``."""
+    last: dict[int, FaceRow] = {}
     for row in rows:
-        last[row.track_id] = max(last.get(row.track_id, -math.inf), row.time)
+        if row.track_id not in last or row.time > last[row.track_id].time:
+            last[row.track_id] = row
     return last
 
 

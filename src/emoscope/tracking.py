@@ -94,10 +94,11 @@ def look_memory(settings: StreamSettings) -> int:
     return max(settings.max_missed, settings.reid_frames)
 
 
-def look_memory_seconds(settings: StreamSettings, processed_fps: float) -> float:
-    """:func:`look_memory` in seconds of a stream processed at ``processed_fps``, the detector running on every
-    ``detect_every``-th frame (scene cuts add detection frames, so a tracker may forget sooner)."""
-    return (look_memory(settings) + 1) * settings.detect_every / processed_fps
+def memory_seconds(detection_frames: int, settings: StreamSettings, processed_fps: float) -> float:
+    """How long a track unseen for ``detection_frames`` (``max_missed``, :func:`look_memory`) is still matched,
+    in seconds of a stream processed at ``processed_fps``, the detector running on every ``detect_every``-th
+    frame (scene cuts add detection frames, so a tracker may forget sooner)."""
+    return (detection_frames + 1) * settings.detect_every / processed_fps
 
 
 def likeness(tracks: list[_Track], looks: np.ndarray) -> np.ndarray:

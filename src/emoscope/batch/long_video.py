@@ -22,7 +22,6 @@ from ..sinks import FileSink, Sink, StreamInfo
 from ..stitching import Stitcher
 from ..streaming import feed_sinks
 from ..summary import StreamSummary
-from ..tracking import look_memory_seconds
 from ..types import FrameResult
 from .segment_rows import SegmentRows
 from .segment_tasks import (Fingerprint, SegmentFailure, VideoPlan, analyze_segment, plan_video, render_segment,
@@ -99,8 +98,7 @@ class SegmentedVideo:
         """Every stored segment's own frames in order, with the track IDs of one run; a failed segment's
         frames are left out (after it, faces keep their IDs only where their looks are recognised).
         ``arrive``: see :meth:`write`."""
-        stitcher = Stitcher(same_look=self.settings.same_look, same_person=self.settings.same_person,
-                            reid_seconds=look_memory_seconds(self.settings, self.plan.fps / every))
+        stitcher = Stitcher.for_stream(self.settings, self.plan.fps / every)
         for n, segment in enumerate(self.plan.segments):
             self._wait_for(n, arrive)
             if n not in self.done:
