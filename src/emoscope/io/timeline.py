@@ -1,5 +1,5 @@
 """The timeline of a stream: one record per face per processed frame, as CSV or JSON (by suffix).
-CSV columns: time, frame, track_id and :func:`emoscope.io.writers.face_row`'s.
+CSV columns: time, frame, track_id and :func:`emoscope.io.writers.face_row`'s (with ``raw_<label>``).
 
 Records are written as they come (JSON as a streamed array), so an interrupted run keeps them.
 """
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..types import FrameResult
-from .writers import face_columns, face_row
+from .writers import face_columns, face_values
 
 
 class TimelineWriter:
@@ -28,20 +28,20 @@ class TimelineWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = open(self.path, "w", newline="", encoding="utf-8")
         if self.format == "csv":
-            fields = ["time", "frame", "track_id", *face_columns(self.labels, raw=True)]
-            self._csv = csv.DictWriter(self._file, fields)
-            self._csv.writeheader()
+            self._csv = csv.writer(self._file)
+            self._csv.writerow(["time", "frame", "track_id", *face_columns(self.labels, raw=True)])
         else:
             self._file.write("[")
         return self
 
     def add(self, result: FrameResult) -> None:
+        time = round(result.timestamp, 4)
         for face in result.faces:
-            where = {"time": round(result.timestamp, 4), "frame": result.index}
             if self._csv is not None:
-                self._csv.writerow({**where, "track_id": face.track_id, **face_row(face, self.labels)})
+                self._csv.writerow([time, result.index, face.track_id, *face_values(face, self.labels, raw=True)])
             else:
-                self._file.write(("," if self._count else "") + "\n" + json.dumps({**where, **face.to_dict()}))
+                record = {"time": time, "frame": result.index, **face.to_dict()}
+                self._file.write(("," if self._count else "") + "\n" + json.dumps(record))
             self._count += 1
 
     def __exit__(self, *exc) -> None:
