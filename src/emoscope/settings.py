@@ -49,7 +49,7 @@ class BatchSettings:
     retries: int = 2                # times a task runs again after it raised or its worker was lost
     # A video longer than one segment is cut at keyframes into segments of about this many seconds, one task
     # each. 60 s, measured (benchmarks/batch_scaling.py, BENCHMARKS.md): each segment costs a seek and the warm-up
-    # below (3% more frames at 60 s; 30-s segments took 4% longer, with the same agreement), and a 3-hour
+    # below (3% more frames at 60 s; 30-s segments took 5-13% longer and gave one extra person), and a 3-hour
     # lecture still gives 180 tasks to share.
     segment_seconds: float = 60.0
     # Frames before each segment that warm its tracker and smoother up and join its track IDs to the earlier
