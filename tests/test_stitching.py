@@ -261,3 +261,23 @@ def test_a_face_back_soon_in_its_place_is_followed_on_a_looser_look(x, look, sam
     assert ids_of(result, ("A", "back")) == ({"A": {1}, "back": {1}} if same else {"A": {1}, "back": {2}})
     later = stitched_with_memory(people, [{"A": 1}, {"back": 1}, {"back": 1}], Stitcher(follow_seconds=1.0))
     assert ids_of(later, ("A", "back")) == {"A": {1}, "back": {2}}      # 1.2 s: no longer followed
+
+
+def test_two_later_tracks_both_on_screen_after_the_overlap_never_share_an_id():
+    """Later tracks 1 and 2 take turns in the overlap but are both on screen after it: they are two faces, so
+    only one of them may continue the earlier track."""
+    earlier = [FaceRow(t, 7, (0, 0, 40, 40)) for t in TIMES[:20]]
+    later = [FaceRow(t, 1, (0, 0, 40, 40)) for t in TIMES[10:15]] + [FaceRow(t, 2, (0, 0, 40, 40)) for t in TIMES[16:20]]
+    assert match_tracks(earlier, later) == {1: 7, 2: 7}     # judged on the overlap alone
+    assert len(match_tracks(earlier, later, later_spans={1: (1.0, 5.9), 2: (1.6, 5.9)})) == 1
+
+
+def test_a_face_this_segment_followed_is_not_followed_again_by_the_stitcher():
+    """A is on screen until 2.9 s, in the second segment's own frames; at 3.0 s a face in A's place that looks
+    like A a moment ago, though not enough to be recognised anywhere, is a new track of that segment (its
+    tracker saw a cut, or the face move). The segment's tracker knew A's place, so its decision stands."""
+    a = patch_look(1)
+    people = [Person("A", leaves=2.9, look=a),
+              Person("B", appears=3.0, look=_look_alike(a, StreamSettings.same_moment, StreamSettings.same_person))]
+    result = stitched_with_memory(people, [{"A": 1}, {"A": 1, "B": 2}, {"B": 1}], Stitcher(follow_seconds=1.5))
+    assert ids_of(result, "AB") == {"A": {1}, "B": {2}}

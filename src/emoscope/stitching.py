@@ -23,13 +23,14 @@ tracker would give it its old ID by position (its box where the face was, looks 
 does the stitcher, from what each segment's tracker remembers at its end
 (:class:`~emoscope.tracking.Remembered`) and the look on each track's first row. It decides
 approximately as a tracker does: the segment's tracker has already matched the face against what it
-knew, and scene cuts (which end following by position) are not seen here. Segments that hand on nothing
-give such a face a new ID.
+knew; scene cuts (which end following by position) are not seen here; a face is compared with its last box,
+not one moved on by its velocity; and a face unlike its track's look of a moment ago starts a new ID at
+once, where a tracker keeps it one detection in doubt. Segments that hand on nothing give such a face a new ID.
 """
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -60,13 +61,15 @@ class FaceRow:
 
 
 def match_tracks(earlier: Sequence[FaceRow], later: Sequence[FaceRow], min_shared_frames: int = MIN_SHARED_FRAMES,
-                 min_iou: float = MIN_IOU, same_look: float = StreamSettings.same_look) -> dict[int, int]:
+                 min_iou: float = MIN_IOU, same_look: float = StreamSettings.same_look,
+                 later_spans: dict[int, tuple[float, float]] | None = None) -> dict[int, int]:
     """Later track ID -> earlier track ID, for the tracks that follow the same face on the frames both saw:
     on ``min_shared_frames`` of them, or on all the frames of a track that has fewer here (a face seen at
     the end of the overlap only is still one face, and its frames after it must keep the ID). Pairs are
     taken strongest evidence first; then a later track left over may join an earlier track already taken
-    where the two later tracks never share a frame (the later segment's tracker, knowing less of the
-    face, split what the earlier one followed as one).
+    where one of the two later tracks ends before the other begins (the later segment's tracker, knowing
+    less of the face, split what the earlier one followed as one). ``later_spans``: each later track's first
+    and last time in its whole segment (default: in ``later``).
 
     Looks are compared on a frame where every row of both sides has one (the stream step describes
     all faces of a frame it detects on, and none of the frames in between)."""
@@ -87,20 +90,21 @@ def match_tracks(earlier: Sequence[FaceRow], later: Sequence[FaceRow], min_share
         cells = np.ix_([row_of[row.track_id] for row in before], [column_of[row.track_id] for row in after])
         agreeing[cells] += agree
         evidence[cells] += np.where(agree, overlap, 0.0)
-    frames = defaultdict(set)   # each later track's frames
-    for row in later:
-        frames[row.track_id].add(row.time)
-    earlier_count = Counter(row.track_id for row in earlier)
-    needed = np.minimum.outer(np.array([earlier_count[t] for t in earlier_ids], np.int64),
-                              np.array([len(frames[t]) for t in later_ids], np.int64))
+    frames_of = {track_id: len({row.time for row in rows}) for rows in (earlier, later)
+                 for track_id, rows in _by_track(rows).items()}
+    needed = np.minimum.outer(np.array([frames_of[t] for t in earlier_ids], np.int64),
+                              np.array([frames_of[t] for t in later_ids], np.int64))
     score = np.where(agreeing >= np.minimum(needed, min_shared_frames), evidence, 0.0)
     pairs = greedy_pairs(score, threshold=1e-6)
-    joined = defaultdict(set, {r: set(frames[later_ids[c]]) for r, c in pairs})
+    spans = later_spans or {track_id: (min(r.time for r in rows), max(r.time for r in rows))
+                            for track_id, rows in _by_track(later).items()}
+    joined = defaultdict(list, {r: [spans[later_ids[c]]] for r, c in pairs})
     for c in sorted(set(range(len(later_ids))) - {c for _, c in pairs}, key=lambda c: -score[:, c].max(initial=0)):
+        start, end = spans[later_ids[c]]
         for r in np.argsort(-score[:, c]):
-            if score[r, c] > 0 and not joined[r] & frames[later_ids[c]]:
+            if score[r, c] > 0 and all(end < other_start or other_end < start for other_start, other_end in joined[r]):
                 pairs.append((int(r), c))
-                joined[r] |= frames[later_ids[c]]
+                joined[r].append((start, end))
                 break
     return {later_ids[c]: earlier_ids[r] for r, c in pairs}
 
@@ -128,8 +132,9 @@ class Stitcher:
 
     It keeps the stitched rows only as far back as the warm-up of the segment to come needs, and what the
     segments' trackers remember of each track, to decide as a tracker does on a face that comes back: by
-    position (box overlap ``iou_threshold``, looks ``same_look``) within ``follow_seconds`` of its last
-    sighting, by its look alone (``same_person``) within ``reid_seconds`` (:meth:`for_stream`)."""
+    position (box overlap ``iou_threshold``, looks ``same_look`` and ``same_moment``) within ``follow_seconds``
+    of its last sighting in an earlier segment (0, the default: never), by its look alone (``same_person``)
+    within ``reid_seconds`` (:meth:`for_stream`)."""
 
     def __init__(self, min_shared_frames: int = MIN_SHARED_FRAMES, min_iou: float = MIN_IOU,
                  same_look: float = StreamSettings.same_look, same_moment: float = StreamSettings.same_moment,
@@ -163,10 +168,13 @@ class Stitcher:
         self._lost = {global_id: lost for global_id, lost in self._lost.items()
                       if lost.last.time + self._reid_seconds >= segment.warmup_start}
         overlap = [row for row in self._recent if segment.warms_up_on(row.time)]
-        ids = match_tracks(overlap, [row for row in rows if segment.warms_up_on(row.time)], **self._matching)
+        first, last = _first_rows(rows), _last_rows(rows)
+        spans = {track_id: (first[track_id].time, last[track_id].time) for track_id in first}
+        ids = match_tracks(overlap, [row for row in rows if segment.warms_up_on(row.time)], **self._matching,
+                           later_spans=spans)
         own = own_rows(segment, rows)
-        last = _last_rows(rows)
-        newcomers = _first_rows(rows, {row.track_id for row in own} - ids.keys())
+        newcomers = sorted((first[track_id] for track_id in {row.track_id for row in own} - ids.keys()),
+                           key=lambda row: row.time)
         ids.update(self._recognised(newcomers, ids, last))
         for row in own:
             if row.track_id not in ids:
@@ -183,6 +191,7 @@ class Stitcher:
         this segment or an earlier one saw it (``last``: each local track's last row; ``ids``: those joined
         so far); the earlier segments' looks of it are what it is recognised by."""
         sighting = {global_id: lost.last for global_id, lost in self._lost.items()}
+        seen_here = set(ids.values())   # followed by this segment's own tracker, which knew its place
         for local_id, global_id in ids.items():
             if global_id not in sighting or last[local_id].time > sighting[global_id].time:
                 sighting[global_id] = last[local_id]
@@ -191,14 +200,14 @@ class Stitcher:
         for time, faces in _by_time(row for row in newcomers if row.look is not None).items():
             candidates = [global_id for global_id in references
                           if sighting[global_id].time < time <= sighting[global_id].time + self._reid_seconds]
-            alike = best_similarity([references[global_id] for global_id in candidates],
-                                    np.array([row.look for row in faces]))
+            looks = np.array([row.look for row in faces])
+            alike = best_similarity([references[global_id] for global_id in candidates], looks)
             near = iou_matrix(_boxes([sighting[global_id] for global_id in candidates]), _boxes(faces))
-            following = np.array([[time <= sighting[global_id].time + self._follow_seconds]
-                                  for global_id in candidates], bool).reshape(-1, 1)
-            # as the tracker: a face unlike the track's look of a moment ago is someone else in its place
+            following = np.array([global_id not in seen_here and time <= sighting[global_id].time + self._follow_seconds
+                                  for global_id in candidates], bool)[:, None]
+            # the tracker's in-doubt rule, for a whole track at once: unlike its look of a moment ago, someone else
             like_now = similarity(np.array([self._lost[global_id].remembered.look for global_id in candidates]),
-                                  np.array([row.look for row in faces])) >= self._same_moment
+                                  looks) >= self._same_moment
             by_position = np.where(following & (near >= self._iou_threshold) & (alike >= self._same_look) & like_now,
                                    near * alike, 0.0)
             pairs = greedy_pairs(by_position, 1e-6)
@@ -210,6 +219,7 @@ class Stitcher:
                 global_id, local_id = candidates[candidate], faces[face].track_id
                 recognised[local_id] = global_id
                 sighting[global_id] = last[local_id]
+                seen_here.add(global_id)
         return recognised
 
     def _remember(self, ids: dict[int, int], last: dict[int, FaceRow], remembered: Iterable[Remembered]) -> None:
@@ -255,13 +265,20 @@ def _last_rows(rows: Iterable[FaceRow]) -> dict[int, FaceRow]:
     return last
 
 
-def _first_rows(rows: Iterable[FaceRow], tracks: set[int]) -> list[FaceRow]:
-    """The first row of each of ``tracks``, in time order."""
-    first = {}
-    for row in sorted(rows, key=lambda row: row.time):
-        if row.track_id in tracks:
-            first.setdefault(row.track_id, row)
-    return sorted(first.values(), key=lambda row: row.time)
+def _first_rows(rows: Iterable[FaceRow]) -> dict[int, FaceRow]:
+    """Each track's first row in ``rows``."""
+    first: dict[int, FaceRow] = {}
+    for row in rows:
+        if row.track_id not in first or row.time < first[row.track_id].time:
+            first[row.track_id] = row
+    return first
+
+
+def _by_track(rows: Iterable[FaceRow]) -> dict[int, list[FaceRow]]:
+    tracks = defaultdict(list)
+    for row in rows:
+        tracks[row.track_id].append(row)
+    return tracks
 
 
 def _by_time(rows: Iterable[FaceRow]) -> dict[float, list[FaceRow]]:

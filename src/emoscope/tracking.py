@@ -97,8 +97,9 @@ def look_memory(settings: StreamSettings) -> int:
 def memory_seconds(detection_frames: int, settings: StreamSettings, processed_fps: float) -> float:
     """How long a track unseen for ``detection_frames`` (``max_missed``, :func:`look_memory`) is still matched,
     in seconds of a stream processed at ``processed_fps``, the detector running on every ``detect_every``-th
-    frame (scene cuts add detection frames, so a tracker may forget sooner)."""
-    return (detection_frames + 1) * settings.detect_every / processed_fps
+    frame (scene cuts add detection frames, so a tracker may forget sooner); half a frame more, so that
+    decoded times a little off still fall inside."""
+    return ((detection_frames + 1) * settings.detect_every + 0.5) / processed_fps
 
 
 def likeness(tracks: list[_Track], looks: np.ndarray) -> np.ndarray:

@@ -35,6 +35,8 @@ class TimelineWriter:
         return self
 
     def add(self, result: FrameResult) -> None:
+        if not result.faces:
+            return
         time = round(result.timestamp, 4)
         for face in result.faces:
             if self._csv is not None:
