@@ -96,8 +96,7 @@ def match_tracks(earlier: Sequence[FaceRow], later: Sequence[FaceRow], min_share
                               np.array([frames_of[t] for t in later_ids], np.int64))
     score = np.where(agreeing >= np.minimum(needed, min_shared_frames), evidence, 0.0)
     pairs = greedy_pairs(score, threshold=1e-6)
-    spans = later_spans or {track_id: (min(r.time for r in rows), max(r.time for r in rows))
-                            for track_id, rows in _by_track(later).items()}
+    spans = later_spans or {track_id: (first.time, last.time) for track_id, (first, last) in _ends(later).items()}
     joined = defaultdict(list, {r: [spans[later_ids[c]]] for r, c in pairs})
     for c in sorted(set(range(len(later_ids))) - {c for _, c in pairs}, key=lambda c: -score[:, c].max(initial=0)):
         start, end = spans[later_ids[c]]
@@ -168,12 +167,12 @@ class Stitcher:
         self._lost = {global_id: lost for global_id, lost in self._lost.items()
                       if lost.last.time + self._reid_seconds >= segment.warmup_start}
         overlap = [row for row in self._recent if segment.warms_up_on(row.time)]
-        first, last = _first_rows(rows), _last_rows(rows)
-        spans = {track_id: (first[track_id].time, last[track_id].time) for track_id in first}
+        ends = _ends(rows)
         ids = match_tracks(overlap, [row for row in rows if segment.warms_up_on(row.time)], **self._matching,
-                           later_spans=spans)
+                           later_spans={track_id: (first.time, last.time) for track_id, (first, last) in ends.items()})
         own = own_rows(segment, rows)
-        newcomers = sorted((first[track_id] for track_id in {row.track_id for row in own} - ids.keys()),
+        last = {track_id: last for track_id, (_, last) in ends.items()}
+        newcomers = sorted((ends[track_id][0] for track_id in {row.track_id for row in own} - ids.keys()),
                            key=lambda row: row.time)
         ids.update(self._recognised(newcomers, ids, last))
         for row in own:
@@ -256,22 +255,13 @@ def merge(segments: Sequence[Segment], rows_per_segment: Iterable[Sequence[FaceR
         yield from remap(own_rows(segment, rows), ids)
 
 
-def _last_rows(rows: Iterable[FaceRow]) -> dict[int, FaceRow]:
-    """Each track's last row in ``rows``."""
-    last: dict[int, FaceRow] = {}
+def _ends(rows: Iterable[FaceRow]) -> dict[int, tuple[FaceRow, FaceRow]]:
+    """Each track's first and last row in ``rows``."""
+    ends: dict[int, tuple[FaceRow, FaceRow]] = {}
     for row in rows:
-        if row.track_id not in last or row.time > last[row.track_id].time:
-            last[row.track_id] = row
-    return last
-
-
-def _first_rows(rows: Iterable[FaceRow]) -> dict[int, FaceRow]:
-    """Each track's first row in ``rows``."""
-    first: dict[int, FaceRow] = {}
-    for row in rows:
-        if row.track_id not in first or row.time < first[row.track_id].time:
-            first[row.track_id] = row
-    return first
+        first, last = ends.get(row.track_id, (row, row))
+        ends[row.track_id] = (row if row.time < first.time else first, row if row.time > last.time else last)
+    return ends
 
 
 def _by_track(rows: Iterable[FaceRow]) -> dict[int, list[FaceRow]]:
