@@ -8,16 +8,18 @@ ExpW test crops, as portrait tiles drifting on a plain background, one tile show
 640x480, 30 fps, H.264 with its encoder's keyframes), analysed sequentially with one thread and in segments on
 a local cluster of 2 workers x 1 thread (each held to a core of its own), once per ``--segment-seconds``; the
 sequential runs: as ``emoscope video`` runs, one frame at a time (as each segment's task runs), and that again with
-the process held to one core, as a worker is. Reported: the speed-up, each segment's overhead (the seek to its
-warm-up start, the warm-up frames analysed twice, the stitching and writing on the driver, done as the segments
-arrive: in all, and what is left after the last one) and how the segmented
-run agrees with the sequential one (rows of the timeline matched by frame and box, with the same ID mapping and
-emotion; people counted; extra IDs per boundary).
+the process held to one core, as a worker is; every run writes the same timeline and summary. Reported: the
+speed-up, each segment's overhead (the seek to its warm-up start, the warm-up frames analysed twice, the stitching
+and writing on the driver, done as the segments arrive: in all, and what is left after the last one) and how the
+segmented run agrees with the sequential one (rows of the timeline matched by frame and box, with the same ID mapping and
+emotion; people counted; extra IDs per boundary). Where the time goes: the segments' tasks in all (their
+seconds summed) against the one-core run, and with ``--tasks-alone`` the same tasks run one after another in one
+process held to one core, with nothing beside them: what two workers at once cost each other on the machine.
 
 Everything is written to a temporary folder (never committed). A smoke test: ``--part long-video --minutes 0.5``.
 
     python benchmarks/batch_scaling.py [--part all|inputs|long-video] [--images 200] [--videos 4]
-        [--video-seconds 4] [--minutes 10] [--segment-seconds 60 ...] [--json FILE]
+        [--video-seconds 4] [--minutes 10] [--segment-seconds 60 ...] [--tasks-alone] [--json FILE]
 """
 from __future__ import annotations
 
@@ -39,6 +41,7 @@ from _data import DATA, MODELS, require
 from _faces import portraits, write_tiled_video
 from emoscope.batch import SegmentedVideo, dask_client, run_batch
 from emoscope.batch.segment_tasks import SegmentFailure, analyze_segment, plan_video
+from emoscope.batch.tasks import worker_analyzer
 from emoscope.batch.worker_cores import TASKS, hold_threads
 from emoscope.io.video import VideoFileSource
 from emoscope.pipeline import Analyzer
@@ -147,6 +150,7 @@ def segmented_run(path: Path, folder: Path, client, segment_seconds: float) -> d
             "plan_seconds": planned - started, "tasks_seconds": tally["last_taken"] - planned,
             "stitch_write_seconds": written - tally["last_taken"],
             "driver_seconds": written - planned - tally["waited"], "task_seconds_max": max(task_seconds),
+            "task_seconds_sum": sum(task_seconds),
             "warmup_frames": tally["warmup"], "own_frames": tally["own"], "seek_seconds": seek_seconds(path, plan)}
 
 
@@ -181,9 +185,10 @@ def agreement(segmented: Path, sequential: Path) -> dict:
             "same_id": same_id / max(rows, 1), "same_id_and_emotion": same_both / max(rows, 1)}
 
 
-def one_frame_at_a_time(video: Path, pinned: bool = False) -> float | None:
-    """Seconds for the video one frame at a time, as each segment's task runs it; ``pinned``: with this process
-    and its threads held to one core, as a cluster's worker is (None where that cannot be done)."""
+def one_frame_at_a_time(video: Path, folder: Path, pinned: bool = False) -> float | None:
+    """Seconds for the video one frame at a time, as each segment's task runs it, into a timeline and a summary
+    in ``folder`` (the segmented runs' outputs); ``pinned``: with this process and its threads held to one core,
+    as a cluster's worker is (None where that cannot be done)."""
     cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
     if pinned and not (cores and os.path.isdir(TASKS)):
         return None
@@ -192,11 +197,28 @@ def one_frame_at_a_time(video: Path, pinned: bool = False) -> float | None:
     try:
         started = time.perf_counter()
         with VideoFileSource(video) as source:
-            run_stream(Analyzer(**LONG_OPTIONS), source, source.fps, realtime=True)
+            run_stream(Analyzer(**LONG_OPTIONS), source, source.fps,
+                       [TimelineFile(folder / "timeline.csv"), SummaryFile(folder / "summary.json")], realtime=True)
         return time.perf_counter() - started
     finally:
         if pinned:
             hold_threads(cores)
+
+
+def tasks_alone(video: Path, segment_seconds: float) -> float | None:
+    """Seconds for every segment's task, one after another in this process held to one core, with nothing
+    beside it (None where it cannot be held)."""
+    cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
+    if not (cores and os.path.isdir(TASKS)):
+        return None
+    plan = plan_video(video, segment_seconds, BatchSettings.overlap_seconds)
+    options = tuple(sorted(LONG_OPTIONS.items()))
+    hold_threads({min(cores)})
+    worker_analyzer(options)   # built before the clock starts, as on a worker that ran a task before
+    try:
+        return sum(timed_segment(str(video), plan, n, options, 1)[1] for n in range(len(plan.segments)))
+    finally:
+        hold_threads(cores)
 
 
 def long_video(args) -> dict:
@@ -212,8 +234,8 @@ def long_video(args) -> dict:
         summary = stream_video_file(video, Analyzer(**LONG_OPTIONS), [TimelineFile(tmp / "sequential.csv"),
                                                                       SummaryFile(tmp / "sequential.json")])
         sequential = time.perf_counter() - started
-        sequential_one_core = one_frame_at_a_time(video)
-        sequential_pinned = one_frame_at_a_time(video, pinned=True)
+        sequential_one_core = one_frame_at_a_time(video, tmp)
+        sequential_pinned = one_frame_at_a_time(video, tmp, pinned=True)
         people = json.loads((tmp / "sequential.json").read_text())["people"]
         result = {"minutes": args.minutes, "frames": summary.frames, "sequential_seconds": sequential,
                   "sequential_one_core_seconds": sequential_one_core, "sequential_pinned_seconds": sequential_pinned,
@@ -230,6 +252,8 @@ def long_video(args) -> dict:
                 if sequential_pinned is not None:
                     run["speedup_pinned"] = sequential_pinned / run["seconds"]
                 run.update(agreement(folder / "timeline.csv", tmp / "sequential.csv"))
+                if args.tasks_alone:
+                    run["tasks_alone_seconds"] = tasks_alone(video, seconds)
                 result["runs"].append(run)
     return result
 
@@ -243,15 +267,18 @@ def long_video_table(result: dict) -> str:
              f"{result['sequential_pinned_seconds'] or float('nan'):.1f} s", "",
              "| segment s | segments | seconds | speed-up | speed-up vs one frame at a time | vs one core | seek ms | "
              "warm-up frames (s at 1 thread) | "
-             "stitch + write after the last segment s | driver's stitch + write in all s | same ID | same ID + emotion | people | extra IDs per boundary |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "stitch + write after the last segment s | driver's stitch + write in all s | tasks summed s (alone) | "
+             "same ID | same ID + emotion | people | extra IDs per boundary |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for run in result["runs"]:
         boundaries = max(run["segments"] - 1, 1)
+        alone = "" if run.get("tasks_alone_seconds") is None else f" ({run['tasks_alone_seconds']:.1f})"
         lines.append(
             f"| {run['segment_seconds']:g} | {run['segments']} | {run['seconds']:.1f} | {run['speedup']:.2f}x | "
             f"{run['speedup_one_core']:.2f}x | {run.get('speedup_pinned', float('nan')):.2f}x | "
             f"{run['seek_seconds'] * 1e3:.0f} | {run['warmup_frames']} ({run['warmup_frames'] * per_frame:.1f}) | "
-            f"{run['stitch_write_seconds']:.1f} | {run['driver_seconds']:.1f} | {run['same_id']:.1%} | {run['same_id_and_emotion']:.1%} | "
+            f"{run['stitch_write_seconds']:.1f} | {run['driver_seconds']:.1f} | {run['task_seconds_sum']:.1f}{alone} | "
+            f"{run['same_id']:.1%} | {run['same_id_and_emotion']:.1%} | "
             f"{run['people']} | {(run['people'] - result['people']) / boundaries:+.2f} |")
         if run["missing"]:
             lines.append(f"\nmissing in the {run['segment_seconds']:g}-s run: {'; '.join(run['missing'])}")
@@ -266,6 +293,8 @@ def main():
     parser.add_argument("--video-seconds", type=float, default=4.0)
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the long video")
     parser.add_argument("--segment-seconds", type=float, nargs="+", default=[BatchSettings.segment_seconds])
+    parser.add_argument("--tasks-alone", action="store_true",
+                        help="also time each segment length's tasks one after another on one core, nothing beside them")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = parser.parse_args()
     results = {}

@@ -213,6 +213,16 @@ def test_a_video_on_a_cluster_without_dask_names_the_distributed_extra(lecture, 
     assert run.returncode == 1 and "pip install 'emoscope[distributed]'" in run.stderr, run.stderr
 
 
+@pytest.mark.parametrize("content, message", [(None, "no such file"), (b"hi", "not a readable video")])
+def test_a_video_that_cannot_be_read_is_named_before_the_cluster_is_reached(content, message, tmp_path, capsys):
+    video = tmp_path / "lecture.mp4"
+    if content is not None:
+        video.write_bytes(content)
+    assert main(["video", str(video), "--scheduler", "tcp://127.0.0.1:9", "--summary", str(tmp_path / "s.json")]) == 1
+    assert capsys.readouterr().err.strip() == f"emoscope: error: {video}: {message}" + \
+        ("" if content is None else " (Invalid data found when processing input)")
+
+
 @pytest.mark.parametrize("command", ["batch", "video"])
 @pytest.mark.parametrize("seconds", ["0", "-1", "nan"])
 def test_segment_length_must_be_more_than_zero(command, seconds, tmp_path, capsys):

@@ -9,6 +9,7 @@ tell them apart are in ``StreamSettings``, chosen in benchmarks/tracking.py.
 """
 from __future__ import annotations
 
+import statistics
 from collections import deque
 
 import cv2
@@ -97,7 +98,7 @@ class SceneCuts:
         if last is None:
             return False
         change = 1.0 - float(np.minimum(last, hist).sum())
-        usual = float(np.median(self._changes)) if self._changes else 0.0
+        usual = statistics.median(self._changes) if self._changes else 0.0   # numpy's: 0.14 ms a frame
         cut = change > self.threshold and change > self.jump * usual
         if cut:
             self._changes.clear()

@@ -139,7 +139,10 @@ def cmd_video(args) -> int:
 def _video_on_cluster(args) -> int:
     """``video --scheduler``: the file cut into segments on the cluster's workers, stitched into the outputs here."""
     from .batch import SegmentedRecord, analyze_on_cluster, dask_client
+    from .io.video import VideoFileSource
 
+    with VideoFileSource(args.input):   # a file that is no readable video is named before the cluster is reached
+        pass
     sinks = _stream_sinks(args, "--out", [args.input], progress=False,
                           record=functools.partial(SegmentedRecord, style=args.annotate))
     with dask_client(args.scheduler) as client:

@@ -98,10 +98,11 @@ def run_batch(inputs, out_dir, scheduler: str | None = None, workers: int = _SET
             report.skipped += 1
         else:
             todo.append(path)
-    with dask_client(scheduler, workers, show_dashboard=progress) as client, \
-            tqdm(total=len(todo), unit="input", disable=not progress) as bar:
-        _Run(client, as_completed(), out_dir, manifest, report, tuple(sorted(options.items())), every, retries,
-             segment_seconds, bar).run(todo)
+    if todo:   # nothing to do (every input done before, or none readable) needs no cluster
+        with dask_client(scheduler, workers, show_dashboard=progress) as client, \
+                tqdm(total=len(todo), unit="input", disable=not progress) as bar:
+            _Run(client, as_completed(), out_dir, manifest, report, tuple(sorted(options.items())), every, retries,
+                 segment_seconds, bar).run(todo)
     write_aggregate(out_dir, report, manifest)
     return report
 
@@ -142,8 +143,8 @@ class _Run:
     def finish(self, entry: dict) -> None:
         """One input done (or failed) for good."""
         raw = entry["input"]
-        if "error" in entry:
-            self.report.failed[raw] = entry["error"]
+        if "error" in entry:   # an InputError's message names the file, as the report does already
+            self.report.failed[raw] = entry["error"].removeprefix(f"{raw}: ")
         else:
             if "faces" in entry:
                 save_faces(self.out_dir, entry)
