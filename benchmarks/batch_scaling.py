@@ -13,8 +13,9 @@ speed-up, each segment's overhead (the seek to its warm-up start, the warm-up fr
 and writing on the driver, done as the segments arrive: in all, and what is left after the last one) and how the
 segmented run agrees with the sequential one (rows of the timeline matched by frame and box, with the same ID mapping and
 emotion; people counted; extra IDs per boundary). Where the time goes: the segments' tasks in all (their
-seconds summed) against the one-core run, and with ``--tasks-alone`` the same tasks run one after another in one
-process held to one core, with nothing beside them: what two workers at once cost each other on the machine.
+seconds summed) against the one-core run, and with ``--tasks-alone`` the same tasks run one after another in a
+new process held to one core, with nothing beside them: the difference is what the two workers and the driver
+(stitching and writing beside them) cost each other on the machine.
 
 Everything is written to a temporary folder (never committed). A smoke test: ``--part long-video --minutes 0.5``.
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import multiprocessing
 import os
 import shutil
 import subprocess
@@ -33,6 +35,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -90,7 +93,8 @@ def many_inputs(args) -> dict:
 
 
 def timed_segment(*args):
-    """A segment's task, with its time on the worker."""
+    """A segment's task, with its time on the worker (the worker's Analyzer built before the clock starts)."""
+    worker_analyzer(args[3])
     started = time.perf_counter()
     outcome = analyze_segment(*args)
     return outcome, time.perf_counter() - started
@@ -206,19 +210,25 @@ def one_frame_at_a_time(video: Path, folder: Path, pinned: bool = False) -> floa
 
 
 def tasks_alone(video: Path, segment_seconds: float) -> float | None:
-    """Seconds for every segment's task, one after another in this process held to one core, with nothing
+    """Seconds for every segment's task, one after another in a new process held to one core, with nothing
     beside it (None where it cannot be held)."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_tasks_alone, video, segment_seconds).result()
+
+
+def _tasks_alone(video: Path, segment_seconds: float) -> float | None:
     cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
     if not (cores and os.path.isdir(TASKS)):
         return None
     plan = plan_video(video, segment_seconds, BatchSettings.overlap_seconds)
     options = tuple(sorted(LONG_OPTIONS.items()))
     hold_threads({min(cores)})
-    worker_analyzer(options)   # built before the clock starts, as on a worker that ran a task before
-    try:
-        return sum(timed_segment(str(video), plan, n, options, 1)[1] for n in range(len(plan.segments)))
-    finally:
-        hold_threads(cores)
+    timed = [timed_segment(str(video), plan, n, options, 1) for n in range(len(plan.segments))]
+    failed = [f"{plan.span(n)}: {outcome.error}" for n, (outcome, _) in enumerate(timed)
+              if isinstance(outcome, SegmentFailure)]
+    if failed:
+        raise RuntimeError(f"segments failed on their own: {'; '.join(failed)}")
+    return sum(seconds for _, seconds in timed)
 
 
 def long_video(args) -> dict:

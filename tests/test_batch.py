@@ -16,7 +16,7 @@ from dask.distributed import Client, LocalCluster  # noqa: E402
 
 from conftest import EXAMPLE, make_clip  # noqa: E402
 from emoscope import InputError  # noqa: E402
-from emoscope.batch import MANIFEST, run_batch  # noqa: E402
+from emoscope.batch import MANIFEST, dask_client, run_batch  # noqa: E402
 from test_cli import emoscope  # noqa: E402
 
 OPTIONS = {"detector": "haar", "threads": 1}
@@ -99,6 +99,15 @@ def test_foreign_files_in_the_output_folder_are_never_touched(inputs, tmp_path):
     assert [p.name for p in out.iterdir()] == ["thesis.docx"]
 
 
+def test_a_local_cluster_leaves_this_process_s_environment_as_it_was(monkeypatch):
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)   # what Dask's nanny sets for its workers
+    before = dict(os.environ)
+    with dask_client(None, 1) as client:
+        assert dict(os.environ) == before
+        assert "MALLOC_TRIM_THRESHOLD_" in client.run(lambda: dict(os.environ)).popitem()[1]   # the worker's own
+    assert dict(os.environ) == before
+
+
 def test_unreachable_scheduler_fails_fast(inputs, tmp_path):
     started = time.monotonic()
     with pytest.raises(InputError, match="could not reach the Dask scheduler"):
@@ -107,8 +116,14 @@ def test_unreachable_scheduler_fails_fast(inputs, tmp_path):
 
 
 def test_a_batch_with_nothing_readable_reports_it_without_reaching_the_cluster(tmp_path):
-    report = run_batch([tmp_path / "gone.png"], tmp_path / "out", scheduler="tcp://127.0.0.1:9", progress=False)
-    assert report.failed == {str(tmp_path / "gone.png"): "no such file or folder"} and not report.done
+    listing = tmp_path / "list.csv"
+    listing.write_text("file\na.png\n")
+    inputs = [tmp_path / "gone.png", listing]
+    report = run_batch(inputs, tmp_path / "out", scheduler="tcp://127.0.0.1:9", progress=False)
+    assert report.failed == {str(tmp_path / "gone.png"): "no such file or folder",
+                             str(listing): "a CSV manifest needs a 'path' column"} and not report.done
+    again = run_batch(inputs, tmp_path / "out", scheduler="tcp://127.0.0.1:9", progress=False)
+    assert again.failed == report.failed   # the folder is the batch's: a second run is taken, not refused
 
 
 def test_batch_command_reports_missing_inputs_and_goes_on(inputs, tmp_path):

@@ -53,7 +53,7 @@ def _read_list(path: Path) -> list[str]:
             if path.suffix.lower() == ".csv":
                 rows = list(csv.DictReader(handle))
                 if rows and "path" not in rows[0]:
-                    raise InputError(f"{path}: a CSV manifest needs a 'path' column")
+                    raise InputError("a CSV manifest needs a 'path' column")
                 entries = [row["path"] for row in rows if row["path"]]
             else:
                 entries = [line.strip() for line in handle if line.strip() and not line.startswith("#")]

@@ -70,7 +70,7 @@ class SegmentedVideo:
         self.done[n] = path
 
     def fail(self, n: int, error: str) -> None:
-        self.failed[n] = error
+        self.failed[n] = error.removeprefix(f"{self.raw}: ")   # shown after the file's name and the stretch
 
     def take(self, n: int, outcome: SegmentRows | SegmentFailure) -> None:
         """Segment ``n``'s task outcome: its rows stored, or its failure noted; InputError where the task
@@ -119,7 +119,7 @@ class SegmentedVideo:
             if n in self.done:
                 break
         else:
-            raise InputError("no segment could be analysed: " + "; ".join(self.missing))
+            raise InputError(f"{self.raw}: no segment could be analysed: " + "; ".join(self.missing))
         labels = tuple(SegmentRows.load(self.done[n]).labels.tolist())
         stream = StreamInfo(labels, self.plan.fps / every, -(-self.plan.frames // every),
                             Path(self.raw).name if title is None else title, audio_from=Path(self.raw))

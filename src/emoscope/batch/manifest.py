@@ -14,7 +14,8 @@ MANIFEST = "manifest.json"
 
 
 def prepare_output(out_dir: Path) -> dict:
-    """The manifest of earlier runs; refuses a folder with files that are not ours."""
+    """The manifest of earlier runs (a new one written in a new or empty folder); refuses a folder with files
+    that are not ours."""
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"{out_dir}: is a file, not a folder")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -31,7 +32,9 @@ def prepare_output(out_dir: Path) -> dict:
                              "start over") from None
     if any(out_dir.iterdir()):
         raise InputError(f"{out_dir} holds files that emoscope batch did not write; choose an empty or new folder")
-    return {"version": 1, "inputs": {}, "segments": {}}
+    manifest = {"version": 1, "inputs": {}, "segments": {}}
+    write_json(manifest_path, manifest)   # at once: the folder is ours from here, whatever stops the run
+    return manifest
 
 
 def is_finished(entry: dict | None, path: Path, out_dir: Path) -> bool:
