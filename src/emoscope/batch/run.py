@@ -43,7 +43,7 @@ def dask_client(scheduler: str | None, workers: int = _SETTINGS.workers, show_da
     from dask.distributed import Client, LocalCluster
 
     check_cluster_options(scheduler, workers)
-    cluster, environment = None, dict(os.environ)
+    cluster, environment, set_by_dask = None, dict(os.environ), set()
     try:
         if scheduler:
             try:
@@ -51,9 +51,11 @@ def dask_client(scheduler: str | None, workers: int = _SETTINGS.workers, show_da
             except (OSError, TimeoutError, ValueError) as error:
                 raise InputError(f"could not reach the Dask scheduler at {scheduler}: {error}") from None
         else:
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=":0", silence_logs=40)
-            restore_environment(environment)
+            try:
+                cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                       dashboard_address=":0", silence_logs=40)
+            finally:
+                set_by_dask = restore_environment(environment)
             client = Client(cluster)
         with client:
             from .worker_cores import OneCorePerWorker
@@ -70,21 +72,27 @@ def dask_client(scheduler: str | None, workers: int = _SETTINGS.workers, show_da
                 print(f"Dask dashboard: {client.dashboard_link}", file=sys.stderr)
             yield client
     finally:
-        if cluster is not None:
-            cluster.close()
-            restore_environment(environment)   # a worker restarted meanwhile set them again
+        try:
+            if cluster is not None:
+                cluster.close()
+        finally:
+            restore_environment(environment, set_by_dask)   # a worker restarted meanwhile set them again
 
 
-def restore_environment(before: dict[str, str]) -> None:
-    """This process's environment variables as they were ``before`` a local cluster started. Dask's nanny sets
-    its workers' variables (``MALLOC_TRIM_THRESHOLD_``, ``PYTHONHASHSEED``) here, in the process that starts
-    them, and leaves them: every program started from here afterwards would inherit them, and with the first
-    a video is analysed about a third slower (batch/worker_memory.py)."""
-    for name in set(os.environ) | set(before):
-        if name not in before:
-            del os.environ[name]
-        elif os.environ.get(name) != before[name]:
+def restore_environment(before: dict[str, str], names: set[str] | None = None) -> set[str]:
+    """Put back ``names`` (default: every one that differs) as they were ``before`` a local cluster started;
+    returns the names. Dask's nanny sets its workers' variables (``MALLOC_TRIM_THRESHOLD_``, ``OMP_NUM_THREADS``
+    and the other libraries' thread counts at 1, ``PYTHONHASHSEED``) here, in the process that starts them, and
+    leaves them: every program started from here afterwards would inherit them (a video analysed about a third
+    slower with the first, batch/worker_memory.py; one thread for the others)."""
+    if names is None:
+        names = {name for name in set(os.environ) | set(before) if os.environ.get(name) != before.get(name)}
+    for name in names:
+        if name in before:
             os.environ[name] = before[name]
+        else:
+            os.environ.pop(name, None)
+    return names
 
 
 def run_batch(inputs, out_dir, scheduler: str | None = None, workers: int = _SETTINGS.workers, every: int = 1,
