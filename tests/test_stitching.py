@@ -111,6 +111,15 @@ def test_a_track_with_fewer_frames_than_needed_matches_on_all_of_its_frames():
     assert match_tracks(moved, later) == {}
 
 
+def test_frames_needed_are_counted_per_side_even_where_ids_coincide():
+    """The earlier side's IDs are global and the later side's local: the same number on both sides is two
+    tracks, and a glimpse under the later ID 7 must not lower what the earlier track 7 needs."""
+    earlier = [FaceRow(t, 7, (0, 0, 40, 40)) for t in TIMES[:5]]
+    passing = [FaceRow(TIMES[0], 2, (0, 0, 40, 40))] + [FaceRow(t, 2, (200, 0, 40, 40)) for t in TIMES[1:5]]
+    glimpse = [FaceRow(TIMES[0], 7, (300, 300, 40, 40))]
+    assert match_tracks(earlier, passing + glimpse) == {}
+
+
 def test_segments_must_come_in_order():
     with pytest.raises(ValueError, match="segment 0 comes next"):
         Stitcher().add(TWO_SEGMENTS[1], [])

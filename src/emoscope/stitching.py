@@ -30,7 +30,7 @@ once, where a tracker keeps it one detection in doubt. Segments that hand on not
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -90,10 +90,9 @@ def match_tracks(earlier: Sequence[FaceRow], later: Sequence[FaceRow], min_share
         cells = np.ix_([row_of[row.track_id] for row in before], [column_of[row.track_id] for row in after])
         agreeing[cells] += agree
         evidence[cells] += np.where(agree, overlap, 0.0)
-    frames_of = {track_id: len({row.time for row in rows}) for rows in (earlier, later)
-                 for track_id, rows in _by_track(rows).items()}
-    needed = np.minimum.outer(np.array([frames_of[t] for t in earlier_ids], np.int64),
-                              np.array([frames_of[t] for t in later_ids], np.int64))
+    earlier_frames, later_frames = _frames_per_track(earlier), _frames_per_track(later)   # IDs of two numberings
+    needed = np.minimum.outer(np.array([earlier_frames[t] for t in earlier_ids], np.int64),
+                              np.array([later_frames[t] for t in later_ids], np.int64))
     score = np.where(agreeing >= np.minimum(needed, min_shared_frames), evidence, 0.0)
     pairs = greedy_pairs(score, threshold=1e-6)
     spans = later_spans or {track_id: (first.time, last.time) for track_id, (first, last) in _ends(later).items()}
@@ -264,11 +263,9 @@ def _ends(rows: Iterable[FaceRow]) -> dict[int, tuple[FaceRow, FaceRow]]:
     return ends
 
 
-def _by_track(rows: Iterable[FaceRow]) -> dict[int, list[FaceRow]]:
-    tracks = defaultdict(list)
-    for row in rows:
-        tracks[row.track_id].append(row)
-    return tracks
+def _frames_per_track(rows: Iterable[FaceRow]) -> Counter:
+    """How many frames each track has in ``rows``."""
+    return Counter(track_id for track_id, _ in {(row.track_id, row.time) for row in rows})
 
 
 def _by_time(rows: Iterable[FaceRow]) -> dict[float, list[FaceRow]]:
