@@ -189,12 +189,19 @@ def agreement(segmented: Path, sequential: Path) -> dict:
             "same_id": same_id / max(rows, 1), "same_id_and_emotion": same_both / max(rows, 1)}
 
 
+def holdable_cores() -> set[int]:
+    """The cores this process may use, where its threads can be held to one of them (Linux); else none."""
+    if not (hasattr(os, "sched_getaffinity") and os.path.isdir(TASKS)):
+        return set()
+    return os.sched_getaffinity(0)
+
+
 def one_frame_at_a_time(video: Path, folder: Path, pinned: bool = False) -> float | None:
     """Seconds for the video one frame at a time, as each segment's task runs it, into a timeline and a summary
     in ``folder`` (the segmented runs' outputs); ``pinned``: with this process and its threads held to one core,
     as a cluster's worker is (None where that cannot be done)."""
-    cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
-    if pinned and not (cores and os.path.isdir(TASKS)):
+    cores = holdable_cores()
+    if pinned and not cores:
         return None
     if pinned:
         hold_threads({min(cores)})
@@ -217,8 +224,8 @@ def tasks_alone(video: Path, segment_seconds: float) -> float | None:
 
 
 def _tasks_alone(video: Path, segment_seconds: float) -> float | None:
-    cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
-    if not (cores and os.path.isdir(TASKS)):
+    cores = holdable_cores()
+    if not cores:
         return None
     plan = plan_video(video, segment_seconds, BatchSettings.overlap_seconds)
     options = tuple(sorted(LONG_OPTIONS.items()))
