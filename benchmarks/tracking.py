@@ -168,7 +168,7 @@ def video_call(seconds: float, change_every: float, fps: float = 30.0) -> dict:
             turn += 1
         if index % settings.detect_every:
             continue
-        boxes = detector.detect(frame).boxes
+        boxes = detector.detect(frame, stream=True).boxes
         ids = tracker.update(boxes, face_looks(frame, boxes), False, index)
         overlap = iou_matrix(np.asarray(boxes, np.float32).reshape(-1, 4), truth)
         for k, track_id in enumerate(ids.tolist()):

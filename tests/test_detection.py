@@ -1,10 +1,13 @@
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
 
 from emoscope import InputError, ModelNotFoundError
 from emoscope.detection import REGISTRY, DetectorSettings, check_options, create_detector, parse_region
-from emoscope.detection.onnx_detector import DetectorInfo, decode
+from emoscope.detection.onnx_detector import DetectorInfo, OnnxFaceDetector, decode
+from emoscope.settings import StreamSettings
 
 
 @pytest.mark.parametrize("name", ["emoscope", "haar", "yunet"])
@@ -125,6 +128,33 @@ def test_detector_metadata_round_trip_and_refuses_other_models():
     assert DetectorInfo.from_metadata(info.to_metadata()) == info
     with pytest.raises(ModelNotFoundError, match="not an EmoScope face detector"):
         DetectorInfo.from_metadata({"labels": "[]"})
+
+
+def test_a_photo_is_seen_larger_than_a_stream_frame():
+    detector = create_detector("emoscope")
+    detector.info = replace(detector.info, input_max_side=320, photo_max_side=416, min_face_input=10.0)
+    assert detector.input_scale(300, 400, stream=True) == 0.8     # the frame's budget: 320 px
+    assert detector.input_scale(300, 400) == 1.0                  # a photo: up to 416 px, never enlarged
+    assert detector.input_scale(480, 640) == 0.65 and detector.input_scale(480, 640, stream=True) == 0.5
+    assert detector.input_scale(1200, 1600) == detector.input_scale(1200, 1600, stream=True) == 0.5  # min-face rule
+    detector.info = replace(detector.info, photo_max_side=None)   # a model from before photo_max_side
+    assert detector.input_scale(300, 400) == 0.8
+
+
+def test_streams_detect_within_the_frame_budget_and_photos_do_not(monkeypatch, example_image):
+    from emoscope import Analyzer
+
+    seen = []
+    detect = OnnxFaceDetector._detect
+    monkeypatch.setattr(OnnxFaceDetector, "_detect", lambda self, image, stream: seen.append(stream) or
+                        detect(self, image, stream))
+    analyzer = Analyzer("emoscope", threads=1)
+    assert len(analyzer.analyze(example_image).faces) == 1 and seen == [False]
+    results = list(analyzer.stream([example_image] * 4, settings=StreamSettings(detect_every=3)))
+    assert len(results) == 4 and seen == [False, True, True]     # frames 0 and 3 are detected
+    before = len(seen)
+    create_detector("emoscope", region=(0, 0, 400, 300)).detect(example_image, stream=True)
+    assert seen[before:] == [True]
 
 
 def test_no_detector_makes_the_whole_image_one_face():

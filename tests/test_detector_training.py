@@ -18,6 +18,7 @@ from emoscope.training.detector_data import face_crop_samples  # noqa: E402
 from emoscope.training.detector_export import export_detector, max_relative_difference  # noqa: E402
 from emoscope.training.detector_loss import assign, detection_loss, grid_points  # noqa: E402
 from emoscope.training.detector_model import FaceDetectorNet  # noqa: E402
+from emoscope.training.detector_selection import Candidate, choose, choose_photo_side  # noqa: E402
 from emoscope.training.detector_warm_start import warm_start  # noqa: E402
 from emoscope.training.detector_trainer import DetectorTrainConfig, train_detector  # noqa: E402
 from emoscope.training.trainer import TrainingError  # noqa: E402
@@ -364,11 +365,31 @@ def test_cli_trains_on_a_wider_format_folder(tmp_path, capsys):
                  "--size", "64"]) == 0
     assert (out / "last.pt").is_file() and "training photos" in capsys.readouterr().out
     assert main(["export-detector", str(out / "last.pt"), "--out", str(tmp_path / "d.onnx")]) == 0
-    assert OnnxFaceDetector(tmp_path / "d.onnx", DetectorSettings()).info.trained_on.startswith("WIDER FACE")
+    info = OnnxFaceDetector(tmp_path / "d.onnx", DetectorSettings()).info
+    assert info.trained_on.startswith("WIDER FACE") and info.photo_max_side == info.input_max_side == 320
+    assert main(["export-detector", str(out / "last.pt"), "--out", str(tmp_path / "p.onnx"), "--input-max-side",
+                 "256", "--photo-max-side", "416"]) == 0
+    info = OnnxFaceDetector(tmp_path / "p.onnx", DetectorSettings()).info
+    assert (info.input_max_side, info.photo_max_side) == (256, 416)
     capsys.readouterr()
     # the generated tree has no photo in the val part, and no face crops are given: refused in one line
     assert main(["tune-detector", str(tmp_path / "d.onnx"), "--data", str(root), "--sides", "64"]) == 1
     assert capsys.readouterr().err.strip().startswith("emoscope: error: no close-ups to measure")
+
+
+def test_photos_get_the_best_side_at_the_threshold_chosen_for_frames():
+    def candidate(side, threshold, recall, precision, close_up):
+        return Candidate(side, threshold, recall, precision, close_up)
+
+    candidates = [candidate(320, 0.40, 0.69, 0.92, 0.945), candidate(320, 0.45, 0.65, 0.966, 0.93),
+                  candidate(416, 0.40, 0.72, 0.945, 0.945), candidate(416, 0.45, 0.708, 0.957, 0.93),
+                  candidate(512, 0.45, 0.715, 0.936, 0.93)]
+    frames = choose([c for c in candidates if c.input_max_side == 320])   # 0.40 falls below the precision floor
+    assert (frames.input_max_side, frames.score_threshold) == (320, 0.45)
+    assert choose(candidates).score_threshold == 0.40         # what the photos would get at any threshold
+    photo = choose_photo_side(candidates, frames, (320, 416, 512))       # 512 falls below the precision floor
+    assert (photo.input_max_side, photo.score_threshold) == (416, 0.45)
+    assert choose_photo_side(candidates, frames, (320,)) == frames
 
 
 def test_tune_detector_prints_every_candidate_and_the_choice(tiny_run, tmp_path, capsys):
@@ -388,11 +409,19 @@ def test_tune_detector_prints_every_candidate_and_the_choice(tiny_run, tmp_path,
     x, y, w, h = sample.boxes[0]
     (crops / "faces.csv").write_text(f"file,split,x,y,w,h\nval/a.jpg,val,{x},{y},{w},{h}\n")
     assert main(["tune-detector", str(model), "--data", str(root), "--close-ups", str(crops), "--sides", "128",
-                 "--json", str(tmp_path / "tune.json")]) == 0
+                 "--photo-sides", "128", "160", "--json", str(tmp_path / "tune.json")]) == 0
     out = capsys.readouterr().out
-    assert out.count(" 128 ") == 7 and out.count("<- chosen") == 1
+    rows = out.splitlines()
+    assert sum(row.startswith(" 128 ") for row in rows) == sum(row.startswith(" 160 ") for row in rows) == 7
     import json
-    assert json.loads((tmp_path / "tune.json").read_text())["chosen"]["input_max_side"] == 128
+    choice = json.loads((tmp_path / "tune.json").read_text())
+    frames, photos = choice["frames"], choice["photos"]
+    assert frames["input_max_side"] == 128 and photos["score_threshold"] == frames["score_threshold"]
+    marked = {role: [row for row in rows if "<- chosen" in row and role in row.split("<- chosen")[1]]
+              for role in ("frames", "photos")}
+    assert [len(found) for found in marked.values()] == [1, 1]
+    assert marked["photos"][0].startswith(f" {photos['input_max_side']} ")
+    assert f"--input-max-side 128 --photo-max-side {photos['input_max_side']}" in out
 
 
 def test_training_refuses_an_empty_data_set(tmp_path):

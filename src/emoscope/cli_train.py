@@ -200,7 +200,9 @@ def _add_export_detector_parser(commands) -> None:
     parser.add_argument("--score-threshold", type=FRACTION, default=DetectorInfo.score_threshold,
                         help="default score threshold recorded in the model (default: %(default)s)")
     parser.add_argument("--input-max-side", type=POSITIVE, default=DetectorInfo.input_max_side, metavar="PX",
-                        help="longer side of the copy the model sees (default: %(default)s)")
+                        help="longer side of the copy the model sees of a stream's frame (default: %(default)s)")
+    parser.add_argument("--photo-max-side", type=POSITIVE, metavar="PX",
+                        help="longer side of the copy the model sees of a photo (default: --input-max-side)")
     parser.add_argument("--min-face-input", type=POSITIVE_FLOAT, default=DetectorInfo.min_face_input, metavar="PX",
                         help="never shrink a --min-face face below this many pixels (default: %(default)s)")
     parser.add_argument("--version", default=DetectorInfo.version, help="model version recorded in the metadata")
@@ -219,8 +221,9 @@ def _add_tune_detector_parser(commands) -> None:
     parser.add_argument("--data", required=True, metavar="DIR", help="WIDER FACE root")
     parser.add_argument("--close-ups", metavar="DIR", help="face-crop folder with faces.csv (its val split)")
     parser.add_argument("--sides", type=POSITIVE, nargs="+", metavar="PX",
-                        help="input sides to try (default: detector_selection.INPUT_SIDES); leave out those over "
-                             "the speed budget")
+                        help="frame sides to try, within the time budget (default: detector_selection.FRAME_SIDES)")
+    parser.add_argument("--photo-sides", type=POSITIVE, nargs="+", metavar="PX",
+                        help="photo sides to try, at the frames' threshold (default: detector_selection.PHOTO_SIDES)")
     parser.add_argument("--json", metavar="FILE", help="write every candidate's scores and the choice")
     parser.set_defaults(handler=cmd_tune_detector)
 
@@ -230,18 +233,16 @@ def cmd_tune_detector(args) -> int:
 
     from .data.widerface import load_widerface, read_images
     from .training.detector_data import face_crop_samples
-    from .training.detector_selection import INPUT_SIDES, choose, measure, table
+    from .training.detector_selection import FRAME_SIDES, PHOTO_SIDES, tune
 
     photos = [(image, entry.boxes, entry.ignore) for image, entry in read_images(load_widerface(args.data, "val"))]
     crops = [(s.image, s.boxes) for s in face_crop_samples(Path(args.close_ups), "val", None, None)] \
         if args.close_ups else []
-    candidates = measure(args.model, photos, crops, sides=args.sides or INPUT_SIDES)
-    chosen = choose(candidates)
-    print(f"{len(photos)} WIDER val photos; {len(crops)} val face crops")
-    print(table(candidates, chosen))
+    choice = tune(args.model, photos, crops, args.sides or FRAME_SIDES, args.photo_sides or PHOTO_SIDES)
+    print(f"{len(photos)} WIDER val photos; {len(crops)} val face crops\n{choice.table()}")
+    print(f"export-detector {choice.export_options()}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"candidates": [asdict(c) for c in candidates],
-                                               "chosen": asdict(chosen)}, indent=2))
+        Path(args.json).write_text(json.dumps(asdict(choice), indent=2))
     return 0
 
 
@@ -250,8 +251,9 @@ def cmd_export_detector(args) -> int:
     from .training.detector_export import export_detector, max_relative_difference
 
     info = DetectorInfo(score_threshold=args.score_threshold, input_max_side=args.input_max_side,
-                              min_face_input=args.min_face_input, version=args.version,
-                              metrics=json.loads(Path(args.metrics).read_text()) if args.metrics else {})
+                        photo_max_side=args.photo_max_side or args.input_max_side,
+                        min_face_input=args.min_face_input, version=args.version,
+                        metrics=json.loads(Path(args.metrics).read_text()) if args.metrics else {})
     out = export_detector(args.checkpoint, args.out, info)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB); "
           f"max |PyTorch - ONNX Runtime| / max |output| = {max_relative_difference(args.checkpoint, out):.1e}")

@@ -66,7 +66,9 @@ class Analyzer:
         return ImageResult(path, image.shape[1], image.shape[0], faces, timings)
 
     def analyze(self, source) -> ImageResult:
-        """Every face in one image: a path, a numpy array (BGR) or a PIL image."""
+        """Every face in one image: a path, a numpy array (BGR) or a PIL image. It is detected as a
+        photo (the bundled detector sees more of it than of a stream's frame); for a video's frames
+        use :meth:`stream`, which keeps to the time budget per frame and follows each face."""
         image, path = load_image(source)
         return self.analyze_array(image, path)
 

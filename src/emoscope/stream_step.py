@@ -122,7 +122,7 @@ class StreamStep:
         """Faces and their looks on a frame planned for detection (any thread; ``detector``
         defaults to the step's own)."""
         started = time.perf_counter()
-        work.detections = (detector or self.detector).detect(work.image, work.scale)
+        work.detections = (detector or self.detector).detect(work.image, work.scale, stream=True)
         work.looks = face_looks(work.image, work.detections.boxes)
         _add_time(work, "detect", started)
 

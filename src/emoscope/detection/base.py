@@ -16,13 +16,17 @@ class FaceDetector(ABC):
     def __init__(self, settings: DetectorSettings):
         self.settings = settings
 
-    def detect(self, image: np.ndarray, scale: float = 1.0) -> Detections:
+    def detect(self, image: np.ndarray, scale: float = 1.0, *, stream: bool = False) -> Detections:
         """Faces in a BGR uint8 image, in its own pixel coordinates; empty when there are none.
 
         The detector sees a copy shrunk by ``scale`` (a stream that knows how big its faces are
-        passes less than 1), and never more than ``max_side`` pixels on its longer side."""
+        passes less than 1), and never more than ``max_side`` pixels on its longer side. ``stream``:
+        the image is one of a stream's frames (video, camera, screen, live), where the bundled detector
+        keeps to its time budget per frame (a copy of at most ``input_max_side``, 320 px); a photo
+        (False) gets a larger copy (``photo_max_side``, 416 px), slower, finding more small faces.
+        YuNet and Haar see both alike."""
         small, scale = scaled_copy(image, min(1.0, scale, self.settings.max_side / max(image.shape[:2])))
-        found = self._detect(small)
+        found = self._detect(small, stream)
         if scale != 1.0 and len(found):
             found = Detections(found.boxes / scale, found.scores,
                                None if found.landmarks is None else found.landmarks / scale)
@@ -30,8 +34,8 @@ class FaceDetector(ABC):
         return found.select(keep)
 
     @abstractmethod
-    def _detect(self, image: np.ndarray) -> Detections:
-        """Detect on an image already within ``max_side``."""
+    def _detect(self, image: np.ndarray, stream: bool) -> Detections:
+        """Detect on an image already within ``max_side`` (``stream``: see :meth:`detect`)."""
 
 
 def scaled_copy(image: np.ndarray, scale: float) -> tuple[np.ndarray, float]:

@@ -24,7 +24,7 @@ class HaarDetector(FaceDetector):
         if self._cascade.empty():
             raise ModelNotFoundError(f"OpenCV's {CASCADE_FILE} is missing from this OpenCV install")
 
-    def _detect(self, image: np.ndarray) -> Detections:
+    def _detect(self, image: np.ndarray, stream: bool) -> Detections:
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
         gray = cv2.equalizeHist(gray)
         boxes, _, weights = self._cascade.detectMultiScale3(

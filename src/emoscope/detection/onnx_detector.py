@@ -7,9 +7,11 @@ decoder needs — strides, whether there are landmarks, input policy, default sc
 thresholds — is read from the model's ONNX metadata (``DetectorInfo``); a model without landmark
 outputs (1.x) gives boxes only.
 
-Input policy: the model sees a copy of the photo no longer than ``input_max_side`` on its longer
-side, except that it never shrinks a face of ``min_face`` (the caller's setting) below
-``min_face_input`` pixels; the copy is padded to a multiple of ``pad_multiple``.
+Input policy: the model sees a copy of a stream's frame no longer than ``input_max_side`` on its
+longer side (the size its time budget per frame allows), and a copy of a photo no longer than
+``photo_max_side`` (where no frame follows, more pixels find more small faces), except that it never
+shrinks a face of ``min_face`` (the caller's setting) below ``min_face_input`` pixels; the copy is
+padded to a multiple of ``pad_multiple``.
 """
 from __future__ import annotations
 
@@ -32,7 +34,8 @@ class DetectorInfo:
 
     strides: tuple[int, ...] = (8, 16, 32)
     landmarks: bool = False             # outputs come in triples (score, box, landmarks) per stride
-    input_max_side: int = 320
+    input_max_side: int = 320          # a stream's frame
+    photo_max_side: int | None = None   # a photo; None: input_max_side (models before 2.1)
     min_face_input: float = 10.0
     pad_multiple: int = 32
     pad_value: int = 114
@@ -115,14 +118,16 @@ class OnnxFaceDetector(FaceDetector):
         self.score_threshold = self.info.score_threshold if settings.score_threshold is None else settings.score_threshold
         self.nms_threshold = self.info.nms_threshold if settings.nms_threshold is None else settings.nms_threshold
 
-    def input_scale(self, height: int, width: int) -> float:
-        """How much to shrink a ``height`` x ``width`` image before the model sees it (1 = not at all)."""
-        by_size = self.info.input_max_side / max(height, width)
+    def input_scale(self, height: int, width: int, stream: bool = False) -> float:
+        """How much to shrink a ``height`` x ``width`` image (a stream's frame with ``stream``, else a
+        photo) before the model sees it (1 = not at all)."""
+        side = self.info.input_max_side if stream else (self.info.photo_max_side or self.info.input_max_side)
+        by_size = side / max(height, width)
         by_faces = self.info.min_face_input / max(self.settings.min_face, 1e-6)
         return min(1.0, max(by_size, by_faces))
 
-    def _detect(self, image: np.ndarray) -> Detections:
-        small, scale = scaled_copy(image, self.input_scale(*image.shape[:2]))
+    def _detect(self, image: np.ndarray, stream: bool) -> Detections:
+        small, scale = scaled_copy(image, self.input_scale(*image.shape[:2], stream))
         size = (small.shape[1], small.shape[0])
         multiple = self.info.pad_multiple
         padded_hw = (-(-size[1] // multiple) * multiple, -(-size[0] // multiple) * multiple)

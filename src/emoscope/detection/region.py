@@ -28,13 +28,13 @@ class RegionDetector:
         self.name = inner.name
         self.settings = inner.settings
 
-    def detect(self, image: np.ndarray, *options) -> Detections:
-        """Faces inside the region, in ``image``'s coordinates; ``options`` go to the inner detector."""
+    def detect(self, image: np.ndarray, *options, **keywords) -> Detections:
+        """Faces inside the region, in ``image``'s coordinates; the options go to the inner detector."""
         x, y, w, h = self.region
         part = image[y:y + h, x:x + w]
         if part.size == 0:
             return Detections.empty()
-        found = self.inner.detect(part, *options)
+        found = self.inner.detect(part, *options, **keywords)
         if len(found):
             shift = np.array([x, y], np.float32)
             found.boxes[:, :2] += shift

@@ -12,9 +12,9 @@ class WholeImageDetector(FaceDetector):
 
     name = "none"
 
-    def detect(self, image: np.ndarray, scale: float = 1.0) -> Detections:
+    def detect(self, image: np.ndarray, scale: float = 1.0, *, stream: bool = False) -> Detections:
         height, width = image.shape[:2]
         return Detections(np.array([[0.0, 0.0, width, height]]), np.ones(1))
 
-    def _detect(self, image: np.ndarray) -> Detections:
+    def _detect(self, image: np.ndarray, stream: bool) -> Detections:
         return self.detect(image)

@@ -29,7 +29,7 @@ class YuNetDetector(FaceDetector):
             raise ModelNotFoundError(f"{model_path}: not a loadable YuNet model ({error.err})") from None
         self._input_size = (320, 320)
 
-    def _detect(self, image: np.ndarray) -> Detections:
+    def _detect(self, image: np.ndarray, stream: bool) -> Detections:
         size = (image.shape[1], image.shape[0])
         if size != self._input_size:
             self._net.setInputSize(size)
