@@ -69,6 +69,25 @@ def test_unknown_detector_and_bad_model_file(tmp_path):
         create_detector("yunet", bogus)
 
 
+def test_another_networks_file_is_refused_when_loaded_not_on_the_first_image(tmp_path):
+    import onnx
+
+    from emoscope.classification import EmotionClassifier
+    from emoscope.models import resolve_face_detector
+
+    emotion, bundled = EmotionClassifier().path, resolve_face_detector(None)
+    for name, model, error in (("yunet", bundled, "not a loadable YuNet model"),
+                               ("yunet", emotion, "not a loadable YuNet model"),
+                               ("auto", emotion, "neither an EmoScope face detector nor a YuNet model")):
+        with pytest.raises(ModelNotFoundError, match=f"{model.name}: {error}"):
+            create_detector(name, model)
+    broken = onnx.load(bundled)      # ours, with a metadata value that cannot be a size: refused, not taken for YuNet
+    next(p for p in broken.metadata_props if p.key == "photo_max_side").value = '"big"'
+    onnx.save(broken, tmp_path / "broken.onnx")
+    with pytest.raises(ModelNotFoundError, match="broken.onnx: metadata 'photo_max_side' must be a whole number"):
+        create_detector("auto", tmp_path / "broken.onnx")
+
+
 def _outputs(size_hw, faces, landmarks=False):
     """Hand-made model outputs for a ``size_hw`` input: ``faces`` as (stride, row, col, score, l, t, r, b);
     with ``landmarks``, each face's five points sit at offsets (1, 2), (3, 4), ... from its grid point."""
@@ -128,6 +147,11 @@ def test_detector_metadata_round_trip_and_refuses_other_models():
     assert DetectorInfo.from_metadata(info.to_metadata()) == info
     with pytest.raises(ModelNotFoundError, match="not an EmoScope face detector"):
         DetectorInfo.from_metadata({"labels": "[]"})
+    assert DetectorInfo.from_metadata({**info.to_metadata(), "photo_max_side": "416"}).photo_max_side == 416
+    for name, value in (("photo_max_side", '"big"'), ("photo_max_side", "0"), ("input_max_side", "null"),
+                        ("input_max_side", "320.5")):
+        with pytest.raises(ModelNotFoundError, match=f"model: metadata '{name}' must be a whole number of pixels"):
+            DetectorInfo.from_metadata({**info.to_metadata(), name: value})
 
 
 def test_a_photo_is_seen_larger_than_a_stream_frame():

@@ -21,7 +21,7 @@ from ..errors import InputError, ModelNotFoundError
 from ..models import find_downloadable, resolve_face_detector
 from .base import DetectorSettings, FaceDetector
 from .haar import HaarDetector
-from .onnx_detector import OnnxFaceDetector
+from .onnx_detector import NotAnEmoScopeDetector, OnnxFaceDetector
 from .region import RegionDetector, parse_region
 from .whole_image import WholeImageDetector
 from .yunet import YuNetDetector
@@ -64,8 +64,11 @@ def _auto(model_path, settings: DetectorSettings, threads: int) -> FaceDetector:
     if model_path is not None:
         try:
             return OnnxFaceDetector(resolve_face_detector(model_path), settings, threads)
-        except ModelNotFoundError:
-            return YuNetDetector(_yunet_file(model_path), settings)
+        except NotAnEmoScopeDetector:
+            try:
+                return YuNetDetector(_yunet_file(model_path), settings)
+            except ModelNotFoundError:
+                raise ModelNotFoundError(f"{model_path}: neither an EmoScope face detector nor a YuNet model") from None
     try:
         return OnnxFaceDetector(resolve_face_detector(None), settings, threads)
     except ModelNotFoundError as error:     # only a damaged install lacks it

@@ -28,6 +28,10 @@ from ..types import Detections
 from .base import DetectorSettings, FaceDetector, scaled_copy
 
 
+class NotAnEmoScopeDetector(ModelNotFoundError):
+    """A loadable model whose metadata does not say it is an EmoScope face detector (YuNet's, for one)."""
+
+
 @dataclass(frozen=True)
 class DetectorInfo:
     """The facts of a detector model, stored as JSON values in its ONNX metadata."""
@@ -57,9 +61,13 @@ class DetectorInfo:
         except json.JSONDecodeError as error:
             raise ModelNotFoundError(f"{source}: metadata is not JSON ({error})") from None
         if meta.pop("kind", None) != cls.KIND:
-            raise ModelNotFoundError(f"{source}: not an EmoScope face detector (metadata 'kind' missing)")
+            raise NotAnEmoScopeDetector(f"{source}: not an EmoScope face detector (metadata 'kind' missing)")
         known = {key: value for key, value in meta.items() if key in cls.__dataclass_fields__}
-        return cls(**{**known, "strides": tuple(known.get("strides", cls.strides))})
+        info = cls(**{**known, "strides": tuple(known.get("strides", cls.strides))})
+        for name, side in (("input_max_side", info.input_max_side), ("photo_max_side", info.photo_max_side)):
+            if not (side is None and name == "photo_max_side") and not (type(side) is int and side > 0):
+                raise ModelNotFoundError(f"{source}: metadata {name!r} must be a whole number of pixels, not {side!r}")
+        return info
 
 
 def decode(outputs: list[np.ndarray], strides, size_hw: tuple[int, int], score_threshold: float,

@@ -25,6 +25,7 @@ class YuNetDetector(FaceDetector):
                 str(model_path), "", (320, 320),
                 SCORE_THRESHOLD if settings.score_threshold is None else settings.score_threshold,
                 NMS_THRESHOLD if settings.nms_threshold is None else settings.nms_threshold, 5000)
+            self._net.detect(np.zeros((320, 320, 3), np.uint8))   # another network loads, then fails on its first image
         except cv2.error as error:
             raise ModelNotFoundError(f"{model_path}: not a loadable YuNet model ({error.err})") from None
         self._input_size = (320, 320)
