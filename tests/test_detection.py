@@ -70,8 +70,7 @@ def test_unknown_detector_and_bad_model_file(tmp_path):
 
 
 def test_another_networks_file_is_refused_when_loaded_not_on_the_first_image(tmp_path):
-    import onnx
-
+    onnx = pytest.importorskip("onnx")
     from emoscope.classification import EmotionClassifier
     from emoscope.models import resolve_face_detector
 
@@ -81,6 +80,11 @@ def test_another_networks_file_is_refused_when_loaded_not_on_the_first_image(tmp
                                ("auto", emotion, "neither an EmoScope face detector nor a YuNet model")):
         with pytest.raises(ModelNotFoundError, match=f"{model.name}: {error}"):
             create_detector(name, model)
+    foreign = onnx.load(emotion)     # another network whose metadata is not JSON: still tried as YuNet, then refused
+    onnx.helper.set_model_props(foreign, {"author": "Jane", "kind": "other"})
+    onnx.save(foreign, tmp_path / "foreign.onnx")
+    with pytest.raises(ModelNotFoundError, match="foreign.onnx: neither an EmoScope face detector nor a YuNet model"):
+        create_detector("auto", tmp_path / "foreign.onnx")
     broken = onnx.load(bundled)      # ours, with a metadata value that cannot be a size: refused, not taken for YuNet
     next(p for p in broken.metadata_props if p.key == "photo_max_side").value = '"big"'
     onnx.save(broken, tmp_path / "broken.onnx")

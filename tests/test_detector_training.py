@@ -366,7 +366,7 @@ def test_cli_trains_on_a_wider_format_folder(tmp_path, capsys):
     assert (out / "last.pt").is_file() and "training photos" in capsys.readouterr().out
     assert main(["export-detector", str(out / "last.pt"), "--out", str(tmp_path / "d.onnx")]) == 0
     info = OnnxFaceDetector(tmp_path / "d.onnx", DetectorSettings()).info
-    assert info.trained_on.startswith("WIDER FACE") and info.photo_max_side == info.input_max_side == 320
+    assert info.trained_on.startswith("WIDER FACE") and info.photo_side == info.input_max_side == 320
     assert main(["export-detector", str(out / "last.pt"), "--out", str(tmp_path / "p.onnx"), "--input-max-side",
                  "256", "--photo-max-side", "416"]) == 0
     info = OnnxFaceDetector(tmp_path / "p.onnx", DetectorSettings()).info

@@ -251,7 +251,7 @@ def cmd_export_detector(args) -> int:
     from .training.detector_export import export_detector, max_relative_difference
 
     info = DetectorInfo(score_threshold=args.score_threshold, input_max_side=args.input_max_side,
-                        photo_max_side=args.photo_max_side or args.input_max_side,
+                        photo_max_side=args.photo_max_side,
                         min_face_input=args.min_face_input, version=args.version,
                         metrics=json.loads(Path(args.metrics).read_text()) if args.metrics else {})
     out = export_detector(args.checkpoint, args.out, info)

@@ -51,8 +51,8 @@ class Analyzer:
         return self.classifier.labels
 
     def analyze_array(self, image: np.ndarray, path: str | None = None, detector=None) -> ImageResult:
-        """Every face in a BGR array; ``detector`` replaces the analyzer's own for this image
-        (the web API passes a ``WholeImageDetector`` for a photo that is one face crop)."""
+        """Every face in a BGR array, detected as a photo (see :meth:`analyze`); ``detector`` replaces the
+        analyzer's own for this image (the web API passes a ``WholeImageDetector`` for a face crop)."""
         started = time.perf_counter()
         detections = (detector or self.detector).detect(image)
         detected = time.perf_counter()

@@ -21,10 +21,10 @@ class FaceDetector(ABC):
 
         The detector sees a copy shrunk by ``scale`` (a stream that knows how big its faces are
         passes less than 1), and never more than ``max_side`` pixels on its longer side. ``stream``:
-        the image is one of a stream's frames (video, camera, screen, live), where the bundled detector
-        keeps to its time budget per frame (a copy of at most ``input_max_side``, 320 px); a photo
-        (False) gets a larger copy (``photo_max_side``, 416 px), slower, finding more small faces.
-        YuNet and Haar see both alike."""
+        the image is one of a stream's frames (video, camera, screen, live), where EmoScope's detector
+        keeps to its time budget per frame (a copy of at most its ``input_max_side``); a photo (False)
+        may get a larger copy (its ``photo_max_side``), slower, finding more small faces. YuNet and
+        Haar see both alike."""
         small, scale = scaled_copy(image, min(1.0, scale, self.settings.max_side / max(image.shape[:2])))
         found = self._detect(small, stream)
         if scale != 1.0 and len(found):

@@ -54,18 +54,24 @@ class DetectorInfo:
     def to_metadata(self) -> dict[str, str]:
         return {"kind": json.dumps(self.KIND), **{key: json.dumps(value) for key, value in asdict(self).items()}}
 
+    @property
+    def photo_side(self) -> int:
+        """The longer side of a photo's copy."""
+        return self.input_max_side if self.photo_max_side is None else self.photo_max_side
+
     @classmethod
     def from_metadata(cls, raw: dict[str, str], source: str = "model") -> "DetectorInfo":
+        if raw.get("kind") != json.dumps(cls.KIND):    # other models' metadata need not be JSON
+            raise NotAnEmoScopeDetector(f"{source}: not an EmoScope face detector (metadata 'kind' missing)")
         try:
-            meta = {key: json.loads(value) for key, value in raw.items()}
+            meta = {key: json.loads(value) for key, value in raw.items() if key != "kind"}
         except json.JSONDecodeError as error:
             raise ModelNotFoundError(f"{source}: metadata is not JSON ({error})") from None
-        if meta.pop("kind", None) != cls.KIND:
-            raise NotAnEmoScopeDetector(f"{source}: not an EmoScope face detector (metadata 'kind' missing)")
         known = {key: value for key, value in meta.items() if key in cls.__dataclass_fields__}
         info = cls(**{**known, "strides": tuple(known.get("strides", cls.strides))})
-        for name, side in (("input_max_side", info.input_max_side), ("photo_max_side", info.photo_max_side)):
-            if not (side is None and name == "photo_max_side") and not (type(side) is int and side > 0):
+        for name, side in (("input_max_side", info.input_max_side), ("photo_max_side", info.photo_side)):
+            whole_pixels = type(side) is int and side > 0
+            if not whole_pixels:
                 raise ModelNotFoundError(f"{source}: metadata {name!r} must be a whole number of pixels, not {side!r}")
         return info
 
@@ -126,16 +132,15 @@ class OnnxFaceDetector(FaceDetector):
         self.score_threshold = self.info.score_threshold if settings.score_threshold is None else settings.score_threshold
         self.nms_threshold = self.info.nms_threshold if settings.nms_threshold is None else settings.nms_threshold
 
-    def input_scale(self, height: int, width: int, stream: bool = False) -> float:
+    def input_scale(self, height: int, width: int, *, stream: bool = False) -> float:
         """How much to shrink a ``height`` x ``width`` image (a stream's frame with ``stream``, else a
         photo) before the model sees it (1 = not at all)."""
-        side = self.info.input_max_side if stream else (self.info.photo_max_side or self.info.input_max_side)
-        by_size = side / max(height, width)
+        by_size = (self.info.input_max_side if stream else self.info.photo_side) / max(height, width)
         by_faces = self.info.min_face_input / max(self.settings.min_face, 1e-6)
         return min(1.0, max(by_size, by_faces))
 
     def _detect(self, image: np.ndarray, stream: bool) -> Detections:
-        small, scale = scaled_copy(image, self.input_scale(*image.shape[:2], stream))
+        small, scale = scaled_copy(image, self.input_scale(*image.shape[:2], stream=stream))
         size = (small.shape[1], small.shape[0])
         multiple = self.info.pad_multiple
         padded_hw = (-(-size[1] // multiple) * multiple, -(-size[0] // multiple) * multiple)

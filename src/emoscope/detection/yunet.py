@@ -20,15 +20,15 @@ class YuNetDetector(FaceDetector):
 
     def __init__(self, model_path: Path, settings: DetectorSettings):
         super().__init__(settings)
+        self._input_size = (320, 320)
         try:
             self._net = cv2.FaceDetectorYN.create(
-                str(model_path), "", (320, 320),
+                str(model_path), "", self._input_size,
                 SCORE_THRESHOLD if settings.score_threshold is None else settings.score_threshold,
                 NMS_THRESHOLD if settings.nms_threshold is None else settings.nms_threshold, 5000)
-            self._net.detect(np.zeros((320, 320, 3), np.uint8))   # another network loads, then fails on its first image
+            self._net.detect(np.zeros((*self._input_size, 3), np.uint8))   # another network loads, then fails here
         except cv2.error as error:
             raise ModelNotFoundError(f"{model_path}: not a loadable YuNet model ({error.err})") from None
-        self._input_size = (320, 320)
 
     def _detect(self, image: np.ndarray, stream: bool) -> Detections:
         size = (image.shape[1], image.shape[0])
