@@ -152,9 +152,16 @@ def test_detector_metadata_round_trip_and_refuses_other_models():
     with pytest.raises(ModelNotFoundError, match="not an EmoScope face detector"):
         DetectorInfo.from_metadata({"labels": "[]"})
     assert DetectorInfo.from_metadata({**info.to_metadata(), "photo_max_side": "416"}).photo_max_side == 416
-    for name, value in (("photo_max_side", '"big"'), ("photo_max_side", "0"), ("input_max_side", "null"),
-                        ("input_max_side", "320.5")):
-        with pytest.raises(ModelNotFoundError, match=f"model: metadata '{name}' must be a whole number of pixels"):
+    for name, value, what in (("photo_max_side", '"big"', "a whole number of pixels"),
+                              ("photo_max_side", "0", "a whole number of pixels"),
+                              ("input_max_side", "null", "a whole number of pixels"),
+                              ("input_max_side", "320.5", "a whole number of pixels"),
+                              ("pad_multiple", "0", "a whole number of pixels"),
+                              ("min_face_input", '"ten"', "a size in pixels"),
+                              ("score_threshold", "1.5", "a number from 0 to 1"),
+                              ("nms_threshold", "null", "a number from 0 to 1"),
+                              ("strides", "[8, 0]", "a list of whole numbers"), ("strides", "8", "a list of whole")):
+        with pytest.raises(ModelNotFoundError, match=f"model: metadata '{name}' must be {what}"):
             DetectorInfo.from_metadata({**info.to_metadata(), name: value})
 
 

@@ -16,7 +16,7 @@ padded to a multiple of ``pad_multiple``.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -68,12 +68,32 @@ class DetectorInfo:
         except json.JSONDecodeError as error:
             raise ModelNotFoundError(f"{source}: metadata is not JSON ({error})") from None
         known = {key: value for key, value in meta.items() if key in cls.__dataclass_fields__}
-        info = cls(**{**known, "strides": tuple(known.get("strides", cls.strides))})
-        for name, side in (("input_max_side", info.input_max_side), ("photo_max_side", info.photo_side)):
-            whole_pixels = type(side) is int and side > 0
-            if not whole_pixels:
-                raise ModelNotFoundError(f"{source}: metadata {name!r} must be a whole number of pixels, not {side!r}")
-        return info
+        info = cls(**known)
+        info.check(source)
+        return replace(info, strides=tuple(info.strides))
+
+    def check(self, source: str) -> None:
+        """ModelNotFoundError naming the first value the decoder could not use."""
+        def whole(value):
+            return type(value) is int and value > 0
+
+        def number(value, low, high):
+            return type(value) in (int, float) and low <= value <= high
+
+        def strides(value):
+            return isinstance(value, (list, tuple)) and len(value) > 0 and all(map(whole, value))
+
+        pixels = "a whole number of pixels"
+        rules = [("input_max_side", self.input_max_side, whole(self.input_max_side), pixels),
+                 ("photo_max_side", self.photo_side, whole(self.photo_side), pixels),
+                 ("pad_multiple", self.pad_multiple, whole(self.pad_multiple), pixels),
+                 ("min_face_input", self.min_face_input, number(self.min_face_input, 1e-3, 1e4), "a size in pixels"),
+                 ("score_threshold", self.score_threshold, number(self.score_threshold, 0, 1), "a number from 0 to 1"),
+                 ("nms_threshold", self.nms_threshold, number(self.nms_threshold, 0, 1), "a number from 0 to 1"),
+                 ("strides", self.strides, strides(self.strides), "a list of whole numbers of pixels")]
+        for name, value, valid, what in rules:
+            if not valid:
+                raise ModelNotFoundError(f"{source}: metadata {name!r} must be {what}, not {value!r}")
 
 
 def decode(outputs: list[np.ndarray], strides, size_hw: tuple[int, int], score_threshold: float,
