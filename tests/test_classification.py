@@ -53,6 +53,26 @@ def test_missing_and_corrupt_model_files(tmp_path):
         EmotionClassifier(tmp_path / "junk.onnx")
 
 
+@pytest.mark.parametrize("key, value, error", [
+    ("labels", [], "'labels' must be a list of at least two names"),
+    ("input_size", "abc", "'input_size' must be two whole numbers of pixels"),
+    ("channels", 7, "'channels' must be 1 or 3"),
+    ("mean", "x", "'mean' must be a number per channel"),
+    ("std", [0], "'std' must be a positive number per channel"),
+    ("crop", {"margin": "wide"}, "'crop' must be margin and shift_y numbers"),
+    ("temperature", "hot", "'temperature' must be a positive number"),
+])
+def test_damaged_metadata_is_refused_in_one_line_naming_the_value(tmp_path, key, value, error):
+    with pytest.raises(ModelNotFoundError, match=f"m.onnx: metadata {error}"):
+        EmotionClassifier(tiny_model(tmp_path / "m.onnx", {**METADATA, key: value}))
+
+
+def test_metadata_that_promises_another_input_than_the_network_takes_is_refused(tmp_path):
+    with pytest.raises(ModelNotFoundError, match=r"m.onnx: the network takes \[1, 48, 48\].*promises \[3, 48, 48\]"):
+        EmotionClassifier(tiny_model(tmp_path / "m.onnx", {**METADATA, "channels": 3, "mean": [0.5] * 3,
+                                                            "std": [0.25] * 3}))
+
+
 def test_model_info_rejects_unknown_colour():
     raw = {k: json.dumps(v) for k, v in {**METADATA, "color": "cmyk"}.items()}
     with pytest.raises(ModelNotFoundError, match="unsupported color"):

@@ -47,7 +47,12 @@ class EmotionClassifier:
         self.path = resolve_emotion_model(model)
         self._session = _open_session(self.path, threads)
         self.info = ModelInfo.from_metadata(self._session.get_modelmeta().custom_metadata_map, str(self.path))
-        self._input_name = self._session.get_inputs()[0].name
+        given = self._session.get_inputs()[0]
+        promised = [self.info.channels, *self.info.input_size]
+        if any(isinstance(size, int) and size != want for size, want in zip(given.shape[1:], promised)):
+            raise ModelNotFoundError(f"{self.path}: the network takes {given.shape[1:]} (channels, height, width), "
+                                     f"its metadata promises {promised}")
+        self._input_name = given.name
 
     @property
     def labels(self) -> tuple[str, ...]:

@@ -164,8 +164,34 @@ class ModelInfo:
             raise ModelNotFoundError(f"{source}: metadata is not JSON ({error})") from None
         if meta["color"] not in ("gray", "rgb", "bgr") or meta["outputs"] not in ("logits", "probabilities"):
             raise ModelNotFoundError(f"{source}: unsupported color {meta['color']!r} or outputs {meta['outputs']!r}")
+        _check_values(meta, source)
         return cls(
             labels=tuple(meta["labels"]), input_size=tuple(meta["input_size"]), channels=int(meta["channels"]),
             color=meta["color"], mean=tuple(meta["mean"]), std=tuple(meta["std"]), crop=CropSpec(**meta["crop"]),
             outputs=meta["outputs"], temperature=float(meta.get("temperature", 1.0)), metadata=meta,
         )
+
+
+def _check_values(meta: dict, source: str) -> None:
+    """ModelNotFoundError naming the first metadata value that inference could not use."""
+    def number(value, low=float("-inf")):
+        return type(value) in (int, float) and value > low
+
+    def numbers(value, low=float("-inf")):
+        return isinstance(value, list) and len(value) in (1, meta["channels"]) and all(number(v, low) for v in value)
+
+    crop = meta["crop"]
+    rules = [("labels", isinstance(meta["labels"], list) and len(meta["labels"]) >= 2
+              and all(isinstance(label, str) for label in meta["labels"]), "a list of at least two names"),
+             ("input_size", isinstance(meta["input_size"], list) and len(meta["input_size"]) == 2
+              and all(type(v) is int and v > 0 for v in meta["input_size"]), "two whole numbers of pixels"),
+             ("channels", meta["channels"] in (1, 3) and type(meta["channels"]) is int, "1 or 3"),
+             ("mean", numbers(meta["mean"]), "a number per channel"),
+             ("std", numbers(meta["std"], 0), "a positive number per channel"),
+             ("crop", isinstance(crop, dict) and set(crop) <= set(CropSpec.__dataclass_fields__)
+              and all(number(crop.get(k, 0)) for k in ("margin", "shift_y"))
+              and isinstance(crop.get("align_eyes", True), bool), "margin and shift_y numbers, align_eyes true or false"),
+             ("temperature", number(meta.get("temperature", 1.0), 0), "a positive number")]
+    for name, valid, what in rules:
+        if not valid:
+            raise ModelNotFoundError(f"{source}: metadata {name!r} must be {what}, not {meta.get(name)!r}")
