@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -172,26 +173,40 @@ class ModelInfo:
         )
 
 
+def is_whole(value) -> bool:
+    """A whole number above 0 (not a bool, not a float)."""
+    return type(value) is int and value > 0
+
+
+def is_number(value, low: float = -math.inf, high: float = math.inf) -> bool:
+    """A finite int or float from ``low`` to ``high``."""
+    return type(value) in (int, float) and math.isfinite(value) and low <= value <= high
+
+
+def refuse_unusable(source: str, rules) -> None:
+    """ModelNotFoundError naming the first metadata value that fails its check; ``rules``: (name, value,
+    usable, what it must be)."""
+    for name, value, usable, what in rules:
+        if not usable:
+            raise ModelNotFoundError(f"{source}: metadata {name!r} must be {what}, not {value!r}")
+
+
 def _check_values(meta: dict, source: str) -> None:
-    """ModelNotFoundError naming the first metadata value that inference could not use."""
-    def number(value, low=float("-inf")):
-        return type(value) in (int, float) and value > low
+    """Every emotion-model metadata value inference reads, checked (:func:`refuse_unusable`)."""
+    def per_channel(value, usable) -> bool:
+        return isinstance(value, list) and len(value) in (1, meta["channels"]) and all(map(usable, value))
 
-    def numbers(value, low=float("-inf")):
-        return isinstance(value, list) and len(value) in (1, meta["channels"]) and all(number(v, low) for v in value)
-
-    crop = meta["crop"]
-    rules = [("labels", isinstance(meta["labels"], list) and len(meta["labels"]) >= 2
-              and all(isinstance(label, str) for label in meta["labels"]), "a list of at least two names"),
-             ("input_size", isinstance(meta["input_size"], list) and len(meta["input_size"]) == 2
-              and all(type(v) is int and v > 0 for v in meta["input_size"]), "two whole numbers of pixels"),
-             ("channels", meta["channels"] in (1, 3) and type(meta["channels"]) is int, "1 or 3"),
-             ("mean", numbers(meta["mean"]), "a number per channel"),
-             ("std", numbers(meta["std"], 0), "a positive number per channel"),
-             ("crop", isinstance(crop, dict) and set(crop) <= set(CropSpec.__dataclass_fields__)
-              and all(number(crop.get(k, 0)) for k in ("margin", "shift_y"))
-              and isinstance(crop.get("align_eyes", True), bool), "margin and shift_y numbers, align_eyes true or false"),
-             ("temperature", number(meta.get("temperature", 1.0), 0), "a positive number")]
-    for name, valid, what in rules:
-        if not valid:
-            raise ModelNotFoundError(f"{source}: metadata {name!r} must be {what}, not {meta.get(name)!r}")
+    labels, size, crop, temperature = meta["labels"], meta["input_size"], meta["crop"], meta.get("temperature", 1.0)
+    refuse_unusable(source, [
+        ("labels", labels, isinstance(labels, list) and len(labels) >= 2 and all(isinstance(x, str) for x in labels),
+         "a list of at least two names"),
+        ("input_size", size, isinstance(size, list) and len(size) == 2 and all(map(is_whole, size)),
+         "two whole numbers of pixels"),
+        ("channels", meta["channels"], meta["channels"] in (1, 3) and type(meta["channels"]) is int, "1 or 3"),
+        ("mean", meta["mean"], per_channel(meta["mean"], is_number), "a number per channel"),
+        ("std", meta["std"], per_channel(meta["std"], lambda v: is_number(v) and v > 0),
+         "a positive number per channel"),
+        ("crop", crop, isinstance(crop, dict) and set(crop) <= set(CropSpec.__dataclass_fields__)
+         and all(is_number(crop.get(k, 0)) for k in ("margin", "shift_y"))
+         and isinstance(crop.get("align_eyes", True), bool), "margin and shift_y numbers, align_eyes true or false"),
+        ("temperature", temperature, is_number(temperature) and temperature > 0, "a positive number")])

@@ -24,6 +24,7 @@ import numpy as np
 import onnxruntime as ort
 
 from ..errors import ModelNotFoundError
+from ..models import is_number, is_whole, refuse_unusable
 from ..types import Detections
 from .base import DetectorSettings, FaceDetector, scaled_copy
 
@@ -73,27 +74,17 @@ class DetectorInfo:
         return replace(info, strides=tuple(info.strides))
 
     def check(self, source: str) -> None:
-        """ModelNotFoundError naming the first value the decoder could not use."""
-        def whole(value):
-            return type(value) is int and value > 0
-
-        def number(value, low, high):
-            return type(value) in (int, float) and low <= value <= high
-
-        def strides(value):
-            return isinstance(value, (list, tuple)) and len(value) > 0 and all(map(whole, value))
-
-        pixels = "a whole number of pixels"
-        rules = [("input_max_side", self.input_max_side, whole(self.input_max_side), pixels),
-                 ("photo_max_side", self.photo_side, whole(self.photo_side), pixels),
-                 ("pad_multiple", self.pad_multiple, whole(self.pad_multiple), pixels),
-                 ("min_face_input", self.min_face_input, number(self.min_face_input, 1e-3, 1e4), "a size in pixels"),
-                 ("score_threshold", self.score_threshold, number(self.score_threshold, 0, 1), "a number from 0 to 1"),
-                 ("nms_threshold", self.nms_threshold, number(self.nms_threshold, 0, 1), "a number from 0 to 1"),
-                 ("strides", self.strides, strides(self.strides), "a list of whole numbers of pixels")]
-        for name, value, valid, what in rules:
-            if not valid:
-                raise ModelNotFoundError(f"{source}: metadata {name!r} must be {what}, not {value!r}")
+        """Every value the decoder reads, checked (:func:`~emoscope.models.refuse_unusable`)."""
+        pixels, fraction = "a whole number of pixels", "a number from 0 to 1"
+        strides = isinstance(self.strides, (list, tuple)) and len(self.strides) > 0 and all(map(is_whole, self.strides))
+        refuse_unusable(source, [
+            ("input_max_side", self.input_max_side, is_whole(self.input_max_side), pixels),
+            ("photo_max_side", self.photo_side, is_whole(self.photo_side), pixels),
+            ("pad_multiple", self.pad_multiple, is_whole(self.pad_multiple), pixels),
+            ("min_face_input", self.min_face_input, is_number(self.min_face_input, 1e-3, 1e4), "a size in pixels"),
+            ("score_threshold", self.score_threshold, is_number(self.score_threshold, 0, 1), fraction),
+            ("nms_threshold", self.nms_threshold, is_number(self.nms_threshold, 0, 1), fraction),
+            ("strides", self.strides, strides, "a list of whole numbers of pixels")])
 
 
 def decode(outputs: list[np.ndarray], strides, size_hw: tuple[int, int], score_threshold: float,
