@@ -101,6 +101,20 @@ def test_help_everywhere():
         assert run.returncode == 0 and "usage:" in run.stdout
 
 
+@pytest.mark.parametrize("command", [["export", "run/best.pt"], ["export-detector", "run/last.pt"],
+                                     ["export-ensemble", "m.onnx", "--version", "1"]])
+@pytest.mark.parametrize("content, message", [(None, "cannot read"), ("{broken", "is not JSON"),
+                                              ("[1, 2]", "holds a JSON list, not an object")])
+def test_a_metrics_file_that_is_not_a_json_object_is_refused_before_any_work(tmp_path, command, content, message):
+    metrics = tmp_path / "metrics.json"
+    if content is not None:
+        metrics.write_text(content)
+    run = emoscope(*command, "--out", tmp_path / "out.onnx", "--metrics", metrics, cwd=tmp_path)
+    assert run.returncode == 2 and "Traceback" not in run.stderr   # argparse's usage, then one error line
+    assert "error: argument --metrics: " in run.stderr.splitlines()[-1] and message in run.stderr.splitlines()[-1]
+    assert not (tmp_path / "out.onnx").exists()
+
+
 def test_models_list_and_info():
     listing = emoscope("models", "list")
     assert listing.returncode == 0 and "bundled" in listing.stdout and "yunet" in listing.stdout

@@ -1,28 +1,27 @@
-"""The training commands of ``emoscope`` (the ``train`` extra): emotion models and the face detector.
+"""The training commands of ``emoscope`` (the ``train`` extra): emotion models, and the face detector's
+(:mod:`emoscope.cli_train_detector`).
 
 Each command imports what it needs when it runs, so the analysis commands never load PyTorch.
 """
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from .cli_types import FRACTION, POSITIVE, POSITIVE_FLOAT, float_in
+from .cli_train_detector import DETECTOR_TRAINING_COMMANDS, add_detector_training_commands
+from .cli_types import POSITIVE_FLOAT, float_in, json_object_file
 from .data import DATASET_KINDS
 from .errors import InputError
 
-TRAINING_COMMANDS = ("train", "teacher-logits", "train-detector", "export-detector", "tune-detector", "export",
-                     "quantize", "evaluate")
+TRAINING_COMMANDS = ("train", "teacher-logits", "export", "export-ensemble", "quantize", "evaluate",
+                     *DETECTOR_TRAINING_COMMANDS)
 
 
 def add_training_commands(commands) -> None:
     """Add every training command to the ``emoscope`` subparsers ``commands``."""
     _add_train_parser(commands)
     _add_teacher_logits_parser(commands)
-    _add_train_detector_parser(commands)
-    _add_export_detector_parser(commands)
-    _add_tune_detector_parser(commands)
+    add_detector_training_commands(commands)
 
     export = commands.add_parser("export", help="export a training checkpoint to ONNX with EmoScope metadata",
                                  description="Export a checkpoint to ONNX, or, given an ONNX emotion model, write a "
@@ -33,7 +32,8 @@ def add_training_commands(commands) -> None:
     export.add_argument("--shift-y", type=float, help="move the crop centre down by this fraction of its side (default: 0)")
     export.add_argument("--no-align", action="store_true", help="do not level the eyes before cropping")
     export.add_argument("--version", help="model version recorded in the metadata (default: 0; an ONNX input's own)")
-    export.add_argument("--metrics", metavar="JSON", help="measured metrics to record in the metadata")
+    export.add_argument("--metrics", type=json_object_file, metavar="JSON",
+                        help="measured metrics to record in the metadata")
     export.add_argument("--temperature", type=POSITIVE_FLOAT,
                         help="softmax temperature from calibration (default: 1; an ONNX input's own)")
     export.add_argument("--prior-correction", type=float_in(0.0), metavar="TAU",
@@ -43,6 +43,20 @@ def add_training_commands(commands) -> None:
     export.add_argument("--data", metavar="PATH", help="the training data, for --prior-correction")
     export.add_argument("--votes", metavar="CSV", help="FER+ fer2013new.csv, for --prior-correction of FER+ models")
     export.set_defaults(handler=cmd_export)
+
+    ensemble = commands.add_parser("export-ensemble", help="write several ONNX emotion models as one (the accurate model)",
+                                   description="One ONNX file that runs every member on the face and (unless "
+                                               "--no-mirror) its mirror image and outputs the mean of their "
+                                               "log-probabilities. Members must share one input contract.")
+    ensemble.add_argument("members", nargs="+", metavar="ONNX", help="exported emotion models")
+    ensemble.add_argument("--out", required=True, help="ONNX file to write (never one of the members)")
+    ensemble.add_argument("--version", required=True, help="version recorded in the metadata")
+    ensemble.add_argument("--temperature", type=POSITIVE_FLOAT, default=1.0,
+                          help="softmax temperature from calibration (default: %(default)s)")
+    ensemble.add_argument("--no-mirror", action="store_true", help="members see the face as given only")
+    ensemble.add_argument("--metrics", type=json_object_file, metavar="JSON",
+                          help="measured metrics to record in the metadata")
+    ensemble.set_defaults(handler=cmd_export_ensemble)
 
     quantize = commands.add_parser("quantize", help="write an int8 copy of an ONNX emotion model (train extra)",
                                    description="Static int8 quantization calibrated on crops from a data set's "
@@ -121,8 +135,12 @@ def _add_train_parser(commands) -> None:
                         "(fer2013+ferplus; default: TrainConfig's)")
     parser.add_argument("--ema-decay", type=float, help="moving average of the weights that is validated and "
                         "saved (0: off; default: TrainConfig's)")
-    parser.add_argument("--teacher-logits", metavar="NPZ", help="distil a teacher: its logits from "
-                        "'emoscope teacher-logits' (same data file)")
+    teacher = parser.add_mutually_exclusive_group()
+    teacher.add_argument("--teacher-logits", metavar="NPZ", help="distil a teacher: its logits from "
+                         "'emoscope teacher-logits' (same data file)")
+    teacher.add_argument("--teacher", dest="teacher_model", metavar="ONNX",
+                         help="distil this exported emotion model (e.g. an export-ensemble file) into the label head; "
+                              "it is run once on the training images, --also data included")
     parser.add_argument("--distill-weight", type=float, help="share of the loss on matching the teacher")
     parser.add_argument("--distill-temperature", type=float, help="softmax temperature of the distillation loss")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for PyTorch (may change on resume)")
@@ -156,145 +174,12 @@ def cmd_train(args) -> int:
         class_weighting=args.class_weighting or ("none" if args.sampling == "balanced" else TrainConfig.class_weighting),
         augment=AugmentConfig.none() if args.no_augment else AugmentConfig(), patience=args.patience,
         seed=args.seed, threads=args.threads,
-        **{name: getattr(args, name) for name in ("soft_weight", "ema_decay", "teacher_logits", "distill_weight",
-                                                  "distill_temperature", "sampling", "source_shares", "selection",
-                                                  "init_from")
+        **{name: getattr(args, name) for name in ("soft_weight", "ema_decay", "teacher_logits", "teacher_model",
+                                                  "distill_weight", "distill_temperature", "sampling", "source_shares",
+                                                  "selection", "init_from")
            if getattr(args, name) is not None})
     best = train(config, train_set, val_set, args.out, restart=args.restart)
     print(f"best checkpoint: {best}")
-    return 0
-
-
-def _add_train_detector_parser(commands) -> None:
-    parser = commands.add_parser("train-detector", help="train the face detector on WIDER FACE (train extra)",
-                                 description="Train EmoScope's face detector on the WIDER FACE photos in DATA, "
-                                             "leaving out the held-out part the benchmark uses. Running the same "
-                                             "command again resumes from OUT/last.pt; uses CUDA when available.")
-    parser.add_argument("--data", required=True, metavar="DIR", help="WIDER FACE root (wider_face_split/, WIDER_*/)")
-    parser.add_argument("--out", required=True, metavar="DIR", help="run folder: config, last.pt, metrics.jsonl")
-    parser.add_argument("--epochs", type=int, help="passes over the training photos (may change on resume)")
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--lr", type=float, help="peak learning rate (AdamW, warm-up then cosine)")
-    parser.add_argument("--size", type=int, help="square training crop in pixels")
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--close-ups", metavar="DIR",
-                        help="extra close-up faces: a folder of face crops with faces.csv (file, split, x, y, w, h; "
-                             "ExpW's layout), its train split")
-    parser.add_argument("--landmarks-from", metavar="YUNET",
-                        help="YuNet ONNX file whose landmarks are the pseudo-labels (default: the one "
-                             "`emoscope models` finds; without one, boxes only)")
-    parser.add_argument("--init-from", metavar="ONNX", help="start from this EmoScope detector (e.g. the bundled one)")
-    parser.add_argument("--threads", type=int, default=1, help="CPU threads for PyTorch (default: 1)")
-    parser.add_argument("--restart", action="store_true", help="start over even if OUT holds a run")
-    parser.set_defaults(handler=cmd_train_detector)
-
-
-def _add_export_detector_parser(commands) -> None:
-    from .detection.onnx_detector import DetectorInfo
-
-    parser = commands.add_parser("export-detector", help="export a face detector checkpoint to ONNX (train extra)",
-                                 description="Write the EMA weights of a train-detector checkpoint as one ONNX file "
-                                             "with the metadata the bundled detector reads.")
-    parser.add_argument("checkpoint", help="train-detector checkpoint (last.pt)")
-    parser.add_argument("--out", required=True, help="ONNX file to write")
-    parser.add_argument("--score-threshold", type=FRACTION, default=DetectorInfo.score_threshold,
-                        help="default score threshold recorded in the model (default: %(default)s)")
-    parser.add_argument("--input-max-side", type=POSITIVE, default=DetectorInfo.input_max_side, metavar="PX",
-                        help="longer side of the copy the model sees of a stream's frame (default: %(default)s)")
-    parser.add_argument("--photo-max-side", type=POSITIVE, metavar="PX",
-                        help="longer side of the copy the model sees of a photo (default: --input-max-side)")
-    parser.add_argument("--min-face-input", type=POSITIVE_FLOAT, default=DetectorInfo.min_face_input, metavar="PX",
-                        help="never shrink a --min-face face below this many pixels (default: %(default)s)")
-    parser.add_argument("--version", default=DetectorInfo.version, help="model version recorded in the metadata")
-    parser.add_argument("--metrics", metavar="JSON", help="measured metrics to record in the metadata")
-    parser.set_defaults(handler=cmd_export_detector)
-
-
-def _add_tune_detector_parser(commands) -> None:
-    parser = commands.add_parser("tune-detector", help="choose a detector's score threshold and input size on "
-                                 "validation photos (train extra)",
-                                 description="Score an EmoScope detector at several input sizes and score thresholds "
-                                             "on the WIDER FACE val part and on close-ups (WIDER val faces cut out, "
-                                             "the face-crop folder's val split), and print the choice; pass it to "
-                                             "export-detector.")
-    parser.add_argument("model", help="EmoScope detector ONNX file")
-    parser.add_argument("--data", required=True, metavar="DIR", help="WIDER FACE root")
-    parser.add_argument("--close-ups", metavar="DIR", help="face-crop folder with faces.csv (its val split)")
-    parser.add_argument("--sides", type=POSITIVE, nargs="+", metavar="PX",
-                        help="frame sides to try, within the time budget (default: detector_selection.FRAME_SIDES)")
-    parser.add_argument("--photo-sides", type=POSITIVE, nargs="+", metavar="PX",
-                        help="photo sides to try, at the frames' threshold (default: detector_selection.PHOTO_SIDES)")
-    parser.add_argument("--json", metavar="FILE", help="write every candidate's scores and the choice")
-    parser.set_defaults(handler=cmd_tune_detector)
-
-
-def cmd_tune_detector(args) -> int:
-    from dataclasses import asdict
-
-    from .data.widerface import load_widerface, read_images
-    from .training.detector_data import face_crop_samples
-    from .training.detector_selection import FRAME_SIDES, PHOTO_SIDES, tune
-
-    photos = [(image, entry.boxes, entry.ignore) for image, entry in read_images(load_widerface(args.data, "val"))]
-    crops = [(s.image, s.boxes) for s in face_crop_samples(Path(args.close_ups), "val", None, None)] \
-        if args.close_ups else []
-    choice = tune(args.model, photos, crops, args.sides or FRAME_SIDES, args.photo_sides or PHOTO_SIDES)
-    print(f"{len(photos)} WIDER val photos; {len(crops)} val face crops\n{choice.table()}")
-    print(f"export-detector {choice.export_options()}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(asdict(choice), indent=2))
-    return 0
-
-
-def cmd_export_detector(args) -> int:
-    from .detection.onnx_detector import DetectorInfo
-    from .training.detector_export import export_detector, max_relative_difference
-
-    info = DetectorInfo(score_threshold=args.score_threshold, input_max_side=args.input_max_side,
-                        photo_max_side=args.photo_max_side,
-                        min_face_input=args.min_face_input, version=args.version,
-                        metrics=json.loads(Path(args.metrics).read_text()) if args.metrics else {})
-    out = export_detector(args.checkpoint, args.out, info)
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB); "
-          f"max |PyTorch - ONNX Runtime| / max |output| = {max_relative_difference(args.checkpoint, out):.1e}")
-    return 0
-
-
-def cmd_train_detector(args) -> int:
-    import logging
-
-    import torch
-
-    from . import models
-    from .data.widerface import load_widerface
-    from .training.detector_data import PseudoLabeller, face_crop_samples, wider_samples
-    from .training.detector_trainer import DetectorTrainConfig, train_detector
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    torch.set_num_threads(args.threads)
-    yunet = models.find_downloadable("yunet", args.landmarks_from)
-    labeller = PseudoLabeller(yunet) if yunet else None
-    if labeller is None:
-        print("no YuNet model found: training boxes only, without landmarks")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    close_ups = face_crop_samples(Path(args.close_ups), "train", labeller, out / "close_up_landmarks.npz") \
-        if args.close_ups else []     # first: a wrong folder is refused before the photos are read
-    samples = wider_samples(load_widerface(args.data, "train"), labeller, out / "wider_landmarks.npz")
-    print(f"{len(samples)} training photos, {sum(len(s.boxes) for s in samples)} faces; "
-          f"{len(close_ups)} close-up crops")
-    options = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "size": args.size,
-               "seed": args.seed, "init_from": str(args.init_from) if args.init_from else None,
-               "close_ups": str(Path(args.close_ups).resolve()) if args.close_ups else None,
-               "landmarks_from": str(Path(yunet).resolve()) if yunet else None}
-    config = DetectorTrainConfig(**{key: value for key, value in options.items() if value is not None})
-    trained_on = f"WIDER FACE subset, {len(samples)} photos (held-out part excluded)"
-    if close_ups:
-        trained_on += f"; {len(close_ups)} close-up face crops ({Path(args.close_ups).name}, train split)"
-    if labeller:
-        trained_on += "; landmarks: YuNet 2023mar pseudo-labels"
-    last = train_detector(samples, out, config, restart=args.restart, trained_on=trained_on, close_ups=close_ups)
-    print(f"checkpoint: {last}")
     return 0
 
 
@@ -347,7 +232,6 @@ def _prior_correction(args, labels, trained_on: str, soft_share: float):
 
 
 def cmd_export(args) -> int:
-    metrics = json.loads(Path(args.metrics).read_text()) if args.metrics else None
     if Path(args.checkpoint).suffix.lower() == ".onnx":   # an exported model: prior-correct a copy of it
         from .classification import read_model_info
         from .training.prior_correction import check_correctable, correct_model
@@ -359,7 +243,7 @@ def cmd_export(args) -> int:
         info = read_model_info(args.checkpoint)
         correction = _prior_correction(args, info.labels, info.metadata.get("trained_on", ""),
                                        float(info.metadata.get("heads", {}).get("soft_share", 0.0)))
-        out = correct_model(args.checkpoint, args.out, correction, args.temperature, args.version, metrics)
+        out = correct_model(args.checkpoint, args.out, correction, args.temperature, args.version, args.metrics)
         print(f"wrote {out}: {args.checkpoint} with the logit bias "
               + ", ".join(f"{k} {v:+.3f}" for k, v in zip(info.labels, correction.bias)))
         return 0
@@ -373,10 +257,18 @@ def cmd_export(args) -> int:
         _, state = load_checkpoint(args.checkpoint)
         correction = _prior_correction(args, tuple(state["labels"]), state.get("trained_on", ""),
                                        float(state.get("soft_share", 0.0)))
-    out = export_onnx(args.checkpoint, args.out, crop, args.version or "0", metrics,
+    out = export_onnx(args.checkpoint, args.out, crop, args.version or "0", args.metrics,
                       1.0 if args.temperature is None else args.temperature, correction)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB); "
           f"max |PyTorch - ONNX Runtime| = {max_abs_difference(args.checkpoint, out):.2e}")
+    return 0
+
+
+def cmd_export_ensemble(args) -> int:
+    from .training.ensemble import build_ensemble
+
+    out = build_ensemble(args.members, args.out, args.version, args.temperature, not args.no_mirror, args.metrics)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) from {len(args.members)} members")
     return 0
 
 

@@ -44,3 +44,22 @@ NON_NEGATIVE = int_in(0)
 PORT = int_in(0, 65535)
 FRACTION = float_in(0.0, 1.0)
 POSITIVE_FLOAT = float_in(0.0, low_open=True)
+
+
+def json_object_file(text: str) -> dict:
+    """A readable file holding one JSON object (e.g. ``--metrics``), read while parsing."""
+    import json
+
+    try:
+        with open(text, encoding="utf-8") as handle:
+            value = json.load(handle)
+    except OSError as error:
+        raise argparse.ArgumentTypeError(f"cannot read {text}: {error.strerror or error}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise argparse.ArgumentTypeError(f"{text} is not JSON ({error})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"{text} holds a JSON {type(value).__name__}, not an object")
+    return value
+
+
+json_object_file.__name__ = "JSON file"
