@@ -106,12 +106,12 @@ TINY_METADATA = {"labels": ["angry", "disgust", "fear", "happy", "sad", "surpris
                  "crop": {"margin": 0.1, "shift_y": 0.0, "align_eyes": True}, "outputs": "logits"}
 
 
-def tiny_model(path, metadata=TINY_METADATA):
+def tiny_model(path, metadata=TINY_METADATA, seed=0):
     """A 7-class linear emotion model on 48x48 gray input, built with onnx.helper (no torch needed)."""
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper
 
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     weight = helper.make_tensor("w", TensorProto.FLOAT, [48 * 48, 7], rng.normal(size=48 * 48 * 7).astype(np.float32) * 0.01)
     shape = helper.make_tensor("shape", TensorProto.INT64, [2], [-1, 48 * 48])
     graph = helper.make_graph(

@@ -1,0 +1,84 @@
+"""Several emotion models and their mirror views as one ONNX graph (`emoscope export-ensemble`)."""
+import json
+
+import numpy as np
+import pytest
+
+from conftest import TINY_METADATA, tiny_model
+
+pytest.importorskip("onnx")
+from emoscope.classification import EmotionClassifier  # noqa: E402
+from emoscope.training.ensemble import build_ensemble  # noqa: E402
+from emoscope.training.errors import TrainingError  # noqa: E402
+
+
+def _logits(path, x):
+    import onnxruntime as ort
+
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+
+
+def _log_softmax(z):
+    z = z - z.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+def test_ensemble_outputs_the_mean_log_probability_of_every_member_on_both_views(tmp_path):
+    members = [tiny_model(tmp_path / f"m{seed}.onnx", seed=seed) for seed in (0, 1, 2)]
+    out = build_ensemble(members, tmp_path / "ensemble.onnx", version="9.9.9", temperature=0.8)
+    x = np.random.default_rng(5).normal(size=(4, 1, 48, 48)).astype(np.float32)
+    views = (x, np.ascontiguousarray(x[..., ::-1]))
+    expected = np.mean([_log_softmax(_logits(m, view)) for m in members for view in views], axis=0)
+    np.testing.assert_allclose(_logits(out, x), expected, atol=2e-3)  # weights stored as float16
+    assert out.stat().st_size < 0.6 * sum(m.stat().st_size for m in members)
+    # the mirror matters: without it the output is the members' mean on the face as given
+    plain = build_ensemble(members, tmp_path / "plain.onnx", version="9.9.9", mirror=False)
+    np.testing.assert_allclose(_logits(plain, x), np.mean([_log_softmax(_logits(m, x)) for m in members], axis=0),
+                               atol=2e-3)
+    assert np.abs(_logits(plain, x) - _logits(out, x)).max() > 1e-3
+
+
+def test_ensemble_file_is_an_ordinary_emotion_model_with_its_members_named(tmp_path):
+    members = [tiny_model(tmp_path / f"m{seed}.onnx", seed=seed) for seed in (0, 1)]
+    out = build_ensemble(members, tmp_path / "ensemble.onnx", version="9.9.9", temperature=0.8)
+    classifier = EmotionClassifier(out)
+    assert classifier.info.metadata["version"] == "9.9.9" and classifier.info.temperature == pytest.approx(0.8)
+    assert [m["file"] for m in classifier.info.metadata["members"]] == ["m0.onnx", "m1.onnx"]
+    image = np.random.default_rng(1).integers(0, 255, (80, 80, 3), dtype=np.uint8)
+    probabilities = classifier.predict(classifier.crops(image, np.array([[10, 10, 50, 50]])))
+    assert probabilities.shape == (1, 7) and probabilities.sum() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_members_with_another_input_contract_are_refused_by_name(tmp_path):
+    first = tiny_model(tmp_path / "a.onnx")
+    other = tiny_model(tmp_path / "b.onnx", {**TINY_METADATA, "crop": {"margin": 0.3, "shift_y": 0.0, "align_eyes": True}})
+    with pytest.raises(TrainingError, match=r"b\.onnx: its crop differ"):
+        build_ensemble([first, other], tmp_path / "e.onnx", version="1")
+
+
+def test_not_a_model_and_overwriting_a_member_are_one_line_errors(tmp_path):
+    member = tiny_model(tmp_path / "a.onnx")
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"not onnx at all")
+    with pytest.raises(TrainingError, match=r"junk\.onnx: not a readable ONNX emotion model"):
+        build_ensemble([member, junk], tmp_path / "e.onnx", version="1")
+    with pytest.raises(TrainingError, match="would overwrite one of its members"):
+        build_ensemble([member], member, version="1")
+    no_metadata = tiny_model(tmp_path / "bare.onnx", {"labels": TINY_METADATA["labels"]})
+    with pytest.raises(TrainingError, match=r"bare\.onnx: not an EmoScope emotion model .*lacks input_size"):
+        build_ensemble([no_metadata], tmp_path / "e.onnx", version="1")
+
+
+def test_export_ensemble_command_writes_the_file_and_refuses_bad_metrics_in_one_line(tmp_path):
+    from test_cli import emoscope as run
+
+    members = [tiny_model(tmp_path / f"m{seed}.onnx", seed=seed) for seed in (0, 1)]
+    (tmp_path / "metrics.json").write_text(json.dumps({"jaffe": 0.5}))
+    done = run("export-ensemble", *members, "--out", tmp_path / "e.onnx", "--version", "2", "--temperature", "0.9",
+               "--metrics", tmp_path / "metrics.json")
+    assert done.returncode == 0, done.stderr
+    assert "from 2 members" in done.stdout
+    assert EmotionClassifier(tmp_path / "e.onnx").info.metadata["metrics"] == {"jaffe": 0.5}
+    refused = run("export-ensemble", members[0], "--out", members[0], "--version", "2")
+    assert refused.returncode == 1 and "would overwrite one of its members" in refused.stderr
+    assert "Traceback" not in refused.stderr
