@@ -332,6 +332,41 @@ def test_teacher_logits_that_do_not_fit_are_one_clear_error(tmp_path, problem, m
         load_teacher_logits(path, train_set, 7)
 
 
+def test_a_tiny_run_distils_an_onnx_teacher_computed_once_on_its_own_images(tmp_path, monkeypatch):
+    from conftest import tiny_model
+    from emoscope.training import distill
+
+    teacher = tiny_model(tmp_path / "teacher.onnx", seed=4)
+    train_set, val_set = synthetic(200, 0), synthetic(60, 1)
+    config = TrainConfig(epochs=2, teacher_model=str(teacher), distill_weight=0.7, **FAST)
+    best = train(config, train_set, val_set, tmp_path / "student", progress=False)
+    assert best.exists()
+    kept = np.load(tmp_path / "student" / "teacher_outputs.npz")["outputs"]
+    expected = EmotionClassifier(teacher, threads=1).raw_outputs(train_set.images)
+    np.testing.assert_allclose(kept, expected, atol=1e-5)
+    # the kept outputs are read back for the same model and images, and never for other images
+    monkeypatch.setattr(EmotionClassifier, "raw_outputs", lambda *a: pytest.fail("recomputed"))
+    again = distill.onnx_teacher_outputs(teacher, train_set, tmp_path / "student" / "teacher_outputs.npz", 1)
+    np.testing.assert_array_equal(again.numpy(), kept)
+    monkeypatch.undo()
+    other = synthetic(30, 7)
+    fresh = distill.onnx_teacher_outputs(teacher, other, tmp_path / "student" / "teacher_outputs.npz", 1)
+    assert fresh.shape == (30, 7)
+
+
+def test_a_teacher_that_cannot_teach_these_labels_is_one_clear_error(tmp_path):
+    from conftest import TINY_METADATA, tiny_model
+
+    labels = ["happy", "sad", "angry", "fear", "disgust", "surprise", "neutral"]
+    teacher = tiny_model(tmp_path / "reordered.onnx", {**TINY_METADATA, "labels": labels})
+    config = TrainConfig(epochs=1, teacher_model=str(teacher), **FAST)
+    with pytest.raises(TrainingError, match=r"reordered\.onnx: a teacher must give logits for \['angry'"):
+        train(config, synthetic(40, 0), synthetic(20, 1), tmp_path / "student", progress=False)
+    both = TrainConfig(epochs=1, teacher_model=str(teacher), teacher_logits=str(tmp_path / "t.npz"), **FAST)
+    with pytest.raises(TrainingError, match="not both"):
+        train(both, synthetic(40, 0), synthetic(20, 1), tmp_path / "student2", progress=False)
+
+
 def test_votes_that_do_not_line_up_with_the_images_are_one_clear_error(tmp_path):
     from emoscope.data import DatasetError, load_split
 

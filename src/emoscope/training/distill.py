@@ -1,12 +1,19 @@
-"""Knowledge distillation: a teacher's ten-crop logits for every image of a data file, saved once,
-then used as soft targets when a smaller student trains (Hinton et al. 2015).
+"""Knowledge distillation: a teacher's outputs for every training image, computed once, then used as
+soft targets when a smaller student trains (Hinton et al. 2015).
 
-The logits file (``.npz``) holds ``logits`` (rows of the source file x the teacher's outputs) and
-``source`` (the data set family it was computed on); :func:`load_teacher_logits` checks both
-against the training set, so logits of another data set or model never train silently.
+Two kinds of teacher:
+
+- a training checkpoint's ten-crop logits for every row of a data file (``emoscope teacher-logits``), an
+  ``.npz`` holding ``logits`` (rows of the source file x the teacher's outputs) and ``source`` (the data set
+  family it was computed on); :func:`load_teacher_logits` checks both against the training set, so logits
+  of another data set or model never train silently;
+- an exported ONNX emotion model of any architecture, e.g. an ensemble (:mod:`.ensemble`), run once on the
+  training images themselves, whatever data sets they were combined from (:func:`onnx_teacher_outputs`).
+  It teaches the label head only: its outputs are the 7 emotions, not the FER+ votes.
 """
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +83,45 @@ def load_teacher_logits(path: str | Path, dataset: FaceDataset, outputs: int) ->
     if dataset.rows.max() >= len(logits) or np.isnan(logits[dataset.rows]).any():
         raise TrainingError(f"{path}: has no logits for some rows of {dataset.name}")
     return torch.from_numpy(logits[dataset.rows])
+
+
+def onnx_teacher_outputs(model: str | Path, dataset: FaceDataset, cache: Path, threads: int = 2,
+                         batch_size: int = 256) -> torch.Tensor:
+    """An exported emotion model's outputs (its logits) for every image of ``dataset``, (N, labels).
+    They are kept in ``cache`` with a fingerprint of the model file and the images, so a resumed run reads
+    them back and another model or other images compute them afresh."""
+    from ..classification import EmotionClassifier
+    from ..models import sha256_of
+    from ..preprocess import fit_to_input
+
+    teacher = EmotionClassifier(model, threads)
+    if teacher.labels != tuple(dataset.labels) or teacher.info.outputs != "logits" or teacher.info.color != "gray":
+        raise TrainingError(f"{model}: a teacher must give logits for {list(dataset.labels)} from gray crops; it gives "
+                            f"{teacher.info.outputs} for {list(teacher.labels)} from {teacher.info.color} crops")
+    fingerprint = hashlib.sha256(sha256_of(teacher.path).encode() + np.ascontiguousarray(dataset.images).tobytes())
+    fingerprint = fingerprint.hexdigest()
+    if cache.exists():
+        with np.load(cache) as kept:
+            if str(kept["fingerprint"]) == fingerprint:
+                return torch.from_numpy(kept["outputs"])
+    size = teacher.info.input_size
+    outputs = np.concatenate([
+        teacher.raw_outputs([fit_to_input(image, size) for image in dataset.images[start: start + batch_size]])
+        for start in range(0, len(dataset), batch_size)]).astype(np.float32)
+    np.savez(cache, outputs=outputs, fingerprint=np.array(fingerprint))
+    return torch.from_numpy(outputs)
+
+
+def load_teacher(logits_file: str, model: str, dataset: FaceDataset, num_labels: int, num_soft: int,
+                 out_dir: Path, threads: int) -> tuple[torch.Tensor, tuple[slice, ...]]:
+    """The teacher's outputs for each training image and the student's heads they teach: every head for a
+    teacher-logits file (its width is checked), the label head for an ONNX model."""
+    if logits_file and model:
+        raise TrainingError("give a teacher-logits file or a teacher model, not both")
+    if model:
+        return onnx_teacher_outputs(model, dataset, out_dir / "teacher_outputs.npz", threads), (slice(0, num_labels),)
+    heads = (slice(0, num_labels),) + ((slice(num_labels, num_labels + num_soft),) if num_soft else ())
+    return load_teacher_logits(logits_file, dataset, num_labels + num_soft), heads
 
 
 def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float,

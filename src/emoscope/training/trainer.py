@@ -49,6 +49,7 @@ class TrainConfig:
     soft_weight: float = 0.5        # share of the loss on the second label set (FER+ votes), when the data has one
     ema_decay: float = 0.998        # exponential moving average of the weights; what is validated and saved (0: off)
     teacher_logits: str = ""        # .npz from `emoscope teacher-logits`: distil a teacher into this model
+    teacher_model: str = ""         # or an exported ONNX emotion model (e.g. an ensemble) as the teacher
     distill_weight: float = 0.5     # share of the loss on matching the teacher
     distill_temperature: float = 2.0
     sampling: str = "shuffle"       # shuffle: every image once per epoch | balanced: see sampling_weights
@@ -326,12 +327,12 @@ def train(config: TrainConfig, train_set: FaceDataset, val_set: FaceDataset, out
         "input": asdict(input_spec), "trained_on": train_set.name, "train_size": len(train_set), "config": config_dict,
     }
     evaluated = ema.module if ema is not None else model
-    heads = (slice(0, num_labels),) + ((slice(num_labels, num_labels + num_soft),) if num_soft else ())
     teacher = None
-    if config.teacher_logits:
-        from .distill import distillation_loss, load_teacher_logits
+    if config.teacher_logits or config.teacher_model:
+        from .distill import distillation_loss, load_teacher
 
-        teacher = load_teacher_logits(config.teacher_logits, train_set, num_labels + num_soft)
+        teacher, heads = load_teacher(config.teacher_logits, config.teacher_model, train_set, num_labels, num_soft,
+                                      out_dir, config.threads)
 
     for epoch in range(start_epoch, config.epochs + 1):
         if stale_epochs >= config.patience:
