@@ -51,9 +51,22 @@ def test_ensemble_file_is_an_ordinary_emotion_model_with_its_members_named(tmp_p
 
 def test_members_with_another_input_contract_are_refused_by_name(tmp_path):
     first = tiny_model(tmp_path / "a.onnx")
-    other = tiny_model(tmp_path / "b.onnx", {**TINY_METADATA, "crop": {"margin": 0.3, "shift_y": 0.0, "align_eyes": True}})
+    looser = {"margin": 0.3, "shift_y": 0.0, "align_eyes": True}
+    other = tiny_model(tmp_path / "b.onnx", {**TINY_METADATA, "crop": looser})
     with pytest.raises(TrainingError, match=r"b\.onnx: its crop differ"):
         build_ensemble([first, other], tmp_path / "e.onnx", version="1")
+    import onnx
+
+    old = onnx.load(str(first))
+    old.opset_import[0].version = 11   # ReduceSum's axes were an attribute then
+    onnx.save(old, str(tmp_path / "old.onnx"))
+    with pytest.raises(TrainingError, match=r"old\.onnx: ONNX opset 11; an ensemble needs members exported at opset 13 "):
+        build_ensemble([first, tmp_path / "old.onnx"], tmp_path / "e.onnx", version="1")
+    newer = onnx.load(str(first))
+    newer.opset_import[0].version = 18
+    onnx.save(newer, str(tmp_path / "newer.onnx"))
+    with pytest.raises(TrainingError, match=r"newer\.onnx: its ONNX opsets differ"):
+        build_ensemble([first, tmp_path / "newer.onnx"], tmp_path / "e.onnx", version="1")
 
 
 def test_not_a_model_and_overwriting_a_member_are_one_line_errors(tmp_path):

@@ -44,7 +44,7 @@ def add_training_commands(commands) -> None:
     export.add_argument("--votes", metavar="CSV", help="FER+ fer2013new.csv, for --prior-correction of FER+ models")
     export.set_defaults(handler=cmd_export)
 
-    ensemble = commands.add_parser("export-ensemble", help="write several ONNX emotion models as one (the accurate model)",
+    ensemble = commands.add_parser("export-ensemble", help="write several ONNX emotion models as one file (an ensemble)",
                                    description="One ONNX file that runs every member on the face and (unless "
                                                "--no-mirror) its mirror image and outputs the mean of their "
                                                "log-probabilities. Members must share one input contract.")

@@ -20,6 +20,8 @@ from .prior_correction import read_metadata, write_metadata
 
 #: What every member must agree on for one preprocessing to serve them all.
 SHARED_INPUT_KEYS = ("labels", "input_size", "channels", "color", "mean", "std", "crop")
+#: ReduceSum takes its axes as an input from opset 13; members are run under the first one's opset.
+MIN_OPSET = 13
 
 
 def _load_member(path: Path):
@@ -30,6 +32,10 @@ def _load_member(path: Path):
         metadata = read_metadata(proto)
     except Exception as error:  # onnx raises DecodeError, OSError, ValueError... for a file that is not ONNX
         raise TrainingError(f"{path}: not a readable ONNX emotion model ({str(error).splitlines()[0][:120]})") from None
+    opset = next((entry.version for entry in proto.opset_import if entry.domain in ("", "ai.onnx")), 0)
+    if opset < MIN_OPSET:
+        raise TrainingError(f"{path}: ONNX opset {opset}; an ensemble needs members exported at opset "
+                            f"{MIN_OPSET} or later")
     missing = [key for key in (*SHARED_INPUT_KEYS, "outputs") if key not in metadata]
     if missing or metadata["outputs"] != "logits" or len(proto.graph.input) != 1 or len(proto.graph.output) != 1:
         raise TrainingError(f"{path}: not an EmoScope emotion model with one input and logits out"
@@ -67,8 +73,10 @@ def build_ensemble(members: list[str | Path], out: str | Path, version: str, tem
         raise TrainingError(f"{out}: the ensemble would overwrite one of its members; choose another --out")
     loaded = [_load_member(path) for path in paths]
     first_proto, first_meta = loaded[0]
-    for path, (_, metadata) in zip(paths[1:], loaded[1:]):
+    for path, (proto, metadata) in zip(paths[1:], loaded[1:]):
         differing = [key for key in SHARED_INPUT_KEYS if metadata[key] != first_meta[key]]
+        if list(proto.opset_import) != list(first_proto.opset_import):
+            differing.append("ONNX opsets")
         if differing:
             raise TrainingError(f"{path}: its {', '.join(differing)} differ from {paths[0].name}'s; "
                                 "members must share one input contract")
@@ -115,8 +123,8 @@ def build_ensemble(members: list[str | Path], out: str | Path, version: str, tem
         "temperature": float(temperature),
         "architecture": f"ensemble of {len(loaded)} x {first_meta.get('architecture', '?')}"
                         + (", each on the face and its mirror image" if mirror else "") + "; float16 weights",
-        "members": [{"file": path.name, "version": meta.get("version", ""), "architecture": meta.get("architecture", ""),
-                     "trained_on": meta.get("trained_on", "")} for path, (_, meta) in zip(paths, loaded)],
+        "members": [{"file": path.name, **{key: meta.get(key, "") for key in ("version", "architecture", "trained_on")}}
+                    for path, (_, meta) in zip(paths, loaded)],
         "metrics": metrics or {},
     })
     write_metadata(model, metadata)
