@@ -11,7 +11,7 @@ from emoscope.classification import EmotionClassifier  # noqa: E402
 from emoscope.data import FaceDataset  # noqa: E402
 from emoscope.labels import EMOTIONS  # noqa: E402
 from emoscope.models import CropSpec  # noqa: E402
-from emoscope.training import trainer as trainer_module  # noqa: E402
+from emoscope.training import selection, trainer as trainer_module  # noqa: E402
 from emoscope.training.architectures import architecture_names, get_architecture  # noqa: E402
 from emoscope.training.augment import AugmentConfig, augment_batch  # noqa: E402
 from emoscope.training.export import export_onnx, max_abs_difference  # noqa: E402
@@ -228,11 +228,11 @@ def test_soft_cross_entropy_matches_hand_computed_values():
 
 def test_blend_and_majority_follow_their_definitions():
     logits = np.log(np.array([[0.6, 0.4, 0.2, 0.2, 0.1]]))  # hard head (2 labels), then soft head (3 labels)
-    blended = trainer_module.blend_log_probabilities(logits, 2, 0.5)
+    blended = selection.blend_log_probabilities(logits, 2, 0.5)
     expected = 0.5 * np.log([0.6, 0.4]) + 0.5 * np.log([0.5, 0.5])  # soft head renormalised over 2 labels
     np.testing.assert_allclose(blended[0], expected, atol=1e-6)
     votes = np.array([[0.5, 0.3, 0.2], [0.4, 0.4, 0.2], [0.1, 0.2, 0.7], [0, 0, 0]], np.float32)
-    assert trainer_module.majority_labels(votes, 2).tolist() == [0, -1, -1, -1]
+    assert selection.majority_labels(votes, 2).tolist() == [0, -1, -1, -1]
 
 
 def test_two_label_sets_train_two_heads_and_export_one_blended_output(tmp_path):
@@ -242,9 +242,9 @@ def test_two_label_sets_train_two_heads_and_export_one_blended_output(tmp_path):
     best = train(config, with_votes(synthetic(200, 0), 0), with_votes(synthetic(60, 1), 1), tmp_path / "run",
                  progress=False)
     state = torch.load(best, weights_only=False)
-    assert state["soft_labels"][-1] == "contempt" and state["soft_share"] in trainer_module.BLEND_SHARES
+    assert state["soft_labels"][-1] == "contempt" and state["soft_share"] in selection.BLEND_SHARES
     log = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
-    assert set(log["val_blends"]) == {str(s) for s in trainer_module.BLEND_SHARES}
+    assert set(log["val_blends"]) == {str(s) for s in selection.BLEND_SHARES}
     path = export_onnx(best, tmp_path / "m.onnx")
     assert max_abs_difference(best, path) < 1e-4
     classifier = EmotionClassifier(path)
@@ -352,6 +352,9 @@ def test_a_tiny_run_distils_an_onnx_teacher_computed_once_on_its_own_images(tmp_
     other = synthetic(30, 7)
     fresh = distill.onnx_teacher_outputs(teacher, other, tmp_path / "student" / "teacher_outputs.npz", 1)
     assert fresh.shape == (30, 7)
+    (tmp_path / "student" / "teacher_outputs.npz").write_bytes(b"cut short")   # damaged: computed again
+    np.testing.assert_allclose(distill.onnx_teacher_outputs(teacher, train_set, tmp_path / "student" /
+                                                            "teacher_outputs.npz", 1).numpy(), expected, atol=1e-5)
 
 
 def test_a_teacher_that_cannot_teach_these_labels_is_one_clear_error(tmp_path):
@@ -359,9 +362,11 @@ def test_a_teacher_that_cannot_teach_these_labels_is_one_clear_error(tmp_path):
 
     labels = ["happy", "sad", "angry", "fear", "disgust", "surprise", "neutral"]
     teacher = tiny_model(tmp_path / "reordered.onnx", {**TINY_METADATA, "labels": labels})
+    train(TrainConfig(epochs=1, **FAST), synthetic(40, 0), synthetic(20, 1), tmp_path / "student", progress=False)
     config = TrainConfig(epochs=1, teacher_model=str(teacher), **FAST)
     with pytest.raises(TrainingError, match=r"reordered\.onnx: a teacher must give logits for \['angry'"):
-        train(config, synthetic(40, 0), synthetic(20, 1), tmp_path / "student", progress=False)
+        train(config, synthetic(40, 0), synthetic(20, 1), tmp_path / "student", restart=True, progress=False)
+    assert (tmp_path / "student" / "last.pt").exists()   # the run it would have replaced is still there
     both = TrainConfig(epochs=1, teacher_model=str(teacher), teacher_logits=str(tmp_path / "t.npz"), **FAST)
     with pytest.raises(TrainingError, match="not both"):
         train(both, synthetic(40, 0), synthetic(20, 1), tmp_path / "student2", progress=False)

@@ -12,8 +12,9 @@ from emoscope.labels import EMOTIONS  # noqa: E402
 from emoscope.training.architectures import get_architecture  # noqa: E402
 from emoscope.training.export import export_onnx, load_checkpoint  # noqa: E402
 from emoscope.training.onnx_weights import load_exported_weights  # noqa: E402
+from emoscope.training.selection import validation_scores  # noqa: E402
 from emoscope.training.trainer import (InputSpec, TrainConfig, TrainingError, predict_logits,  # noqa: E402
-                                       sampling_weights, train, validation_scores)
+                                       sampling_weights, train)
 from test_training import FAST, stop_after_first_epoch, synthetic, with_votes  # noqa: E402
 
 

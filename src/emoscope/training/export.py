@@ -17,7 +17,7 @@ from .tensors import InputSpec
 
 class BlendedHeads(torch.nn.Module):
     """A two-head model as one output: ``(1 - s) * log_softmax(hard) + s * log_softmax(soft)`` over
-    the hard head's labels (see :func:`emoscope.training.trainer.blend_log_probabilities`); these
+    the hard head's labels (see :func:`emoscope.training.selection.blend_log_probabilities`); these
     log-probabilities serve as logits. A one-head model passes through unchanged."""
 
     def __init__(self, model: torch.nn.Module, num_labels: int, two_heads: bool, soft_share: float):
