@@ -95,3 +95,63 @@ def test_export_ensemble_command_writes_the_file_and_refuses_bad_metrics_in_one_
     refused = run("export-ensemble", members[0], "--out", members[0], "--version", "2")
     assert refused.returncode == 1 and "would overwrite one of its members" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def _edited(path, out, edit):
+    import onnx
+
+    proto = onnx.load(str(path))
+    edit(proto)
+    onnx.save(proto, str(out))
+    return out
+
+
+def test_members_with_their_own_tensor_names_and_weights_beyond_float16_are_combined_exactly(tmp_path):
+    from onnx import numpy_helper
+
+    def rename(proto):   # input "x", output "log_probabilities": names the ensemble's own must not clash with
+        proto.graph.input[0].name, proto.graph.output[0].name = "x", "log_probabilities"
+        proto.graph.node[0].input[0], proto.graph.node[-1].output[0] = "x", "log_probabilities"
+
+    def enlarge(proto):  # a weight float16 cannot hold: kept as float32
+        weights = numpy_helper.to_array(proto.graph.initializer[0]).copy()
+        weights[0, 0] = 1e6
+        proto.graph.initializer[0].CopyFrom(numpy_helper.from_array(weights, proto.graph.initializer[0].name))
+
+    renamed = _edited(tiny_model(tmp_path / "a.onnx"), tmp_path / "renamed.onnx", rename)
+    large = _edited(tiny_model(tmp_path / "b.onnx", seed=1), tmp_path / "large.onnx", enlarge)
+    out = build_ensemble([renamed, large], tmp_path / "e.onnx", version="1")
+    import onnxruntime as ort
+
+    def run(path, x):
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return session.run(None, {session.get_inputs()[0].name: x})[0]
+
+    x = np.random.default_rng(2).normal(size=(3, 1, 48, 48)).astype(np.float32) * 1e-3
+    views = (x, np.ascontiguousarray(x[..., ::-1]))
+    expected = np.mean([_log_softmax(run(m, view)) for m in (renamed, large) for view in views], axis=0)
+    got = run(out, x)
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got, expected, atol=2e-3)
+
+
+def test_prior_corrections_must_agree_and_the_ensemble_is_not_corrected_again(tmp_path):
+    from emoscope.training.prior_correction import PriorCorrectionError, check_correctable
+
+    correction = {"tau": 0.5, "prior": [1 / 7] * 7, "bias": {label: 0.0 for label in TINY_METADATA["labels"]}}
+    corrected = tiny_model(tmp_path / "c.onnx", {**TINY_METADATA, "prior_correction": correction})
+    plain = tiny_model(tmp_path / "p.onnx", seed=1)
+    with pytest.raises(TrainingError, match=r"p\.onnx: its prior corrections differ"):
+        build_ensemble([corrected, plain], tmp_path / "e.onnx", version="1")
+    both = build_ensemble([corrected, tiny_model(tmp_path / "c2.onnx", {**TINY_METADATA, "prior_correction": correction},
+                                                 seed=2)], tmp_path / "e.onnx", version="1")
+    assert EmotionClassifier(both).info.prior_correction["in_members"] is True
+    with pytest.raises(PriorCorrectionError):
+        check_correctable(both, tmp_path / "again.onnx")
+
+
+def test_an_empty_file_is_not_an_emotion_model(tmp_path):
+    empty = tmp_path / "empty.onnx"
+    empty.write_bytes(b"")
+    with pytest.raises(TrainingError, match=r"empty\.onnx: not an EmoScope emotion model"):
+        build_ensemble([empty], tmp_path / "e.onnx", version="1")

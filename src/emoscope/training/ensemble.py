@@ -31,28 +31,31 @@ def _load_member(path: Path):
         proto = onnx.load(str(path))
         metadata = read_metadata(proto)
     except Exception as error:  # onnx raises DecodeError, OSError, ValueError... for a file that is not ONNX
-        raise TrainingError(f"{path}: not a readable ONNX emotion model ({str(error).splitlines()[0][:120]})") from None
-    opset = next((entry.version for entry in proto.opset_import if entry.domain in ("", "ai.onnx")), 0)
-    if opset < MIN_OPSET:
-        raise TrainingError(f"{path}: ONNX opset {opset}; an ensemble needs members exported at opset "
-                            f"{MIN_OPSET} or later")
+        reason = (str(error).splitlines() or [type(error).__name__])[0][:120]
+        raise TrainingError(f"{path}: not a readable ONNX emotion model ({reason})") from None
     missing = [key for key in (*SHARED_INPUT_KEYS, "outputs") if key not in metadata]
     if missing or metadata["outputs"] != "logits" or len(proto.graph.input) != 1 or len(proto.graph.output) != 1:
         raise TrainingError(f"{path}: not an EmoScope emotion model with one input and logits out"
                             + (f" (metadata lacks {', '.join(missing)})" if missing else ""))
+    opset = next((entry.version for entry in proto.opset_import if entry.domain in ("", "ai.onnx")), 0)
+    if opset < MIN_OPSET:
+        raise TrainingError(f"{path}: ONNX opset {opset}; an ensemble needs members exported at opset "
+                            f"{MIN_OPSET} or later")
     return proto, metadata
 
 
 def _store_as_float16(initializers: list, nodes: list) -> tuple[list, list]:
-    """Float32 weight tensors as float16 ones plus a Cast back to float32 under the original name."""
+    """Float32 weight tensors as float16 ones plus a Cast back to float32 under the original name; a tensor
+    with values beyond float16's range stays float32."""
     from onnx import TensorProto, helper, numpy_helper
 
     stored, casts = [], []
     for tensor in initializers:
-        if tensor.data_type != TensorProto.FLOAT or int(np.prod(tensor.dims)) < 16:  # scalars and shapes stay
-            stored.append(tensor)
+        values = numpy_helper.to_array(tensor) if tensor.data_type == TensorProto.FLOAT else None
+        if values is None or values.size < 16 or not np.all(np.abs(values) <= np.finfo(np.float16).max):
+            stored.append(tensor)   # not float32 weights, too small to matter (scalars, shapes), or out of range
             continue
-        half = numpy_helper.from_array(numpy_helper.to_array(tensor).astype(np.float16), f"{tensor.name}_float16")
+        half = numpy_helper.from_array(values.astype(np.float16), f"{tensor.name}_float16")
         stored.append(half)
         casts.append(helper.make_node("Cast", [half.name], [tensor.name], to=TensorProto.FLOAT))
     return stored, casts + nodes
@@ -77,19 +80,24 @@ def build_ensemble(members: list[str | Path], out: str | Path, version: str, tem
         differing = [key for key in SHARED_INPUT_KEYS if metadata[key] != first_meta[key]]
         if list(proto.opset_import) != list(first_proto.opset_import):
             differing.append("ONNX opsets")
+        if metadata.get("prior_correction") != first_meta.get("prior_correction"):
+            differing.append("prior corrections")
         if differing:
             raise TrainingError(f"{path}: its {', '.join(differing)} differ from {paths[0].name}'s; "
                                 "members must share one input contract")
     num_labels = len(first_meta["labels"])
 
+    # The graph's own tensors are named "ensemble/...", which no prefixed member name ("m0_...") can be.
+    source, target = first_proto.graph.input[0].name, first_proto.graph.output[0].name
     nodes, initializers = [], []
-    views = "input"
+    views = source
     if mirror:
-        constants = {"flip_starts": [-1], "flip_ends": [np.iinfo(np.int64).min], "flip_axes": [3], "flip_steps": [-1]}
+        constants = {f"ensemble/flip_{part}": value for part, value in
+                     (("starts", [-1]), ("ends", [np.iinfo(np.int64).min]), ("axes", [3]), ("steps", [-1]))}
         initializers += [helper.make_tensor(name, TensorProto.INT64, [1], value) for name, value in constants.items()]
-        nodes += [helper.make_node("Slice", ["input", *constants], ["mirrored"]),
-                  helper.make_node("Concat", ["input", "mirrored"], ["views"], axis=0)]
-        views = "views"
+        views = "ensemble/views"
+        nodes += [helper.make_node("Slice", [source, *constants], ["ensemble/mirrored"]),
+                  helper.make_node("Concat", [source, "ensemble/mirrored"], [views], axis=0)]
     member_outputs = []
     for index, (proto, _) in enumerate(loaded):
         prefixed = compose.add_prefix(proto, f"m{index}_")
@@ -99,17 +107,20 @@ def build_ensemble(members: list[str | Path], out: str | Path, version: str, tem
             node.input[:] = [views if name == member_input else name for name in node.input]
         nodes += list(graph.node)
         initializers += list(graph.initializer)
-        nodes.append(helper.make_node("LogSoftmax", [member_output], [f"m{index}_log_probabilities"], axis=1))
-        member_outputs.append(f"m{index}_log_probabilities")
+        member_outputs.append(f"ensemble/log_probabilities_{index}")
+        nodes.append(helper.make_node("LogSoftmax", [member_output], [member_outputs[-1]], axis=1))
     share = 1.0 / (len(loaded) * (2 if mirror else 1))
-    initializers.append(helper.make_tensor("share", TensorProto.FLOAT, [], [share]))
-    nodes.append(helper.make_node("Sum", member_outputs, ["summed"]))
+    initializers.append(helper.make_tensor("ensemble/share", TensorProto.FLOAT, [], [share]))
+    summed = "ensemble/summed"
+    nodes.append(helper.make_node("Sum", member_outputs, [summed]))
     if mirror:
-        initializers += [helper.make_tensor("by_view", TensorProto.INT64, [3], [2, -1, num_labels]),
-                         helper.make_tensor("view_axis", TensorProto.INT64, [1], [0])]
-        nodes += [helper.make_node("Reshape", ["summed", "by_view"], ["per_view"]),
-                  helper.make_node("ReduceSum", ["per_view", "view_axis"], ["summed_views"], keepdims=0)]
-    nodes.append(helper.make_node("Mul", ["summed_views" if mirror else "summed", "share"], ["logits"]))
+        initializers += [helper.make_tensor("ensemble/by_view", TensorProto.INT64, [3], [2, -1, num_labels]),
+                         helper.make_tensor("ensemble/view_axis", TensorProto.INT64, [1], [0])]
+        nodes += [helper.make_node("Reshape", [summed, "ensemble/by_view"], ["ensemble/per_view"]),
+                  helper.make_node("ReduceSum", ["ensemble/per_view", "ensemble/view_axis"], ["ensemble/summed_views"],
+                                   keepdims=0)]
+        summed = "ensemble/summed_views"
+    nodes.append(helper.make_node("Mul", [summed, "ensemble/share"], [target]))
 
     initializers, nodes = _store_as_float16(initializers, nodes)
     graph = helper.make_graph(nodes, "emotion_ensemble", [first_proto.graph.input[0]], [first_proto.graph.output[0]],
@@ -117,7 +128,8 @@ def build_ensemble(members: list[str | Path], out: str | Path, version: str, tem
     model = helper.make_model(graph, opset_imports=list(first_proto.opset_import), producer_name="emoscope")
     model.ir_version = first_proto.ir_version
     metadata = dict(first_meta)
-    metadata.pop("prior_correction", None)  # a member's correction is inside its own graph already
+    if "prior_correction" in metadata:  # inside every member's graph already: recorded, so none is added again
+        metadata["prior_correction"] = {**metadata["prior_correction"], "in_members": True}
     metadata.update({
         "version": version,
         "temperature": float(temperature),
