@@ -1,4 +1,4 @@
-"""argparse types for numeric options: a bad value is refused while parsing, with the option's
+"""argparse types for numeric and JSON-file options: a bad value is refused while parsing, with the option's
 usage line, before any model is loaded."""
 from __future__ import annotations
 
