@@ -14,6 +14,7 @@ Two kinds of teacher:
 from __future__ import annotations
 
 import hashlib
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -98,18 +99,32 @@ def onnx_teacher_outputs(model: str | Path, dataset: FaceDataset, cache: Path, t
     if teacher.labels != tuple(dataset.labels) or teacher.info.outputs != "logits" or teacher.info.color != "gray":
         raise TrainingError(f"{model}: a teacher must give logits for {list(dataset.labels)} from gray crops; it gives "
                             f"{teacher.info.outputs} for {list(teacher.labels)} from {teacher.info.color} crops")
-    fingerprint = hashlib.sha256(sha256_of(teacher.path).encode() + np.ascontiguousarray(dataset.images).tobytes())
-    fingerprint = fingerprint.hexdigest()
-    if cache.exists():
-        with np.load(cache) as kept:
-            if str(kept["fingerprint"]) == fingerprint:
-                return torch.from_numpy(kept["outputs"])
+    images = np.ascontiguousarray(dataset.images)
+    digest = hashlib.sha256(f"{sha256_of(teacher.path)} {images.dtype} {images.shape}".encode())
+    digest.update(memoryview(images).cast("B"))
+    fingerprint = digest.hexdigest()
+    kept = _kept_outputs(cache)
+    if kept is not None and kept[1] == fingerprint:
+        return torch.from_numpy(kept[0])
+    if kept is not None:
+        print(f"{cache}: kept for another teacher file or other images; computing the teacher's outputs again")
     size = teacher.info.input_size
     outputs = np.concatenate([
-        teacher.raw_outputs([fit_to_input(image, size) for image in dataset.images[start: start + batch_size]])
-        for start in range(0, len(dataset), batch_size)]).astype(np.float32)
-    np.savez(cache, outputs=outputs, fingerprint=np.array(fingerprint))
+        teacher.raw_outputs([fit_to_input(image, size) for image in images[start: start + batch_size]])
+        for start in range(0, len(images), batch_size)]).astype(np.float32)
+    partial = cache.with_name(cache.name + ".partial.npz")
+    np.savez(partial, outputs=outputs, fingerprint=np.array(fingerprint))
+    partial.replace(cache)
     return torch.from_numpy(outputs)
+
+
+def _kept_outputs(cache: Path) -> tuple[np.ndarray, str] | None:
+    """The outputs and fingerprint a run folder kept, or None when there are none or the file is damaged."""
+    try:
+        with np.load(cache) as kept:
+            return kept["outputs"], str(kept["fingerprint"])
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
+        return None
 
 
 def load_teacher(logits_file: str, model: str, dataset: FaceDataset, num_labels: int, num_soft: int,
