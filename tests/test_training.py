@@ -372,6 +372,17 @@ def test_a_teacher_that_cannot_teach_these_labels_is_one_clear_error(tmp_path):
         train(both, synthetic(40, 0), synthetic(20, 1), tmp_path / "student2", progress=False)
 
 
+def test_training_goes_to_cuda_when_pytorch_has_it_and_runs_on_a_named_device(monkeypatch, tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("a real GPU: every other training test runs on it")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    with pytest.raises(AssertionError, match="CUDA"):   # this CPU build of PyTorch cannot, so it says so
+        train(TrainConfig(epochs=1, **FAST), synthetic(40, 0), synthetic(20, 1), tmp_path / "cuda", progress=False)
+    best = train(TrainConfig(epochs=1, **FAST), synthetic(40, 0), synthetic(20, 1), tmp_path / "cpu", progress=False,
+                 device="cpu")
+    assert best.exists()
+
+
 def test_votes_that_do_not_line_up_with_the_images_are_one_clear_error(tmp_path):
     from emoscope.data import DatasetError, load_split
 

@@ -98,7 +98,7 @@ def dataset_and_path(text: str) -> tuple[str, str]:
 def _add_train_parser(commands) -> None:
     parser = commands.add_parser("train", help="train an emotion model (needs the 'train' extra)",
                                  description="Train an emotion classifier. Running the same command again resumes "
-                                             "from OUT/last.pt.")
+                                             "from OUT/last.pt; uses CUDA when available.")
     parser.add_argument("--dataset", required=True, choices=DATASET_KINDS,
                         help="data set layout; fer2013+ferplus trains one model on both FER2013 labels and FER+ votes")
     parser.add_argument("--data", required=True, metavar="PATH",

@@ -103,12 +103,13 @@ def sampling_weights(dataset: FaceDataset, source_shares: str = "sqrt") -> np.nd
 
 @torch.no_grad()
 def predict_logits(model: torch.nn.Module, spec: InputSpec, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """All output logits of ``model`` for uint8 crops of any size."""
+    """All output logits of ``model`` (on whatever device it is) for uint8 crops of any size."""
     model.eval()
+    device = next(model.parameters()).device
     images = spec.fit(images)
     outputs = []
     for start in range(0, len(images), batch_size):
-        outputs.append(model(spec.prepare(to_unit(images[start: start + batch_size]))))
+        outputs.append(model(spec.prepare(to_unit(images[start: start + batch_size]).to(device))).cpu())
     return torch.cat(outputs).numpy()
 
 
@@ -177,8 +178,10 @@ def _same_run(saved: dict | None, current: dict) -> bool:
 
 
 def train(config: TrainConfig, train_set: FaceDataset, val_set: FaceDataset, out_dir: str | Path,
-          restart: bool = False, progress: bool = True) -> Path:
-    """Train (or resume) a run in ``out_dir``; returns the path of the best checkpoint."""
+          restart: bool = False, progress: bool = True, device: str | None = None) -> Path:
+    """Train (or resume) a run in ``out_dir``; returns the path of the best checkpoint. ``device``: CUDA
+    when PyTorch has it, else the CPU (augmentation stays on the CPU; checkpoints load on either)."""
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if train_set.labels != val_set.labels or train_set.soft_labels != val_set.soft_labels:
@@ -223,6 +226,7 @@ def train(config: TrainConfig, train_set: FaceDataset, val_set: FaceDataset, out
 
         sample = np.random.default_rng(config.seed).choice(len(train_set), min(512, len(train_set)), replace=False)
         load_exported_weights(model, config.init_from, input_spec.prepare(to_unit(input_spec.fit(train_set.images[sample]))))
+    model.to(device)
     ema = (torch.optim.swa_utils.AveragedModel(
         model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
         if config.ema_decay > 0 else None)
@@ -248,12 +252,13 @@ def train(config: TrainConfig, train_set: FaceDataset, val_set: FaceDataset, out
             stale.unlink(missing_ok=True)
     config_path.write_text(json.dumps(config_dict, indent=2))
 
-    weights = class_weights(train_set, config.class_weighting)
+    weights = class_weights(train_set, config.class_weighting).to(device)
     draw_weights = torch.from_numpy(sampling_weights(train_set, config.source_shares)) if config.sampling == "balanced" else None
     images = torch.from_numpy(input_spec.fit(train_set.images))   # uint8 in memory, at the model's input size
-    targets = torch.from_numpy(train_set.targets)
+    targets = torch.from_numpy(train_set.targets).to(device)
     smoothed = targets * (1 - config.label_smoothing) + config.label_smoothing / num_labels
-    soft_targets = None if train_set.soft_targets is None else torch.from_numpy(train_set.soft_targets)
+    soft_targets = None if train_set.soft_targets is None else torch.from_numpy(train_set.soft_targets).to(device)
+    teacher = None if teacher is None else teacher.to(device)
     checkpoint_base = {
         "arch": config.arch, "labels": list(train_set.labels), "soft_labels": list(train_set.soft_labels),
         "input": asdict(input_spec), "trained_on": train_set.name, "train_size": len(train_set), "config": config_dict,
@@ -276,7 +281,8 @@ def train(config: TrainConfig, train_set: FaceDataset, val_set: FaceDataset, out
         for step in bar:
             batch = order[step * config.batch_size: (step + 1) * config.batch_size]
             x = augment_batch(images[batch].unsqueeze(1).float().div_(255.0), config.augment, generator)
-            logits = model(input_spec.prepare(x))
+            logits = model(input_spec.prepare(x.to(device)))
+            batch = batch.to(device)
             loss = soft_cross_entropy(logits[:, :num_labels], smoothed[batch], weights)
             if soft_targets is not None and config.soft_weight > 0:
                 soft_loss = soft_cross_entropy(logits[:, num_labels:], soft_targets[batch])
