@@ -178,3 +178,20 @@ def test_a_ctrl_c_that_python_drops_during_the_imports_still_stops_the_command()
                          timeout=EXIT_WAIT)
     assert run.returncode == 130 and "emoscope: interrupted" in run.stderr, run.stderr
     assert "Exception ignored" in run.stderr    # Python's own report is kept
+
+
+def test_a_signal_before_the_server_listens_is_an_interruption_not_a_clean_stop():
+    """The window between uvicorn's handler and the listening socket: a Ctrl-C there stopped the server
+    cleanly (exit 0) without its address ever shown. It is an interruption, as during the model load."""
+    import uvicorn
+    from fastapi import FastAPI
+
+    from emoscope.web.server import Server
+
+    announced = []
+    server = Server(uvicorn.Config(FastAPI(), host="127.0.0.1", port=_free_port(), log_level="warning"),
+                    on_listening=announced.append)
+    server.should_exit = True   # what the signal handler does
+    with pytest.raises(KeyboardInterrupt):
+        server.run_until_stopped()
+    assert server.started and not server.listened and announced == []

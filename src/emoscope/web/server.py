@@ -6,7 +6,8 @@ that comes before meets whatever the process had: Python's KeyboardInterrupt, as
 parent passed SIGINT down ignored (a background job of a shell script; Python keeps an inherited
 SIG_IGN), and then the server serves on forever. So :meth:`Server.run_until_stopped` installs uvicorn's
 own handler before the event loop starts, and the address is announced only once the server listens:
-whoever reads it can connect, and a signal sent after it is handled like any later one.
+whoever reads it can connect, and a signal sent after it is handled like any later one. A signal that
+stops the server before it listens is an interruption (KeyboardInterrupt), as one during the model load.
 """
 from __future__ import annotations
 
@@ -24,15 +25,19 @@ class Server(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, on_listening: Callable[[int], None] | None = None):
         super().__init__(config)
         self.on_listening = on_listening
+        self.listened = False
 
     async def startup(self, sockets=None) -> None:
         await super().startup(sockets=sockets)
-        if self.started and not self.should_exit and self.on_listening is not None:
-            self.on_listening(self.servers[0].sockets[0].getsockname()[1])
+        if self.started and not self.should_exit:
+            self.listened = True
+            if self.on_listening is not None:
+                self.on_listening(self.servers[0].sockets[0].getsockname()[1])
 
     def run_until_stopped(self) -> bool:
         """Serve until SIGINT or SIGTERM, whenever it comes (a second SIGINT: at once, without waiting
-        for open connections); True when the server did start."""
+        for open connections); True when the server did start. KeyboardInterrupt when a signal stopped it
+        before it listened (a failed startup is not that: uvicorn exits then)."""
         handlers = {}
         if threading.current_thread() is threading.main_thread():
             # The same handler uvicorn installs in serve(), from now on: a signal from here to there stops
@@ -43,4 +48,6 @@ class Server(uvicorn.Server):
         finally:
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)
+        if self.started and not self.listened:
+            raise KeyboardInterrupt
         return self.started
