@@ -15,11 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..models import ModelInfo
 from .errors import TrainingError
 from .prior_correction import read_metadata, write_metadata
 
-#: What every member must agree on for one preprocessing to serve them all.
-SHARED_INPUT_KEYS = ("labels", "input_size", "channels", "color", "mean", "std", "crop")
+#: What every member must agree on for one preprocessing to serve them all: the metadata inference reads.
+SHARED_INPUT_KEYS = tuple(key for key in ModelInfo.REQUIRED if key != "outputs")
 #: ReduceSum takes its axes as an input from opset 13; members are run under the first one's opset.
 MIN_OPSET = 13
 
@@ -33,7 +34,7 @@ def _load_member(path: Path):
     except Exception as error:  # onnx raises DecodeError, OSError, ValueError... for a file that is not ONNX
         reason = (str(error).splitlines() or [type(error).__name__])[0][:120]
         raise TrainingError(f"{path}: not a readable ONNX emotion model ({reason})") from None
-    missing = [key for key in (*SHARED_INPUT_KEYS, "outputs") if key not in metadata]
+    missing = [key for key in ModelInfo.REQUIRED if key not in metadata]
     if missing or metadata["outputs"] != "logits" or len(proto.graph.input) != 1 or len(proto.graph.output) != 1:
         raise TrainingError(f"{path}: not an EmoScope emotion model with one input and logits out"
                             + (f" (metadata lacks {', '.join(missing)})" if missing else ""))
