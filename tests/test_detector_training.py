@@ -17,7 +17,7 @@ from emoscope.training.detector_augment import (DetectorAugment, DetectorSample,
 from emoscope.training.detector_data import face_crop_samples  # noqa: E402
 from emoscope.training.detector_export import export_detector, max_relative_difference  # noqa: E402
 from emoscope.training.detector_loss import assign, detection_loss, grid_points  # noqa: E402
-from emoscope.training.detector_model import FaceDetectorNet  # noqa: E402
+from emoscope.training.detector_model import ExportWrapper, FaceDetectorNet  # noqa: E402
 from emoscope.training.detector_selection import Candidate, choose, choose_photo_side  # noqa: E402
 from emoscope.training.detector_warm_start import warm_start  # noqa: E402
 from emoscope.training.detector_trainer import DetectorTrainConfig, train_detector  # noqa: E402
@@ -254,6 +254,38 @@ def test_warm_start_reproduces_a_three_level_onnx_detector(tmp_path):
     detection_loss(new.train()(photos[:1]), big_face, (96, 96))["loss"].backward()
     for name in ("stage6.0.0.0.weight", "lateral.3.0.weight", "lateral.3.1.weight"):
         assert new.get_parameter(name).grad.abs().sum() > 0, name
+
+
+def test_warm_start_copies_a_four_level_detector_with_landmarks_whole(tmp_path):
+    torch.manual_seed(0)
+    shipped = FaceDetectorNet()
+    photos = torch.rand(8, 3, 128, 128) * 255
+    shipped.train()(photos)                               # running statistics away from 0 and 1
+    path = tmp_path / "shipped.onnx"
+    torch.onnx.export(ExportWrapper(shipped.eval()), (photos[:1],), str(path), input_names=["input"],
+                      opset_version=17, dynamo=False)
+    continued = FaceDetectorNet()
+    assert warm_start(continued, path, photos) == []      # nothing left new
+    with torch.no_grad():
+        expected, got = shipped.eval()(photos[:2]), continued.eval()(photos[:2])
+    assert len(got) == 4
+    for want, have in zip(expected, got):
+        for a, b in zip(want, have):                      # scores, boxes and landmarks of every level
+            torch.testing.assert_close(b, a, atol=1e-3, rtol=1e-3)
+
+
+def test_warm_start_refuses_a_file_of_another_layout(tmp_path):
+    class OneOutput(torch.nn.Module):
+        def forward(self, bgr):
+            return bgr.mean(dim=1)
+
+    path = tmp_path / "other.onnx"
+    torch.onnx.export(OneOutput(), (torch.zeros(1, 3, 32, 32),), str(path), opset_version=17, dynamo=False)
+    with pytest.raises(TrainingError, match="1 outputs"):
+        warm_start(FaceDetectorNet(), path, torch.zeros(1, 3, 32, 32))
+    (tmp_path / "broken.onnx").write_bytes(b"not a model")
+    with pytest.raises(TrainingError, match="broken.onnx: not a readable ONNX detector"):
+        warm_start(FaceDetectorNet(), tmp_path / "broken.onnx", torch.zeros(1, 3, 32, 32))
 
 
 def test_photometric_augmentation_keeps_shape_and_type():

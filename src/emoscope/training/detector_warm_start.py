@@ -1,21 +1,25 @@
 """Start a detector run from a shipped ONNX detector instead of from random weights.
 
-The weights are read back into the three-level network they came from (batch norms re-created,
-:mod:`onnx_weights`). Layers the ONNX file does not have (a fourth level, the
-landmark heads) stay new; the fourth level's lateral branch starts faint (scale 0.01) so that the
-finer levels begin almost exactly as shipped while the new level can still learn.
+The weights are read back into the network they came from (batch norms re-created,
+:mod:`onnx_weights`). A file of the current network (2.x: four levels with landmarks) is copied
+whole, so a run continues the shipped model. A 1.x file (three levels, boxes only) fills the finer
+levels; layers it does not have (the fourth level, the landmark heads) stay new, and the fourth
+level's lateral branch starts faint (scale 0.01) so that the finer levels begin almost exactly as
+shipped while the new level can still learn.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
+import onnx
 import torch
 from torch import nn
 
 from .detector_model import FaceDetectorNet
+from .errors import TrainingError
 from .onnx_weights import load_folded_convs
 
-ONNX_STRIDES = (8, 16, 32)
+ONNX_STRIDES = (8, 16, 32)  # the levels of a 1.x file
 NEW_LEVEL_SCALE = 1e-2      # the new level starts this faint in the finer levels' features
 
 
@@ -27,7 +31,20 @@ def three_level_net_from_onnx(path: str | Path, photos: torch.Tensor) -> FaceDet
 
 
 def warm_start(model: FaceDetectorNet, onnx_path: str | Path, photos: torch.Tensor) -> list[str]:
-    """Copy a 1.x ONNX detector into ``model``; returns the names of the parameters left new."""
+    """Copy an ONNX detector into ``model``; returns the names of the parameters left new.
+
+    The file's outputs tell its kind: three per level (score, box, landmarks) is ``model``'s own
+    network, two per level for three levels is 1.x."""
+    try:
+        outputs = len(onnx.load(str(onnx_path)).graph.output)
+    except Exception as error:   # onnx raises DecodeError, OSError and others on a file it cannot read
+        raise TrainingError(f"{onnx_path}: not a readable ONNX detector ({error})") from None
+    if outputs == 3 * len(model.strides):
+        load_folded_convs(model, onnx_path, photos)
+        return []
+    if outputs != 2 * len(ONNX_STRIDES):
+        raise TrainingError(f"{onnx_path}: {outputs} outputs; an EmoScope detector has {3 * len(model.strides)} "
+                            f"(2.x) or {2 * len(ONNX_STRIDES)} (1.x)")
     source = three_level_net_from_onnx(onnx_path, photos).state_dict()
     target = model.state_dict()
     copied = {key: value for key, value in source.items()
