@@ -233,14 +233,20 @@ class _ThreeLevelExport(torch.nn.Module):
         return tuple(t for score, box, _ in self.net(bgr) for t in (torch.sigmoid(score), box))
 
 
-def test_warm_start_reproduces_a_three_level_onnx_detector(tmp_path):
+def _shipped_detector(net, wrapper, path, side: int) -> torch.Tensor:
+    """Give ``net`` running statistics away from 0 and 1, write it to ``path`` as ``wrapper`` exports
+    it and return the random photos it saw."""
     torch.manual_seed(0)
-    old = FaceDetectorNet(strides=(8, 16, 32))
-    photos = torch.rand(8, 3, 96, 96) * 255
-    old.train()(photos)                                   # running statistics away from 0 and 1
-    path = tmp_path / "old.onnx"
-    torch.onnx.export(_ThreeLevelExport(old.eval()), (photos[:1],), str(path), input_names=["input"],
-                      opset_version=17, dynamo=False)
+    photos = torch.rand(8, 3, side, side) * 255
+    net.train()(photos)
+    torch.onnx.export(wrapper(net.eval()), (photos[:1],), str(path), input_names=["input"], opset_version=17,
+                      dynamo=False)
+    return photos
+
+
+def test_warm_start_reproduces_a_three_level_onnx_detector(tmp_path):
+    old, path = FaceDetectorNet(strides=(8, 16, 32)), tmp_path / "old.onnx"
+    photos = _shipped_detector(old, _ThreeLevelExport, path, 96)
     new = FaceDetectorNet()
     left_new = warm_start(new, path, photos)
     assert any(key.startswith("landmark") for key in left_new) and any(".3." in key for key in left_new)
@@ -257,13 +263,8 @@ def test_warm_start_reproduces_a_three_level_onnx_detector(tmp_path):
 
 
 def test_warm_start_copies_a_four_level_detector_with_landmarks_whole(tmp_path):
-    torch.manual_seed(0)
-    shipped = FaceDetectorNet()
-    photos = torch.rand(8, 3, 128, 128) * 255
-    shipped.train()(photos)                               # running statistics away from 0 and 1
-    path = tmp_path / "shipped.onnx"
-    torch.onnx.export(ExportWrapper(shipped.eval()), (photos[:1],), str(path), input_names=["input"],
-                      opset_version=17, dynamo=False)
+    shipped, path = FaceDetectorNet(), tmp_path / "shipped.onnx"
+    photos = _shipped_detector(shipped, ExportWrapper, path, 128)
     continued = FaceDetectorNet()
     assert warm_start(continued, path, photos) == []      # nothing left new
     with torch.no_grad():
