@@ -3,6 +3,8 @@
 - ``boxed_photos``: the 9 shared multi-person photos with their 43 boxed faces (``faces/training.xml`` and
   ``testing.xml``, dlib's tight boxes, eyebrows to chin);
 - ``expw_crops``: the ExpW test crops (112x112) with the face box that ``expw/faces.csv`` gives for each;
+- ``fer2013_faces`` and ``fer2013_close_up``: FER2013's 48x48 faces, each padded and upscaled into a 384-px
+  image that a face fills as in a close-up (grey and soft, as a movie frame or a webcam may be);
 - ``cut_out``: a face cut out of its photo with margins, edges replicated where the cut leaves the photo;
 - ``tiled_portrait_video``: frames of portrait tiles cut from those faces on a plain background, each tile
   drifting, breathing in size and now and then showing another person, with every true box known;
@@ -122,6 +124,27 @@ def expw_crops(expw_dir: Path, split: str = "test", limit: int | None = None) ->
         rows = [(expw_dir / row["file"], np.array([float(row[k]) for k in "xywh"], np.float32))
                 for row in csv.DictReader(handle) if row["split"] == split]
     return every_kth(sorted(rows, key=lambda row: row[0]), limit)
+
+
+FER_CLOSE_UP_SIDE = 384
+# Where the 48-px face lands in its close-up: padded by half its side (24 px), then upscaled 4x.
+FER_CLOSE_UP_BOX = np.array([96.0, 96.0, 192.0, 192.0], np.float32)
+
+
+def fer2013_faces(fer_csv: Path, split: str = "test", limit: int | None = None) -> list[tuple[np.ndarray, int]]:
+    """(48x48 grey face, label index) of a FER2013 split (every k-th for ``limit``)."""
+    from emoscope.data import load_split
+
+    data = load_split("fer2013", fer_csv, split)
+    return every_kth(list(zip(data.images, (int(label) for label in data.hard_labels))), limit)
+
+
+def fer2013_close_up(face: np.ndarray) -> np.ndarray:
+    """A 48x48 grey FER2013 face padded by half its side (border replicated) and upscaled 4x (384 px,
+    BGR): the face fills the middle half of the image (``FER_CLOSE_UP_BOX``)."""
+    padded = cv2.copyMakeBorder(face, 24, 24, 24, 24, cv2.BORDER_REPLICATE)
+    big = cv2.resize(padded, (FER_CLOSE_UP_SIDE, FER_CLOSE_UP_SIDE), interpolation=cv2.INTER_CUBIC)
+    return cv2.cvtColor(big, cv2.COLOR_GRAY2BGR)
 
 
 def every_kth(items: list, limit: int | None) -> list:

@@ -20,8 +20,8 @@ import cv2
 import numpy as np
 
 from _data import DATA, MODELS, require
+from _faces import fer2013_close_up, fer2013_faces
 from emoscope.classification import EmotionClassifier
-from emoscope.data import load_split
 from emoscope.detection import create_detector
 from emoscope.evaluation.metrics import classification_metrics
 from emoscope.labels import canonical_label
@@ -50,10 +50,8 @@ def detect_faces(detector, samples):
 
 def fer2013_redetected(count: int):
     """FER2013 PrivateTest faces, padded by half their side (replicated border) and upscaled 4x."""
-    data = load_split("fer2013", require(DATA / "fer2013" / "fer2013.csv.gz"), "test")
-    for image, label in zip(data.images[:count], data.hard_labels[:count]):
-        padded = cv2.copyMakeBorder(image, 24, 24, 24, 24, cv2.BORDER_REPLICATE)
-        yield cv2.cvtColor(cv2.resize(padded, (384, 384), interpolation=cv2.INTER_CUBIC), cv2.COLOR_GRAY2BGR), int(label)
+    for face, label in fer2013_faces(require(DATA / "fer2013" / "fer2013.csv.gz"))[:count]:
+        yield fer2013_close_up(face), label
 
 
 def accuracy_per_framing(classifier, faces, framings):

@@ -41,7 +41,12 @@ f. JAFFE (213 posed photos): share of photos with a face found, and the bundled 
 g. Landmarks, for a detector that gives them: on the 43 faces found both by it and by YuNet, the distance of
    each of its 5 points from YuNet's, as a share of the boxed face's side (mean and 95th percentile; target
    within 5 %); "n/a" for a detector without landmarks.
-h. ms per 640 x 480 image: median over 5 passes of 9 frames cut from the shared photos, the detector and
+h. FER2013 PrivateTest faces as close-ups (``_faces.fer2013_close_up``): each 48 x 48 face padded by half its
+   side and upscaled 4x to 384 x 384, so that a soft grey face fills the middle half of the image, as in a
+   movie frame or a webcam's close-up (the crop of FER2013 is the box: 192 px, a face box inside it of
+   at least 122 px matches at IoU >= 0.4). Share found, precision (every unmatched detection false), and the
+   share with a detection centred on the crop, as for the ExpW crops.
+i. ms per 640 x 480 image: median over 5 passes of 9 frames cut from the shared photos, the detector and
    OpenCV limited to 1 or 2 threads, detected as a stream's frames (the time budget) and, for EmoScope's
    detector, as photos.
 
@@ -50,7 +55,7 @@ h. ms per 640 x 480 image: median over 5 passes of 9 frames cut from the shared 
         [--video-seconds 10] [--threads 2] [--skip SET ...] [--json detection.json]
 
 ``--threshold`` sweeps the ``emoscope`` detector's score threshold (the others keep theirs); ``--limit N``
-takes at most N WIDER photos and N ExpW crops (every k-th), for quick checks.
+takes at most N WIDER photos, N ExpW crops and N FER2013 faces (every k-th), for quick checks.
 """
 from __future__ import annotations
 
@@ -65,8 +70,9 @@ import cv2
 import numpy as np
 
 from _data import DATA, MODELS, require
-from _faces import (PX_BINS, SHARE_BINS, SizeTally, assign, bin_name, boxed_photos, cut_out,
-                    every_kth, expw_crops, inside, portraits, side, write_tiled_video)
+from _faces import (FER_CLOSE_UP_BOX, PX_BINS, SHARE_BINS, SizeTally, assign, bin_name, boxed_photos, cut_out,
+                    every_kth, expw_crops, fer2013_close_up, fer2013_faces, inside, portraits, side,
+                    write_tiled_video)
 from emoscope import Analyzer
 from emoscope.data.widerface import PARTS, load_widerface
 from emoscope.detection import DetectorSettings, create_detector
@@ -77,7 +83,7 @@ from emoscope.types import Detections
 
 MARGINS = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0)
 POINTS = ("right eye", "left eye", "nose tip", "right mouth corner", "left mouth corner")
-SETS = ("wider", "boxed", "margins", "expw", "video", "stream", "jaffe", "landmarks", "speed")
+SETS = ("wider", "boxed", "margins", "expw", "video", "stream", "jaffe", "landmarks", "fer", "speed")
 
 
 def wider_scores(detector, entries, min_size: float) -> dict:
@@ -115,16 +121,17 @@ def margin_scores(detector, photos) -> dict:
     return result
 
 
-def expw_scores(detector, crops) -> dict:
-    """Share of ExpW crops whose face is found; precision with every unmatched detection false."""
-    tally, centred = SizeTally(), 0
-    for path, box in crops:
-        image = cv2.imread(str(path))
+def crop_scores(detector, crops) -> dict:
+    """Share of face crops, given as (image, its one face box), whose face is found; precision with
+    every unmatched detection false; the share with a detection centred on the box (at any IoU)."""
+    tally, centred, count = SizeTally(), 0, 0
+    for image, box in crops:
+        count += 1
         detections = detector.detect(image)
         tally.add(box[None], detections, min(image.shape[:2]))
         middle = detections.boxes[:, :2] + detections.boxes[:, 2:] / 2
         centred += bool((np.abs(middle - (box[:2] + box[2:] / 2)) <= box[2:] / 4).all(axis=1).any())
-    return {**tally.summary(), "centred": centred / max(len(crops), 1)}
+    return {**tally.summary(), "centred": centred / max(count, 1)}
 
 
 def video_scores(detect, video: Path, boxes: list) -> dict:
@@ -273,6 +280,12 @@ def print_tables(results: list[dict], args) -> None:
               "A detection matching nothing is false: an unlabelled neighbour's face in a crop counts as false. "
               "The last column (a detection whose centre is within a quarter of the labelled box's side of its "
               "centre, at any IoU) shows where a face was seen but framed unlike ExpW's box.")
+    if fer := rows_with("fer_close_ups"):
+        table(f"FER2013 PrivateTest faces as close-ups, 4x upscaled (n={fer[0][1]['faces']})",
+              ["detector", "found", "precision", "false", "a detection centred on the face"],
+              [[label, fmt(s["recall"]), fmt(s["precision"]), str(s["false"]), fmt(s["centred"])] for label, s in fer],
+              "The face fills the middle half of a 384-px image, grey and soft: a close-up of a movie frame or a "
+              "webcam. Its box is FER2013's 48-px crop, scaled.")
     video = {label: s for label, s in rows_with("video")}
     stream = {label: s for label, s in rows_with("video_stream")}
     if video or stream:
@@ -326,6 +339,7 @@ def main():
     wider = every_kth(load_widerface(require(DATA / "widerface"), args.wider_part), args.limit) \
         if "wider" in run else []
     crops = expw_crops(require(DATA / "expw"), limit=args.limit) if "expw" in run else []
+    fer_faces = fer2013_faces(require(DATA / "fer2013" / "fer2013.csv.gz"), limit=args.limit) if "fer" in run else []
     reference = None
     if "landmarks" in run:
         require(MODELS / "yunet")
@@ -357,7 +371,10 @@ def main():
             if "margins" in run:
                 row["margins"] = margin_scores(detector, photos)
             if "expw" in run:
-                row["expw_test"] = expw_scores(detector, crops)
+                row["expw_test"] = crop_scores(detector, ((cv2.imread(str(path)), box) for path, box in crops))
+            if "fer" in run:
+                row["fer_close_ups"] = crop_scores(detector, ((fer2013_close_up(face), FER_CLOSE_UP_BOX)
+                                                              for face, _ in fer_faces))
             if "video" in run:
                 row["video"] = video_scores(every_frame(detector), video, boxes)
             if {"stream", "jaffe"} & set(run):
