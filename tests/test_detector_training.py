@@ -241,7 +241,17 @@ def _shipped_detector(net, wrapper, path, side: int) -> torch.Tensor:
     net.train()(photos)
     torch.onnx.export(wrapper(net.eval()), (photos[:1],), str(path), input_names=["input"], opset_version=17,
                       dynamo=False)
+    _mark_as_detector(path)
     return photos
+
+
+def _mark_as_detector(path) -> None:
+    """Write EmoScope detector metadata into the ONNX file ``path``, as export-detector does."""
+    import onnx
+
+    proto = onnx.load(str(path))
+    onnx.helper.set_model_props(proto, DetectorInfo().to_metadata())
+    onnx.save(proto, str(path))
 
 
 def test_warm_start_reproduces_a_three_level_onnx_detector(tmp_path):
@@ -282,6 +292,9 @@ def test_warm_start_refuses_a_file_of_another_layout(tmp_path):
 
     path = tmp_path / "other.onnx"
     torch.onnx.export(OneOutput(), (torch.zeros(1, 3, 32, 32),), str(path), opset_version=17, dynamo=False)
+    with pytest.raises(TrainingError, match="other.onnx: not an EmoScope face detector .metadata 'kind' is missing"):
+        warm_start(FaceDetectorNet(), path, torch.zeros(1, 3, 32, 32))     # YuNet's file, say
+    _mark_as_detector(path)
     with pytest.raises(TrainingError, match="1 outputs"):
         warm_start(FaceDetectorNet(), path, torch.zeros(1, 3, 32, 32))
     (tmp_path / "broken.onnx").write_bytes(b"not a model")

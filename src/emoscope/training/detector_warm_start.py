@@ -9,12 +9,14 @@ shipped while the new level can still learn.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import onnx
 import torch
 from torch import nn
 
+from ..detection.onnx_detector import DetectorInfo
 from .detector_model import FaceDetectorNet
 from .errors import TrainingError
 from .onnx_weights import load_folded_convs
@@ -31,14 +33,18 @@ def three_level_net_from_onnx(path: str | Path, photos: torch.Tensor) -> FaceDet
 
 
 def warm_start(model: FaceDetectorNet, onnx_path: str | Path, photos: torch.Tensor) -> list[str]:
-    """Copy an ONNX detector into ``model``; returns the names of the parameters left new.
+    """Copy an EmoScope ONNX detector into ``model``; returns the names of the parameters left new.
 
     The file's outputs tell its kind: three per level (score, box, landmarks) is ``model``'s own
     network, two per level for three levels is 1.x."""
     try:
-        outputs = len(onnx.load(str(onnx_path)).graph.output)
+        proto = onnx.load(str(onnx_path))
     except Exception as error:   # onnx raises DecodeError, OSError and others on a file it cannot read
         raise TrainingError(f"{onnx_path}: not a readable ONNX detector ({error})") from None
+    kind = {prop.key: prop.value for prop in proto.metadata_props}.get("kind")
+    if kind != json.dumps(DetectorInfo.KIND):       # YuNet's file, say, has as many outputs as 2.x
+        raise TrainingError(f"{onnx_path}: not an EmoScope face detector (metadata 'kind' is {kind or 'missing'})")
+    outputs = len(proto.graph.output)
     if outputs == 3 * len(model.strides):
         load_folded_convs(model, onnx_path, photos)
         return []
