@@ -1,5 +1,5 @@
 """Face detection: EmoScope's own detector beside YuNet and Haar in one run, each with its own defaults
-(``DetectorSettings()``: min face 20 px, max side 1280), on every set below. Sets a to d, f and g are photos
+(``DetectorSettings()``: min face 20 px, max side 1280), on every set below. Sets a to d and f to h are photos
 and are detected as photos; e's frames as a stream's frames (EmoScope's detector sees a photo larger than a
 frame: ``photo_max_side`` against ``input_max_side`` in its model file; YuNet and Haar see both alike).
 
@@ -280,12 +280,6 @@ def print_tables(results: list[dict], args) -> None:
               "A detection matching nothing is false: an unlabelled neighbour's face in a crop counts as false. "
               "The last column (a detection whose centre is within a quarter of the labelled box's side of its "
               "centre, at any IoU) shows where a face was seen but framed unlike ExpW's box.")
-    if fer := rows_with("fer_close_ups"):
-        table(f"FER2013 PrivateTest faces as close-ups, 4x upscaled (n={fer[0][1]['faces']})",
-              ["detector", "found", "precision", "false", "a detection centred on the face"],
-              [[label, fmt(s["recall"]), fmt(s["precision"]), str(s["false"]), fmt(s["centred"])] for label, s in fer],
-              "The face fills the middle half of a 384-px image, grey and soft: a close-up of a movie frame or a "
-              "webcam. Its box is FER2013's 48-px crop, scaled.")
     video = {label: s for label, s in rows_with("video")}
     stream = {label: s for label, s in rows_with("video_stream")}
     if video or stream:
@@ -307,6 +301,12 @@ def print_tables(results: list[dict], args) -> None:
         table("Landmarks: distance from YuNet's, share of the face's side, mean / p95 (target <= 0.05)",
               ["detector", "faces"] + list(POINTS) + ["all"],
               [[label] + landmark_cells(s, label == "yunet") for label, s in landmarks])
+    if fer := rows_with("fer_close_ups"):
+        table(f"FER2013 PrivateTest faces as close-ups, 4x upscaled (n={fer[0][1]['faces']})",
+              ["detector", "found", "precision", "false", "a detection centred on the face"],
+              [[label, fmt(s["recall"]), fmt(s["precision"]), str(s["false"]), fmt(s["centred"])] for label, s in fer],
+              "The face fills the middle half of a 384-px image, grey and soft: a close-up of a movie frame or a "
+              "webcam. Its box is FER2013's 48-px crop, scaled.")
     if speed := rows_with("ms_640x480"):
         photo = dict(rows_with("ms_640x480_photo"))
         table("ms per 640x480 image (median)", ["detector", "stream frame, 1 thread", "2 threads",
