@@ -22,6 +22,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from emoscope.data import load_split
 from emoscope.data.widerface import clip_boxes
 from emoscope.evaluation.detection import assign, cut_out  # noqa: F401  (cut_out: re-exported to the benchmarks)
 NO_BOXES = np.zeros((0, 4), np.float32)
@@ -133,8 +134,6 @@ FER_CLOSE_UP_BOX = np.array([96.0, 96.0, 192.0, 192.0], np.float32)
 
 def fer2013_faces(fer_csv: Path, split: str = "test", limit: int | None = None) -> list[tuple[np.ndarray, int]]:
     """(48x48 grey face, label index) of a FER2013 split (every k-th for ``limit``)."""
-    from emoscope.data import load_split
-
     data = load_split("fer2013", fer_csv, split)
     return every_kth(list(zip(data.images, (int(label) for label in data.hard_labels))), limit)
 
