@@ -1,4 +1,5 @@
 """The face detector's training side: WIDER FACE labels, augmentation, assignment, a tiny run, export."""
+import json
 import logging
 
 import cv2
@@ -14,7 +15,7 @@ from emoscope.detection import DetectorSettings, OnnxFaceDetector  # noqa: E402
 from emoscope.detection.onnx_detector import DetectorInfo  # noqa: E402
 from emoscope.training.detector_augment import (DetectorAugment, DetectorSample, close_up, geometric,  # noqa: E402
                                                 photometric, tiles)
-from emoscope.training.detector_data import face_crop_samples  # noqa: E402
+from emoscope.training.detector_data import TIGHT_CROP_PAD, face_crop_samples, tight_crop_samples  # noqa: E402
 from emoscope.training.detector_export import export_detector, max_relative_difference  # noqa: E402
 from emoscope.training.detector_loss import assign, detection_loss, grid_points  # noqa: E402
 from emoscope.training.detector_model import ExportWrapper, FaceDetectorNet  # noqa: E402
@@ -222,6 +223,48 @@ def test_face_crop_table_leaves_out_missing_files_and_boxes_outside_their_crop(t
         face_crop_samples(tmp_path / "train", "train", None, None)
 
 
+class _FixedLabeller:
+    """Stands in for YuNet: the same detections for every padded tight crop, as (boxes, landmarks)."""
+
+    def __init__(self, boxes, points):
+        self.boxes, self.points = np.float32(boxes).reshape(-1, 4), np.float32(points).reshape(-1, 5, 2)
+        self.seen = []
+
+    def detect(self, image, upscale=1):
+        self.seen.append(image.shape)
+        return self.boxes, self.points
+
+
+def test_tight_crops_take_yunets_box_cut_to_the_crop_and_leave_out_faces_it_misses(caplog):
+    pad = round(48 * TIGHT_CROP_PAD)
+    points = np.float32([[15, 20], [33, 20], [24, 30], [17, 38], [31, 38]]) + pad
+    # in the padded crop: from 4 px left of the face crop to 2 px inside it, 3 px above to 5 px below its bottom
+    face = _FixedLabeller([[pad - 4, pad - 3, 46, 56]], points)
+    faces = [np.full((48, 48), 100, np.uint8), np.full((48, 48), 50, np.uint8)]
+    samples = tight_crop_samples(faces, ["a", "b"], face, None)
+    assert len(samples) == 2 and face.seen[0][:2] == (48 + 2 * pad, 48 + 2 * pad)
+    np.testing.assert_allclose(samples[0].boxes, [[0, 0, 42, 48]])      # cut to the 48-px crop
+    np.testing.assert_allclose(samples[0].landmarks[0], points - pad)
+    assert samples[0].image.shape == (48, 48, 3) and samples[1].image[0, 0, 0] == 50
+    elsewhere = _FixedLabeller([[0, 0, 20, 20]], points)                # a detection that is not the face
+    nothing = _FixedLabeller(np.zeros((0, 4)), np.zeros((0, 5, 2)))
+    with caplog.at_level(logging.INFO):
+        assert tight_crop_samples(faces, ["a", "b"], elsewhere, None) == []
+        assert tight_crop_samples(faces[:1], ["a"], nothing, None) == []
+    assert "YuNet labelled 0 of 2; the rest are left out" in caplog.text
+    with pytest.raises(TrainingError, match="need YuNet's pseudo-labels"):
+        tight_crop_samples(faces, ["a", "b"], None, None)
+
+
+def test_tight_crop_labels_are_cached_by_key(tmp_path):
+    points = np.float32([[15, 20], [33, 20], [24, 30], [17, 38], [31, 38]]) + 24
+    labeller = _FixedLabeller([[26, 26, 40, 44]], points)
+    faces = [np.full((48, 48), 100, np.uint8)]
+    first = tight_crop_samples(faces, ["train/0"], labeller, tmp_path / "labels.npz")
+    again = tight_crop_samples(faces, ["train/0"], labeller, tmp_path / "labels.npz")
+    assert len(labeller.seen) == 1 and np.array_equal(first[0].boxes, again[0].boxes)
+
+
 class _ThreeLevelExport(torch.nn.Module):
     """What a 1.x detector file holds: scores and box distances of three levels, batch norms folded."""
 
@@ -402,6 +445,15 @@ def test_a_finished_run_resumes_longer_and_refuses_other_settings(tiny_run):
     assert torch.load(last, weights_only=False)["step"] == (len(samples) // config.batch_size) * longer.epochs
     with pytest.raises(TrainingError, match="another configuration"):
         train_detector(samples, last.parent, dataclasses.replace(longer, lr=0.5))
+    # a run written before a setting existed resumes with that setting's default
+    config_file = last.parent / "config.json"
+    older = json.loads(config_file.read_text())
+    del older["tight_crops"]
+    config_file.write_text(json.dumps(older))
+    train_detector(samples, last.parent, longer)
+    with pytest.raises(TrainingError, match="another configuration"):
+        config_file.write_text(json.dumps(older))
+        train_detector(samples, last.parent, dataclasses.replace(longer, tight_crops="fer2013.csv x 10"))
 
 
 def test_cli_trains_on_a_wider_format_folder(tmp_path, capsys):

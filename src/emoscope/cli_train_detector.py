@@ -34,6 +34,11 @@ def _add_train_detector_parser(commands) -> None:
     parser.add_argument("--close-ups", metavar="DIR",
                         help="extra close-up faces: a folder of face crops with faces.csv (file, split, x, y, w, h; "
                              "ExpW's layout), its train split")
+    parser.add_argument("--tight-crops", metavar="FER2013_CSV",
+                        help="extra grey close-ups that the face fills: FER2013's Training faces (every k-th, "
+                             "--tight-crop-count of them), boxes and landmarks from YuNet")
+    parser.add_argument("--tight-crop-count", type=POSITIVE, default=5000, metavar="N",
+                        help="how many FER2013 faces --tight-crops takes (default: %(default)s)")
     parser.add_argument("--landmarks-from", metavar="YUNET",
                         help="YuNet ONNX file whose landmarks are the pseudo-labels (default: the one "
                              "`emoscope models` finds; without one, boxes only)")
@@ -121,8 +126,9 @@ def cmd_train_detector(args) -> int:
     import torch
 
     from . import models
+    from .data import load_split
     from .data.widerface import load_widerface
-    from .training.detector_data import PseudoLabeller, face_crop_samples, wider_samples
+    from .training.detector_data import PseudoLabeller, face_crop_samples, tight_crop_samples, wider_samples
     from .training.detector_trainer import DetectorTrainConfig, train_detector
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -135,19 +141,29 @@ def cmd_train_detector(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     close_ups = face_crop_samples(Path(args.close_ups), "train", labeller, out / "close_up_landmarks.npz") \
         if args.close_ups else []     # first: a wrong folder is refused before the photos are read
+    tight = []
+    if args.tight_crops:
+        faces = load_split("fer2013", args.tight_crops, "train").images
+        step = max(1, len(faces) // args.tight_crop_count)
+        picked = range(0, len(faces), step)[:args.tight_crop_count]
+        tight = tight_crop_samples([faces[i] for i in picked], [f"train/{i}" for i in picked], labeller,
+                                   out / "tight_crop_labels.npz")
     samples = wider_samples(load_widerface(args.data, "train"), labeller, out / "wider_landmarks.npz")
     print(f"{len(samples)} training photos, {sum(len(s.boxes) for s in samples)} faces; "
-          f"{len(close_ups)} close-up crops")
+          f"{len(close_ups)} close-up crops; {len(tight)} tight face crops")
     options = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "size": args.size,
                "seed": args.seed, "init_from": str(args.init_from) if args.init_from else None,
                "close_ups": str(Path(args.close_ups).resolve()) if args.close_ups else None,
+               "tight_crops": f"{Path(args.tight_crops).resolve()} x {len(tight)}" if args.tight_crops else None,
                "landmarks_from": str(Path(yunet).resolve()) if yunet else None}
     config = DetectorTrainConfig(**{key: value for key, value in options.items() if value is not None})
     trained_on = f"WIDER FACE subset, {len(samples)} photos (held-out part excluded)"
     if close_ups:
         trained_on += f"; {len(close_ups)} close-up face crops ({Path(args.close_ups).name}, train split)"
+    if tight:
+        trained_on += f"; {len(tight)} FER2013 Training faces as tight close-ups (boxes: YuNet pseudo-labels)"
     if labeller:
         trained_on += "; landmarks: YuNet 2023mar pseudo-labels"
-    last = train_detector(samples, out, config, restart=args.restart, trained_on=trained_on, close_ups=close_ups)
+    last = train_detector(samples, out, config, restart=args.restart, trained_on=trained_on, close_ups=close_ups + tight)
     print(f"checkpoint: {last}")
     return 0

@@ -7,6 +7,10 @@ has no landmarks and trains only its box. They are computed once per run folder 
 Close-up crops come from a folder with a ``faces.csv`` (ExpW's layout: ``file, split, x, y, w, h``,
 the face box inside each crop). Such crops show one labelled face; other faces that YuNet finds in a
 crop become ignore regions, so the model is not punished for finding them.
+
+Tight grey face crops without boxes (FER2013's 48x48 faces: soft, expressive, cut at the brow and
+chin, like aligned movie faces and webcam close-ups) take YuNet's box and landmarks as pseudo-labels;
+a face YuNet does not find is left out.
 """
 from __future__ import annotations
 
@@ -29,6 +33,8 @@ log = logging.getLogger(__name__)
 
 PSEUDO_LABEL_SCORE = 0.5          # YuNet's threshold for pseudo-labels: low, since boxes come from the labels
 CROP_UPSCALE = 2                  # small crops are enlarged before YuNet looks at them
+TIGHT_CROP_PAD = 0.5              # a tight face crop is padded by this share of its side (border repeated) ...
+TIGHT_CROP_UPSCALE = 4            # ... and enlarged, so that YuNet sees a whole face of a size it finds
 
 
 class PseudoLabeller:
@@ -37,11 +43,15 @@ class PseudoLabeller:
     def __init__(self, yunet_path: Path):
         self._yunet = YuNetDetector(yunet_path, DetectorSettings(score_threshold=PSEUDO_LABEL_SCORE, min_face=1))
 
-    def __call__(self, image: np.ndarray, boxes: np.ndarray, upscale: int = 1) -> tuple[np.ndarray, np.ndarray]:
-        """Landmarks (N, 5, 2) for ``boxes`` (NaN where unmatched) and the unmatched detections (M, 4)."""
+    def detect(self, image: np.ndarray, upscale: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """YuNet's boxes (M, 4) and landmarks (M, 5, 2) in ``image``, looked for in a copy ``upscale`` times larger."""
         big = cv2.resize(image, None, fx=upscale, fy=upscale, interpolation=cv2.INTER_LINEAR) if upscale > 1 else image
         found = self._yunet.detect(big)
-        found_boxes, found_points = found.boxes / upscale, found.landmarks / upscale
+        return found.boxes / upscale, found.landmarks / upscale
+
+    def __call__(self, image: np.ndarray, boxes: np.ndarray, upscale: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """Landmarks (N, 5, 2) for ``boxes`` (NaN where unmatched) and the unmatched detections (M, 4)."""
+        found_boxes, found_points = self.detect(image, upscale)
         landmarks = np.full((len(boxes), 5, 2), np.nan, np.float32)
         matched = np.zeros(len(found_boxes), bool)
         if len(boxes) and len(found_boxes):
@@ -55,7 +65,10 @@ class PseudoLabeller:
         return landmarks, found_boxes[~matched]
 
 
-def _cached_landmarks(cache: Path, keys: list[str], compute) -> list[np.ndarray]:
+def _cached_landmarks(cache: Path | None, keys: list[str], compute) -> list[np.ndarray]:
+    """``compute(i)`` for each of ``keys``, read from ``cache`` where it holds the same keys (None: no cache)."""
+    if cache is None:
+        return [compute(i) for i in range(len(keys))]
     if cache.is_file():
         with np.load(cache, allow_pickle=False) as stored:
             if list(stored["keys"]) == keys:
@@ -119,4 +132,33 @@ def face_crop_samples(root: Path, split: str, labeller: PseudoLabeller | None, c
         x, y, w, h = box[0]
         others = others[~((centres[:, 0] > x) & (centres[:, 0] < x + w) & (centres[:, 1] > y) & (centres[:, 1] < y + h))]
         samples.append(DetectorSample.of(image, box, others, landmarks))
+    return samples
+
+
+def _tight_crop_label(face: np.ndarray, labeller: PseudoLabeller) -> np.ndarray:
+    """YuNet's box (4) and landmarks (10) of the face filling the grey crop ``face``, cut to the crop;
+    NaN where YuNet finds no face overlapping the crop at IoU >= ``MATCH_IOU``."""
+    side = face.shape[0]
+    pad = int(round(side * TIGHT_CROP_PAD))
+    padded = cv2.cvtColor(cv2.copyMakeBorder(face, pad, pad, pad, pad, cv2.BORDER_REPLICATE), cv2.COLOR_GRAY2BGR)
+    boxes, points = labeller.detect(padded, TIGHT_CROP_UPSCALE)
+    crop = np.array([[pad, pad, face.shape[1], side]], np.float32)
+    if not len(boxes) or iou_matrix(crop, boxes).max() < MATCH_IOU:
+        return np.full(14, np.nan, np.float32)
+    best = int(iou_matrix(crop, boxes)[0].argmax())
+    x0, y0 = np.maximum(boxes[best, :2] - pad, 0)
+    x1, y1 = np.minimum(boxes[best, :2] + boxes[best, 2:] - pad, [face.shape[1], side])
+    return np.concatenate([[x0, y0, x1 - x0, y1 - y0], (points[best] - pad).reshape(-1)]).astype(np.float32)
+
+
+def tight_crop_samples(faces: list[np.ndarray], keys: list[str], labeller: PseudoLabeller | None,
+                       cache: Path | None) -> list[DetectorSample]:
+    """Grey face crops that the face fills (FER2013's), each with YuNet's box and landmarks as its label;
+    ``keys`` name the faces in the cache. Faces YuNet does not find are left out and counted in the log."""
+    if labeller is None:
+        raise TrainingError("tight face crops have no boxes: they need YuNet's pseudo-labels (--landmarks-from)")
+    labels = _cached_landmarks(cache, keys, lambda i: _tight_crop_label(faces[i], labeller))
+    samples = [DetectorSample.of(cv2.cvtColor(face, cv2.COLOR_GRAY2BGR), label[:4], None, label[4:].reshape(1, 5, 2))
+               for face, label in zip(faces, labels) if not np.isnan(label[0])]
+    log.info("tight face crops: YuNet labelled %d of %d; the rest are left out", len(samples), len(faces))
     return samples

@@ -42,6 +42,7 @@ class DetectorTrainConfig:
     size: int = 320                 # square training crop
     init_from: str = ""             # a shipped ONNX detector to start from ("" = random weights)
     close_ups: str = ""             # where the extra close-up crops come from (recorded, so resume can check)
+    tight_crops: str = ""           # where the tight grey face crops come from, and how many ("" = none)
     landmarks_from: str = ""        # the model whose landmarks are the pseudo-labels ("" = boxes only)
     checkpoint_minutes: float = 5.0
     log_every: int = 20
@@ -87,7 +88,8 @@ def train_detector(samples: list[DetectorSample], out: str | Path, config: Detec
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     config_file, last = out / "config.json", out / "last.pt"
     if last.is_file() and not restart:
-        saved = {**json.loads(config_file.read_text()), "epochs": config.epochs}   # only the length may change
+        # only the length may change; a setting an older run did not record had its default
+        saved = {**asdict(DetectorTrainConfig()), **json.loads(config_file.read_text()), "epochs": config.epochs}
         if saved != asdict(config):
             raise TrainingError(f"{out} holds a run with another configuration; use another folder or restart")
     config_file.write_text(json.dumps(asdict(config), indent=2))
