@@ -1,20 +1,24 @@
-"""Choose the face framing (crop margin, vertical shift, eye alignment) that matches the model's
-training data, by measuring the whole pipeline (YuNet -> crop -> classify) on two sets:
+"""Choose the face framing of the emotion crops (margin, vertical shift, eye alignment) for a detector's boxes,
+by measuring the whole pipeline (detector -> crop -> classify) on validation faces only:
 
-- JAFFE's 213 posed photos, which are not tight crops, so the pipeline's crop decides what the model sees;
-- FER2013 PrivateTest re-detected: each 48x48 face is padded, upscaled 4x, found again by YuNet and
-  re-cropped; the framing that best reproduces the original crops scores highest.
+- FER2013 PublicTest re-detected: each 48x48 face padded by half its side, upscaled 4x (a soft grey close-up),
+  found again by the detector (its most confident face) and re-cropped; the framing that best reproduces the
+  crops the model learnt from scores highest;
+- ExpW val through the detector: each in-the-wild crop's face is the detection that overlaps its labelled box most
+  (IoU >= 0.3).
 
-Prints accuracy per framing on both, sorted by their mean.
+A face the detector does not find is left out (the same faces for every framing: this compares framings, not
+detectors). Prints accuracy and balanced accuracy (mean per-class recall) per framing on both, sorted by the mean
+of the two balanced accuracies. No test split is read.
 
-    python benchmarks/crop_framing.py [--model FILE]
+    python benchmarks/crop_framing.py [--model FILE] [--detector emoscope|yunet] [--detector-model FILE]
 """
 from __future__ import annotations
 
 import argparse
+import csv
 import dataclasses
 import itertools
-import zipfile
 
 import cv2
 import numpy as np
@@ -26,21 +30,19 @@ from emoscope.detection import create_detector
 from emoscope.evaluation.metrics import classification_metrics
 from emoscope.labels import canonical_label
 from emoscope.models import CropSpec
+from emoscope.tracking import iou_matrix
+
+MIN_IOU = 0.3
+"""A face found in an ExpW crop must overlap the labelled box this much to be that face (as model_accuracy.py)."""
+MARGINS = (-0.1, -0.05, 0.0, 0.05, 0.1, 0.15)
+SHIFTS = (-0.1, -0.05, 0.0, 0.05)
 
 
-def load_jaffe(zip_path):
-    """(BGR image, label) pairs; the label is the expression code in the file name (e.g. KA.AN1.39)."""
-    with zipfile.ZipFile(zip_path) as archive:
-        for name in sorted(n for n in archive.namelist() if n.endswith(".png")):
-            code = name.rsplit("/", 1)[-1].split(".")[1][:2].lower()
-            image = cv2.imdecode(np.frombuffer(archive.read(name), np.uint8), cv2.IMREAD_COLOR)
-            yield image, canonical_label(code)
-
-
-def detect_faces(detector, samples):
-    """(image, box, landmarks, label index) for the most confident face of each sample found."""
+def fer2013_val_faces(detector, limit: int | None):
+    """(image, box, landmarks, label index) of each FER2013 PublicTest close-up whose face the detector finds."""
     faces = []
-    for image, label in samples:
+    for face, label in fer2013_faces(require(DATA / "fer2013" / "fer2013.csv.gz"), "val", limit):
+        image = fer2013_close_up(face)
         found = detector.detect(image)
         if len(found):
             best = int(found.scores.argmax())
@@ -48,47 +50,67 @@ def detect_faces(detector, samples):
     return faces
 
 
-def fer2013_redetected(count: int):
-    """FER2013 PrivateTest faces, padded by half their side (replicated border) and upscaled 4x."""
-    for face, label in fer2013_faces(require(DATA / "fer2013" / "fer2013.csv.gz"))[:count]:
-        yield fer2013_close_up(face), label
+def expw_val_faces(detector, labels):
+    """(image, box, landmarks, label index) of each ExpW val crop whose labelled face the detector finds."""
+    root = require(DATA / "expw")
+    with open(root / "faces.csv", newline="") as handle:
+        rows = [row for row in csv.DictReader(handle) if row["split"] == "val"]
+    faces = []
+    for row in rows:
+        image = cv2.imread(str(root / row["file"]), cv2.IMREAD_COLOR)
+        found = detector.detect(image) if image is not None else None
+        if found is None or not len(found):
+            continue
+        overlap = iou_matrix(np.array([[float(row[k]) for k in "xywh"]], np.float32), found.boxes)[0]
+        if overlap.max() >= MIN_IOU:
+            best = int(overlap.argmax())
+            faces.append((image, found.boxes[best], found.landmarks[best], labels.index(canonical_label(row["emotion"]))))
+    return faces
 
 
-def accuracy_per_framing(classifier, faces, framings):
+def scores_per_framing(classifier, faces, framings) -> dict:
+    """framing -> (accuracy, balanced accuracy) of the model on ``faces`` cropped with that framing."""
     info = classifier.info
     truth = np.array([t for *_, t in faces])
     scores = {}
     for framing in framings:
         classifier.info = dataclasses.replace(info, crop=CropSpec(*framing))
         crops = [classifier.crop(image, box, marks) for image, box, marks, _ in faces]
-        scores[framing] = classification_metrics(truth, classifier.predict(crops).argmax(1), classifier.labels)["accuracy"]
+        m = classification_metrics(truth, classifier.predict(crops).argmax(1), classifier.labels)
+        scores[framing] = (m["accuracy"], m["balanced_accuracy"])
     classifier.info = info
     return scores
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", help="ONNX model (default: the bundled one)")
-    parser.add_argument("--fer-count", type=int, default=3589, help="FER2013 PrivateTest images to re-detect")
+    parser.add_argument("--model", help="ONNX emotion model (default: the bundled one)")
+    parser.add_argument("--detector", choices=("emoscope", "yunet"), default="emoscope",
+                        help="whose boxes the crops are framed around (default: the bundled detector)")
+    parser.add_argument("--detector-model", help="EmoScope detector ONNX file (default: the bundled one)")
+    parser.add_argument("--fer-limit", type=int, help="at most this many FER2013 PublicTest faces (every k-th)")
     args = parser.parse_args()
-    require(MODELS / "yunet")
-    detector = create_detector("yunet")
+    if args.detector == "yunet":
+        require(MODELS / "yunet")
+    detector = create_detector(args.detector, args.detector_model if args.detector == "emoscope" else None)
     classifier = EmotionClassifier(args.model)
-    jaffe = [(image, classifier.labels.index(label))
-             for image, label in load_jaffe(require(DATA / "jaffe" / "jaffe_128px_png.zip"))]
-    jaffe_faces = detect_faces(detector, jaffe)
-    fer_faces = detect_faces(detector, fer2013_redetected(args.fer_count))
-    print(f"JAFFE: {len(jaffe_faces)} of {len(jaffe)} faces detected; "
-          f"FER2013 PrivateTest re-detected: {len(fer_faces)} of {args.fer_count}\n")
-    framings = list(itertools.product((0.0, 0.05, 0.1, 0.15, 0.2, 0.3), (-0.05, 0.0, 0.05, 0.1), (True, False)))
-    on_jaffe = accuracy_per_framing(classifier, jaffe_faces, framings)
-    on_fer = accuracy_per_framing(classifier, fer_faces, framings)
-    print("| margin | shift_y | align eyes | JAFFE accuracy | FER2013 re-detected accuracy | mean |")
+    fer = fer2013_val_faces(detector, args.fer_limit)
+    expw = expw_val_faces(detector, classifier.labels)
+    shipped = dataclasses.astuple(classifier.info.crop)
+    version = f" {detector.info.version}" if args.detector == "emoscope" else ""
+    where = f" ({args.detector_model})" if args.detector_model and args.detector == "emoscope" else ""
+    print(f"boxes: {args.detector}{version}{where}; emotion model "
+          f"{classifier.path.name} {classifier.info.metadata.get('version')}, its framing (margin, shift_y, align eyes): {shipped}")
+    print(f"FER2013 PublicTest close-ups found: {len(fer)}; ExpW val faces found: {len(expw)}\n")
+    framings = list(itertools.product(MARGINS, SHIFTS, (True, False)))
+    on_fer, on_expw = scores_per_framing(classifier, fer, framings), scores_per_framing(classifier, expw, framings)
+    print("| margin | shift_y | align eyes | FER2013 val close-ups acc / bal | ExpW val acc / bal | mean bal |")
     print("|---|---|---|---|---|---|")
-    for framing in sorted(framings, key=lambda f: -(on_jaffe[f] + on_fer[f])):
-        margin, shift, align = framing
-        print(f"| {margin} | {shift} | {align} | {on_jaffe[framing]:.3f} | {on_fer[framing]:.3f} | "
-              f"{(on_jaffe[framing] + on_fer[framing]) / 2:.3f} |")
+    for framing in sorted(framings, key=lambda f: -(on_fer[f][1] + on_expw[f][1])):
+        mark = " (the model's)" if framing == shipped else ""
+        print(f"| {framing[0]} | {framing[1]} | {framing[2]}{mark} | {on_fer[framing][0]:.3f} / {on_fer[framing][1]:.3f}"
+              f" | {on_expw[framing][0]:.3f} / {on_expw[framing][1]:.3f}"
+              f" | {(on_fer[framing][1] + on_expw[framing][1]) / 2:.3f} |")
 
 
 if __name__ == "__main__":
