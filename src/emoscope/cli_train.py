@@ -25,12 +25,19 @@ def add_training_commands(commands) -> None:
 
     export = commands.add_parser("export", help="export a training checkpoint to ONNX with EmoScope metadata",
                                  description="Export a checkpoint to ONNX, or, given an ONNX emotion model, write a "
-                                             "prior-corrected copy of it to --out (never over the input).")
-    export.add_argument("checkpoint", help="training checkpoint (.pt), or an ONNX emotion model to prior-correct")
+                                             "copy of it to --out (never over the input) with a prior correction, "
+                                             "another face framing, temperature, version or metrics; its weights "
+                                             "are not touched.")
+    export.add_argument("checkpoint", help="training checkpoint (.pt), or an ONNX emotion model to copy with changes")
     export.add_argument("--out", required=True, help="ONNX file to write")
-    export.add_argument("--margin", type=float, help="crop margin around the face box, fraction of its side (default: 0.1)")
-    export.add_argument("--shift-y", type=float, help="move the crop centre down by this fraction of its side (default: 0)")
-    export.add_argument("--no-align", action="store_true", help="do not level the eyes before cropping")
+    export.add_argument("--margin", type=float, help="crop margin around the face box, fraction of its side "
+                                                     "(default: 0.1; an ONNX input's own)")
+    export.add_argument("--shift-y", type=float, help="move the crop centre down by this fraction of its side "
+                                                      "(default: 0; an ONNX input's own)")
+    align = export.add_mutually_exclusive_group()
+    align.add_argument("--no-align", action="store_true", help="do not level the eyes before cropping")
+    align.add_argument("--align", action="store_true", help="level the eyes before cropping (the default; for an ONNX "
+                                                            "input that does not)")
     export.add_argument("--version", help="model version recorded in the metadata (default: 0; an ONNX input's own)")
     export.add_argument("--metrics", type=json_object_file, metavar="JSON",
                         help="measured metrics to record in the metadata")
@@ -232,20 +239,32 @@ def _prior_correction(args, labels, trained_on: str, soft_share: float):
 
 
 def cmd_export(args) -> int:
-    if Path(args.checkpoint).suffix.lower() == ".onnx":   # an exported model: prior-correct a copy of it
+    if Path(args.checkpoint).suffix.lower() == ".onnx":   # an exported model: a changed copy of it
         from .classification import read_model_info
+        from .models import CropSpec
         from .training.prior_correction import check_correctable, correct_model
 
-        if args.prior_correction is None or args.margin is not None or args.shift_y is not None or args.no_align:
-            raise InputError(f"{args.checkpoint}: an ONNX model keeps its crop and is only prior-corrected here; "
-                             "give --prior-correction TAU and no --margin/--shift-y/--no-align")
-        check_correctable(args.checkpoint, args.out)   # before the training data is read
+        reframed = args.margin is not None or args.shift_y is not None or args.no_align or args.align
+        if args.prior_correction is None and not reframed and args.temperature is None and args.version is None \
+                and args.metrics is None:
+            raise InputError(f"{args.checkpoint}: nothing to change; give --prior-correction, --margin, --shift-y, "
+                             "--align/--no-align, --temperature, --version or --metrics")
+        check_correctable(args.checkpoint, args.out, adding_bias=args.prior_correction is not None)  # before data
         info = read_model_info(args.checkpoint)
-        correction = _prior_correction(args, info.labels, info.metadata.get("trained_on", ""),
-                                       float(info.metadata.get("heads", {}).get("soft_share", 0.0)))
-        out = correct_model(args.checkpoint, args.out, correction, args.temperature, args.version, args.metrics)
-        print(f"wrote {out}: {args.checkpoint} with the logit bias "
-              + ", ".join(f"{k} {v:+.3f}" for k, v in zip(info.labels, correction.bias)))
+        crop = None
+        if reframed:
+            own = info.crop
+            crop = CropSpec(own.margin if args.margin is None else args.margin,
+                            own.shift_y if args.shift_y is None else args.shift_y,
+                            False if args.no_align else True if args.align else own.align_eyes)
+        correction = None if args.prior_correction is None else _prior_correction(
+            args, info.labels, info.metadata.get("trained_on", ""),
+            float(info.metadata.get("heads", {}).get("soft_share", 0.0)))
+        out = correct_model(args.checkpoint, args.out, correction, args.temperature, args.version, args.metrics, crop)
+        changes = ([f"crop {info.crop} -> {crop}"] if crop else []) + (
+            ["logit bias " + ", ".join(f"{k} {v:+.3f}" for k, v in zip(info.labels, correction.bias))]
+            if correction else [])
+        print(f"wrote {out}: a copy of {args.checkpoint}" + (f" with {'; '.join(changes)}" if changes else ""))
         return 0
     from .models import CropSpec
     from .training.export import export_onnx, load_checkpoint, max_abs_difference

@@ -13,13 +13,14 @@ NumPy and ONNX only (no PyTorch): an existing ONNX model can be corrected on an 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..data import FaceDataset, load_split
 from ..errors import InputError
+from ..models import CropSpec
 
 METHOD = "logit adjustment (Menon et al. 2021): logits - tau * log(training prior)"
 
@@ -130,44 +131,51 @@ def write_metadata(proto, metadata: dict) -> None:
         entry.key, entry.value = key, json.dumps(value)
 
 
-def check_correctable(source: str | Path, out: str | Path):
-    """The ONNX proto and metadata of ``source`` if a corrected copy of it can be written to ``out``: a
-    different file, a model with logits and EmoScope metadata, not corrected already; else one clear error."""
+def check_correctable(source: str | Path, out: str | Path, adding_bias: bool = True):
+    """The ONNX proto and metadata of ``source`` if a changed copy of it can be written to ``out``: a
+    different file, a model with EmoScope metadata and, where a bias is to be added (``adding_bias``),
+    logits not corrected already; else one clear error."""
     import onnx
 
     source, out = Path(source), Path(out)
     if not source.is_file():
         raise PriorCorrectionError(f"{source}: no such model file")
     if out.resolve() == source.resolve() or (out.exists() and out.samefile(source)):
-        raise PriorCorrectionError(f"{out}: is the input model; write the corrected model to a new file")
+        raise PriorCorrectionError(f"{out}: is the input model; write the changed model to a new file")
     try:
         proto = onnx.load(str(source))
         metadata = read_metadata(proto)
     except Exception as error:  # protobuf and JSON raise their own types for a file that is not a model
         raise PriorCorrectionError(f"{source}: not an ONNX model with EmoScope metadata ({str(error)[:120]})") from None
-    if metadata.get("outputs") != "logits":
+    if "crop" not in metadata or "labels" not in metadata:
+        raise PriorCorrectionError(f"{source}: not an EmoScope emotion model (no crop and labels in its metadata)")
+    if adding_bias and metadata.get("outputs") != "logits":
         raise PriorCorrectionError(f"{source}: outputs {metadata.get('outputs')!r}; a prior correction needs logits")
-    if "prior_correction" in metadata:
+    if adding_bias and "prior_correction" in metadata:
         raise PriorCorrectionError(f"{source}: already prior-corrected (tau {metadata['prior_correction'].get('tau')}); "
                                    "correct the uncorrected model instead")
     return proto, metadata
 
 
-def correct_model(source: str | Path, out: str | Path, correction: PriorCorrection, temperature: float | None = None,
-                  version: str | None = None, metrics: dict | None = None) -> Path:
+def correct_model(source: str | Path, out: str | Path, correction: PriorCorrection | None = None,
+                  temperature: float | None = None, version: str | None = None, metrics: dict | None = None,
+                  crop: CropSpec | None = None) -> Path:
     """Write a copy of the ONNX emotion model ``source`` to ``out`` (never over ``source``) whose logits
-    carry ``correction``'s bias, with its metadata updated: ``prior_correction``, and ``temperature``,
-    ``version``, ``metrics`` where given (a calibrated temperature does not hold after the correction)."""
+    carry ``correction``'s bias where given, with its metadata updated: ``prior_correction``, and ``crop``
+    (the face framing), ``temperature``, ``version``, ``metrics`` where given (a calibrated temperature
+    does not hold after a correction). The weights are not touched."""
     import onnx
 
     source, out = Path(source), Path(out)
-    proto, metadata = check_correctable(source, out)
-    if tuple(metadata.get("labels", ())) != correction.labels:
-        raise PriorCorrectionError(f"{source}: labels {metadata.get('labels')} differ from the prior's {list(correction.labels)}")
-    add_logit_bias(proto, correction.bias)
-    metadata["prior_correction"] = correction.metadata()
-    metadata.update({key: value for key, value in (("temperature", temperature), ("version", version),
-                                                   ("metrics", metrics)) if value is not None})
+    proto, metadata = check_correctable(source, out, adding_bias=correction is not None)
+    if correction is not None:
+        if tuple(metadata.get("labels", ())) != correction.labels:
+            raise PriorCorrectionError(f"{source}: labels {metadata.get('labels')} differ from the prior's "
+                                       f"{list(correction.labels)}")
+        add_logit_bias(proto, correction.bias)
+        metadata["prior_correction"] = correction.metadata()
+    metadata.update({key: value for key, value in (("crop", asdict(crop) if crop else None), ("temperature", temperature),
+                                                   ("version", version), ("metrics", metrics)) if value is not None})
     write_metadata(proto, metadata)
     out.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(proto, str(out))
