@@ -2,10 +2,11 @@
 by measuring the whole pipeline (detector -> crop -> classify) on validation faces only:
 
 - FER2013 PublicTest re-detected: each 48x48 face padded by half its side, upscaled 4x (a soft grey close-up),
-  found again by the detector (its most confident face) and re-cropped; the framing that best reproduces the
+  found again by the detector and re-cropped; the framing that best reproduces the
   crops the model learnt from scores highest;
-- ExpW val through the detector: each in-the-wild crop's face is the detection that overlaps its labelled box most
-  (IoU >= 0.3).
+- ExpW val through the detector.
+
+In both, the face is the detection that overlaps the face's known box most (IoU >= 0.3).
 
 A face the detector does not find is left out (the same faces for every framing: this compares framings, not
 detectors). Prints accuracy and balanced accuracy (mean per-class recall) per framing on both, sorted by the mean
@@ -24,7 +25,7 @@ import cv2
 import numpy as np
 
 from _data import DATA, MODELS, require
-from _faces import fer2013_close_up, fer2013_faces
+from _faces import FER_CLOSE_UP_BOX, fer2013_close_up, fer2013_faces
 from emoscope.classification import EmotionClassifier
 from emoscope.detection import create_detector
 from emoscope.evaluation.metrics import classification_metrics
@@ -33,21 +34,32 @@ from emoscope.models import CropSpec
 from emoscope.tracking import iou_matrix
 
 MIN_IOU = 0.3
-"""A face found in an ExpW crop must overlap the labelled box this much to be that face (as model_accuracy.py)."""
+"""A face found must overlap the labelled box this much to be that face (as model_accuracy.py)."""
 MARGINS = (-0.1, -0.05, 0.0, 0.05, 0.1, 0.15)
 SHIFTS = (-0.1, -0.05, 0.0, 0.05)
 
 
 def fer2013_val_faces(detector, limit: int | None):
-    """(image, box, landmarks, label index) of each FER2013 PublicTest close-up whose face the detector finds."""
+    """(image, box, landmarks, label index) of each FER2013 PublicTest close-up whose face the detector finds: the
+    detection that overlaps the face's place most (IoU >= 0.3)."""
     faces = []
     for face, label in fer2013_faces(require(DATA / "fer2013" / "fer2013.csv.gz"), "val", limit):
         image = fer2013_close_up(face)
-        found = detector.detect(image)
-        if len(found):
-            best = int(found.scores.argmax())
-            faces.append((image, found.boxes[best], found.landmarks[best], label))
+        found = _matching(detector.detect(image), FER_CLOSE_UP_BOX)
+        if found:
+            faces.append((image, *found, label))
     return faces
+
+
+def _matching(found, box):
+    """(box, landmarks or None) of the detection in ``found`` that overlaps ``box`` most, if at IoU >= MIN_IOU."""
+    if not len(found):
+        return None
+    overlap = iou_matrix(np.asarray(box, np.float32)[None], found.boxes)[0]
+    best = int(overlap.argmax())
+    if overlap[best] < MIN_IOU:
+        return None
+    return found.boxes[best], None if found.landmarks is None else found.landmarks[best]
 
 
 def expw_val_faces(detector, labels):
@@ -58,13 +70,9 @@ def expw_val_faces(detector, labels):
     faces = []
     for row in rows:
         image = cv2.imread(str(root / row["file"]), cv2.IMREAD_COLOR)
-        found = detector.detect(image) if image is not None else None
-        if found is None or not len(found):
-            continue
-        overlap = iou_matrix(np.array([[float(row[k]) for k in "xywh"]], np.float32), found.boxes)[0]
-        if overlap.max() >= MIN_IOU:
-            best = int(overlap.argmax())
-            faces.append((image, found.boxes[best], found.landmarks[best], labels.index(canonical_label(row["emotion"]))))
+        found = None if image is None else _matching(detector.detect(image), [float(row[k]) for k in "xywh"])
+        if found:
+            faces.append((image, *found, labels.index(canonical_label(row["emotion"]))))
     return faces
 
 
@@ -90,6 +98,8 @@ def main():
     parser.add_argument("--detector-model", help="EmoScope detector ONNX file (default: the bundled one)")
     parser.add_argument("--fer-limit", type=int, help="at most this many FER2013 PublicTest faces (every k-th)")
     args = parser.parse_args()
+    if args.detector_model and args.detector != "emoscope":
+        parser.error("--detector-model is an EmoScope detector file: give it with --detector emoscope")
     if args.detector == "yunet":
         require(MODELS / "yunet")
     detector = create_detector(args.detector, args.detector_model if args.detector == "emoscope" else None)
@@ -98,7 +108,7 @@ def main():
     expw = expw_val_faces(detector, classifier.labels)
     shipped = dataclasses.astuple(classifier.info.crop)
     version = f" {detector.info.version}" if args.detector == "emoscope" else ""
-    where = f" ({args.detector_model})" if args.detector_model and args.detector == "emoscope" else ""
+    where = f" ({args.detector_model})" if args.detector_model else ""
     print(f"boxes: {args.detector}{version}{where}; emotion model "
           f"{classifier.path.name} {classifier.info.metadata.get('version')}, its framing (margin, shift_y, align eyes): {shipped}")
     print(f"FER2013 PublicTest close-ups found: {len(fer)}; ExpW val faces found: {len(expw)}\n")

@@ -60,6 +60,7 @@ def test_missing_and_corrupt_model_files(tmp_path):
     ("mean", "x", "'mean' must be a number per channel"),
     ("std", [0], "'std' must be a positive number per channel"),
     ("crop", {"margin": "wide"}, "'crop' must be margin and shift_y numbers"),
+    ("crop", {"margin": -0.5}, r"'crop' must be margin and shift_y numbers \(margin above -0.5\)"),
     ("temperature", "hot", "'temperature' must be a positive number"),
 ])
 def test_damaged_metadata_is_refused_in_one_line_naming_the_value(tmp_path, key, value, error):

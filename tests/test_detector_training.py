@@ -238,7 +238,8 @@ class _FixedLabeller:
 def test_tight_crops_take_yunets_box_cut_to_the_crop_and_leave_out_faces_it_misses(caplog):
     pad = round(48 * TIGHT_CROP_PAD)
     points = np.float32([[15, 20], [33, 20], [24, 30], [17, 38], [31, 38]]) + pad
-    # in the padded crop: from 4 px left of the face crop to 2 px inside it, 3 px above to 5 px below its bottom
+    # in the padded crop: from 4 px left of the face crop to 6 px inside its right edge, 3 px above its top
+    # to 5 px below its bottom
     face = _FixedLabeller([[pad - 4, pad - 3, 46, 56]], points)
     faces = [np.full((48, 48), 100, np.uint8), np.full((48, 48), 50, np.uint8)]
     samples = tight_crop_samples(faces, ["a", "b"], face, None)
@@ -263,6 +264,30 @@ def test_tight_crop_labels_are_cached_by_key(tmp_path):
     first = tight_crop_samples(faces, ["train/0"], labeller, tmp_path / "labels.npz")
     again = tight_crop_samples(faces, ["train/0"], labeller, tmp_path / "labels.npz")
     assert len(labeller.seen) == 1 and np.array_equal(first[0].boxes, again[0].boxes)
+    tight_crop_samples(faces, ["train/1"], labeller, tmp_path / "labels.npz")      # other faces: labelled again
+    assert len(labeller.seen) == 2
+
+
+def test_pseudo_labeller_maps_yunets_findings_in_the_enlarged_copy_back_to_the_image():
+    from emoscope.training.detector_data import PseudoLabeller
+    from emoscope.types import Detections
+
+    class StubYuNet:
+        def detect(self, image):
+            self.shape = image.shape
+            points = np.float32([[120, 140], [170, 140], [150, 170], [125, 200], [175, 200]])[None]
+            return Detections(np.float32([[90, 80, 200, 220]]), np.float32([0.9]), points)
+
+    labeller = PseudoLabeller.__new__(PseudoLabeller)
+    labeller._yunet = StubYuNet()
+    boxes, points = labeller.detect(np.zeros((96, 96, 3), np.uint8), upscale=4)
+    assert labeller._yunet.shape[:2] == (384, 384)
+    np.testing.assert_allclose(boxes, [[22.5, 20, 50, 55]])
+    np.testing.assert_allclose(points[0, 0], [30, 35])
+    # the same through a tight 48-px crop: padded by 24 px, so 24 px less in each coordinate, cut to the crop
+    samples = tight_crop_samples([np.zeros((48, 48), np.uint8)], ["k"], labeller, None)
+    np.testing.assert_allclose(samples[0].boxes, [[0, 0, 48, 48]])
+    np.testing.assert_allclose(samples[0].landmarks[0, 0], [30 - 24, 35 - 24])
 
 
 class _ThreeLevelExport(torch.nn.Module):

@@ -102,28 +102,41 @@ def test_rewriting_refuses_its_input_a_corrected_model_probabilities_and_other_l
     assert not (tmp_path / "cc.onnx").exists() and not (tmp_path / "o.onnx").exists()
 
 
-def test_a_copy_with_another_framing_keeps_the_weights_and_the_rest_of_the_metadata(tmp_path):
+def test_a_copy_with_another_framing_keeps_the_weights_and_drops_the_old_metrics(tmp_path):
     from test_cli import assert_one_line_error, emoscope
 
-    source = tiny_model(tmp_path / "m.onnx", {**TINY_METADATA, "temperature": 0.5, "version": "1"})
+    source = tiny_model(tmp_path / "m.onnx", {**TINY_METADATA, "temperature": 0.5, "version": "1",
+                                              "metrics": {"ferplus": {"accuracy": 0.7}}})
     run_ = emoscope("export", source, "--out", tmp_path / "r.onnx", "--margin", "-0.05", "--version", "1.1")
     assert run_.returncode == 0, run_.stderr
     assert "crop CropSpec(margin=0.1, shift_y=0.0, align_eyes=True) -> CropSpec(margin=-0.05" in run_.stdout
     meta = read_metadata(onnx.load(str(tmp_path / "r.onnx")))
     assert meta["crop"] == {"margin": -0.05, "shift_y": 0.0, "align_eyes": True}      # the rest of the crop kept
     assert meta["version"] == "1.1" and meta["temperature"] == 0.5 and "prior_correction" not in meta
+    assert "metrics" not in meta                           # measured with the old framing: they no longer hold
     x = np.random.default_rng(0).normal(size=(3, 1, 48, 48)).astype(np.float32)
     np.testing.assert_array_equal(run(tmp_path / "r.onnx", x), run(source, x))
     assert EmotionClassifier(tmp_path / "r.onnx").info.crop.margin == -0.05
-    assert emoscope("export", tmp_path / "r.onnx", "--out", tmp_path / "n.onnx", "--no-align").returncode == 0
-    assert read_metadata(onnx.load(str(tmp_path / "n.onnx")))["crop"]["align_eyes"] is False
-    # a corrected model may be re-framed (no second bias); a file that is no emotion model is refused
-    corrected = correct_model(source, tmp_path / "c.onnx", PriorCorrection(1.0, PRIOR, EMOTIONS))
-    assert emoscope("export", corrected, "--out", tmp_path / "cr.onnx", "--shift-y", "0.05").returncode == 0
+    (tmp_path / "m.json").write_text('{"jaffe": {"accuracy": 0.5}}')
+    assert emoscope("export", tmp_path / "r.onnx", "--out", tmp_path / "n.onnx", "--no-align", "--version", "1.2",
+                    "--metrics", tmp_path / "m.json").returncode == 0
+    meta = read_metadata(onnx.load(str(tmp_path / "n.onnx")))
+    assert meta["crop"]["align_eyes"] is False and meta["metrics"] == {"jaffe": {"accuracy": 0.5}}
+    # a corrected model is re-framed without a second bias, its correction recorded still
+    corrected = correct_model(source, tmp_path / "c.onnx", PriorCorrection(1.0, PRIOR, EMOTIONS), version="2")
+    assert emoscope("export", corrected, "--out", tmp_path / "cr.onnx", "--shift-y", "0.05",
+                    "--version", "2.1").returncode == 0
+    np.testing.assert_allclose(run(tmp_path / "cr.onnx", x), run(corrected, x))
+    meta = read_metadata(onnx.load(str(tmp_path / "cr.onnx")))
+    assert meta["crop"]["shift_y"] == 0.05 and meta["prior_correction"]["tau"] == 1.0
+    # refused in one line: no new version, a margin that would fold the crop, a file that is no emotion model
+    assert_one_line_error(emoscope("export", source, "--out", tmp_path / "v.onnx", "--margin", "0"), "give it a --version")
+    refused = emoscope("export", source, "--out", tmp_path / "v.onnx", "--margin", "-0.5", "--version", "3")
+    assert refused.returncode == 2 and "must be at least -0.4" in refused.stderr
     other = tiny_model(tmp_path / "x.onnx", {"outputs": "logits"})
-    assert_one_line_error(emoscope("export", other, "--out", tmp_path / "xr.onnx", "--margin", "0"),
+    assert_one_line_error(emoscope("export", other, "--out", tmp_path / "xr.onnx", "--margin", "0", "--version", "3"),
                           "not an EmoScope emotion model")
-    assert not (tmp_path / "xr.onnx").exists()
+    assert not (tmp_path / "xr.onnx").exists() and not (tmp_path / "v.onnx").exists()
 
 
 def test_the_tau_table_scores_balanced_accuracy_per_set_and_their_mean():
@@ -153,10 +166,12 @@ def test_the_export_command_corrects_an_onnx_model_with_the_prior_of_its_trainin
     prior = np.bincount(labels, minlength=7) / len(labels)
     assert [meta["prior_correction"]["bias"][k] for k in EMOTIONS] == pytest.approx(-0.5 * np.log(prior), abs=1e-5)
     assert meta["version"] == "9" and "fer2013/train (10 faces)" in meta["prior_correction"]["prior_from"]
-    assert_one_line_error(emoscope("export", source, "--out", source, "--prior-correction", "1", "--data", tmp_path),
-                          "is the input model")
-    assert_one_line_error(emoscope("export", source, "--out", tmp_path / "d.onnx", "--prior-correction", "1"),
-                          "--prior-correction needs --data")
+    assert_one_line_error(emoscope("export", source, "--out", source, "--prior-correction", "1", "--data", tmp_path,
+                                   "--version", "9"), "is the input model")
+    assert_one_line_error(emoscope("export", source, "--out", tmp_path / "d.onnx", "--prior-correction", "1",
+                                   "--version", "9"), "--prior-correction needs --data")
+    assert_one_line_error(emoscope("export", source, "--out", tmp_path / "d.onnx", "--prior-correction", "1",
+                                   "--data", tmp_path / "fer.csv"), "give it a --version")
     assert_one_line_error(emoscope("export", source, "--out", tmp_path / "d.onnx"), "nothing to change")
     refused = emoscope("export", source, "--out", tmp_path / "d.onnx", "--prior-correction", "-1")
     assert refused.returncode == 2 and "must be at least 0" in refused.stderr   # refused while parsing

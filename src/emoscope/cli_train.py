@@ -30,10 +30,10 @@ def add_training_commands(commands) -> None:
                                              "are not touched.")
     export.add_argument("checkpoint", help="training checkpoint (.pt), or an ONNX emotion model to copy with changes")
     export.add_argument("--out", required=True, help="ONNX file to write")
-    export.add_argument("--margin", type=float, help="crop margin around the face box, fraction of its side "
-                                                     "(default: 0.1; an ONNX input's own)")
-    export.add_argument("--shift-y", type=float, help="move the crop centre down by this fraction of its side "
-                                                      "(default: 0; an ONNX input's own)")
+    export.add_argument("--margin", type=float_in(-0.4, 1.0), help="crop margin around the face box, fraction of its "
+                        "side, each side; below 0 cuts into the box (default: 0.1; an ONNX input's own)")
+    export.add_argument("--shift-y", type=float_in(-0.5, 0.5), help="move the crop centre down by this fraction of its "
+                        "side (default: 0; an ONNX input's own)")
     align = export.add_mutually_exclusive_group()
     align.add_argument("--no-align", action="store_true", help="do not level the eyes before cropping")
     align.add_argument("--align", action="store_true", help="level the eyes before cropping (the default; for an ONNX "
@@ -249,6 +249,9 @@ def cmd_export(args) -> int:
                 and args.metrics is None:
             raise InputError(f"{args.checkpoint}: nothing to change; give --prior-correction, --margin, --shift-y, "
                              "--align/--no-align, --temperature, --version or --metrics")
+        if (args.prior_correction is not None or reframed) and args.version is None:
+            raise InputError(f"{args.checkpoint}: a copy that reads faces differently is another model; give it a "
+                             "--version")
         check_correctable(args.checkpoint, args.out, adding_bias=args.prior_correction is not None)  # before data
         info = read_model_info(args.checkpoint)
         crop = None

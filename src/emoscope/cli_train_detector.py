@@ -35,8 +35,8 @@ def _add_train_detector_parser(commands) -> None:
                         help="extra close-up faces: a folder of face crops with faces.csv (file, split, x, y, w, h; "
                              "ExpW's layout), its train split")
     parser.add_argument("--tight-crops", metavar="FER2013_CSV",
-                        help="extra grey close-ups that the face fills: FER2013's Training faces (every k-th, "
-                             "--tight-crop-count of them), boxes and landmarks from YuNet")
+                        help="extra grey close-ups that the face fills: FER2013's Training faces (the first "
+                             "--tight-crop-count of every k-th, k = faces // count), boxes and landmarks from YuNet")
     parser.add_argument("--tight-crop-count", type=POSITIVE, default=5000, metavar="N",
                         help="how many FER2013 faces --tight-crops takes (default: %(default)s)")
     parser.add_argument("--landmarks-from", metavar="YUNET",
@@ -122,6 +122,7 @@ def cmd_export_detector(args) -> int:
 
 def cmd_train_detector(args) -> int:
     import logging
+    import zlib
 
     import torch
 
@@ -130,11 +131,14 @@ def cmd_train_detector(args) -> int:
     from .data.widerface import load_widerface
     from .training.detector_data import PseudoLabeller, face_crop_samples, tight_crop_samples, wider_samples
     from .training.detector_trainer import DetectorTrainConfig, train_detector
+    from .training.errors import TrainingError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
     yunet = models.find_downloadable("yunet", args.landmarks_from)
     labeller = PseudoLabeller(yunet) if yunet else None
+    if labeller is None and args.tight_crops:
+        raise TrainingError("--tight-crops needs YuNet (--landmarks-from): its boxes are the crops' labels")
     if labeller is None:
         print("no YuNet model found: training boxes only, without landmarks")
     out = Path(args.out)
@@ -146,8 +150,8 @@ def cmd_train_detector(args) -> int:
         faces = load_split("fer2013", args.tight_crops, "train").images
         step = max(1, len(faces) // args.tight_crop_count)
         picked = range(0, len(faces), step)[:args.tight_crop_count]
-        tight = tight_crop_samples([faces[i] for i in picked], [f"train/{i}" for i in picked], labeller,
-                                   out / "tight_crop_labels.npz")
+        tight = tight_crop_samples([faces[i] for i in picked], [f"train/{i}/{zlib.crc32(faces[i].tobytes()):08x}"
+                                                                for i in picked], labeller, out / "tight_crop_labels.npz")
     samples = wider_samples(load_widerface(args.data, "train"), labeller, out / "wider_landmarks.npz")
     print(f"{len(samples)} training photos, {sum(len(s.boxes) for s in samples)} faces; "
           f"{len(close_ups)} close-up crops; {len(tight)} tight face crops")

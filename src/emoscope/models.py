@@ -207,6 +207,7 @@ def _check_values(meta: dict, source: str) -> None:
         ("std", meta["std"], per_channel(meta["std"], lambda v: is_number(v) and v > 0),
          "a positive number per channel"),
         ("crop", crop, isinstance(crop, dict) and set(crop) <= set(CropSpec.__dataclass_fields__)
-         and all(is_number(crop.get(k, 0)) for k in ("margin", "shift_y"))
-         and isinstance(crop.get("align_eyes", True), bool), "margin and shift_y numbers, align_eyes true or false"),
+         and all(is_number(crop.get(k, 0)) for k in ("margin", "shift_y")) and crop.get("margin", 0) > -0.5
+         and isinstance(crop.get("align_eyes", True), bool),
+         "margin and shift_y numbers (margin above -0.5), align_eyes true or false"),
         ("temperature", temperature, is_number(temperature) and temperature > 0, "a positive number")])

@@ -136,16 +136,16 @@ def face_crop_samples(root: Path, split: str, labeller: PseudoLabeller | None, c
 
 
 def _tight_crop_label(face: np.ndarray, labeller: PseudoLabeller) -> np.ndarray:
-    """YuNet's box (4) and landmarks (10) of the face filling the grey crop ``face``, cut to the crop;
-    NaN where YuNet finds no face overlapping the crop at IoU >= ``MATCH_IOU``."""
+    """YuNet's box (4, cut to the crop) and landmarks (10, as YuNet puts them) of the face filling the grey
+    crop ``face``; NaN where YuNet finds no face overlapping the crop at IoU >= ``MATCH_IOU``."""
     side = face.shape[0]
     pad = int(round(side * TIGHT_CROP_PAD))
     padded = cv2.cvtColor(cv2.copyMakeBorder(face, pad, pad, pad, pad, cv2.BORDER_REPLICATE), cv2.COLOR_GRAY2BGR)
     boxes, points = labeller.detect(padded, TIGHT_CROP_UPSCALE)
-    crop = np.array([[pad, pad, face.shape[1], side]], np.float32)
-    if not len(boxes) or iou_matrix(crop, boxes).max() < MATCH_IOU:
+    overlaps = iou_matrix(np.array([[pad, pad, face.shape[1], side]], np.float32), boxes)[0] if len(boxes) else []
+    if not len(overlaps) or overlaps.max() < MATCH_IOU:
         return np.full(14, np.nan, np.float32)
-    best = int(iou_matrix(crop, boxes)[0].argmax())
+    best = int(overlaps.argmax())
     x0, y0 = np.maximum(boxes[best, :2] - pad, 0)
     x1, y1 = np.minimum(boxes[best, :2] + boxes[best, 2:] - pad, [face.shape[1], side])
     return np.concatenate([[x0, y0, x1 - x0, y1 - y0], (points[best] - pad).reshape(-1)]).astype(np.float32)
@@ -154,7 +154,8 @@ def _tight_crop_label(face: np.ndarray, labeller: PseudoLabeller) -> np.ndarray:
 def tight_crop_samples(faces: list[np.ndarray], keys: list[str], labeller: PseudoLabeller | None,
                        cache: Path | None) -> list[DetectorSample]:
     """Grey face crops that the face fills (FER2013's), each with YuNet's box and landmarks as its label;
-    ``keys`` name the faces in the cache. Faces YuNet does not find are left out and counted in the log."""
+    ``keys`` name the faces in the cache (a key of the face's place and its pixels' checksum is safe).
+    Faces YuNet does not find are left out and counted in the log."""
     if labeller is None:
         raise TrainingError("tight face crops have no boxes: they need YuNet's pseudo-labels (--landmarks-from)")
     labels = _cached_landmarks(cache, keys, lambda i: _tight_crop_label(faces[i], labeller))

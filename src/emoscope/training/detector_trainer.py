@@ -88,7 +88,8 @@ def train_detector(samples: list[DetectorSample], out: str | Path, config: Detec
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     config_file, last = out / "config.json", out / "last.pt"
     if last.is_file() and not restart:
-        # only the length may change; a setting an older run did not record had its default
+        # only the length may change; a setting an older run did not record had its default (so a new
+        # setting's default must be what runs did before it existed)
         saved = {**asdict(DetectorTrainConfig()), **json.loads(config_file.read_text()), "epochs": config.epochs}
         if saved != asdict(config):
             raise TrainingError(f"{out} holds a run with another configuration; use another folder or restart")

@@ -162,8 +162,10 @@ def correct_model(source: str | Path, out: str | Path, correction: PriorCorrecti
                   crop: CropSpec | None = None) -> Path:
     """Write a copy of the ONNX emotion model ``source`` to ``out`` (never over ``source``) whose logits
     carry ``correction``'s bias where given, with its metadata updated: ``prior_correction``, and ``crop``
-    (the face framing), ``temperature``, ``version``, ``metrics`` where given (a calibrated temperature
-    does not hold after a correction). The weights are not touched."""
+    (the face framing), ``temperature``, ``version``, ``metrics`` where given. The weights are not touched.
+    A copy with a bias or another framing answers differently: the source's ``metrics`` are dropped unless
+    new ones are given, and its temperature is kept unless one is given (refit it: a calibrated temperature
+    holds only roughly after a change)."""
     import onnx
 
     source, out = Path(source), Path(out)
@@ -174,6 +176,8 @@ def correct_model(source: str | Path, out: str | Path, correction: PriorCorrecti
                                        f"{list(correction.labels)}")
         add_logit_bias(proto, correction.bias)
         metadata["prior_correction"] = correction.metadata()
+    if correction is not None or crop is not None:
+        metadata.pop("metrics", None)
     metadata.update({key: value for key, value in (("crop", asdict(crop) if crop else None), ("temperature", temperature),
                                                    ("version", version), ("metrics", metrics)) if value is not None})
     write_metadata(proto, metadata)
