@@ -8,7 +8,10 @@ Test sets (none of them touched training, the choice of prior correction or the 
 - ExpW test through the whole pipeline: each crop image goes through ``Analyzer`` (the chosen detector -> crop ->
   classify); the face kept is the found one that overlaps the labelled box most (IoU >= 0.3); a crop with none
   counts as wrong, and is counted;
-- JAFFE's 213 posed photos through the whole pipeline (the most confident face; none found counts as wrong).
+- JAFFE's 213 posed photos through the whole pipeline (the most confident face; none found counts as wrong);
+- FER2013 PrivateTest through the whole pipeline: each 48x48 face padded by half its side and upscaled 4x, a soft
+  grey close-up like an aligned movie face (benchmarks/detection.py's set h); the face kept is the found one that
+  overlaps the face's place most (IoU >= 0.3); none counts as wrong.
 
 For each: accuracy, balanced accuracy (mean per-class recall), macro-F1, per-class recall, the share of the
 predictions that went to each class beside its share of the labels, a row-normalised confusion matrix PNG
@@ -18,8 +21,8 @@ horizontal-flip test-time augmentation. Then model size, crops/s at batch 64 and
 
 Every crop reaches the model through the one preprocessing contract (emoscope.preprocess).
 
-    python benchmarks/model_accuracy.py [--model FILE] [--detector auto|yunet|haar] [--json results.json|-]
-                                        [--out DIR] [--summary metrics.json]
+    python benchmarks/model_accuracy.py [--model FILE] [--detector auto|yunet|haar] [--detector-model FILE]
+                                        [--json results.json|-] [--out DIR] [--summary metrics.json]
     python benchmarks/model_accuracy.py --speed-only OLD.onnx NEW.onnx
 """
 from __future__ import annotations
@@ -37,13 +40,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from _emotion_sets import EXPW, JAFFE, TITLES, crop_sets, require
+from _emotion_sets import EXPW, FER2013, JAFFE, TITLES, crop_sets, require
+from _faces import FER_CLOSE_UP_BOX, fer2013_close_up, fer2013_faces
 from emoscope import Analyzer
 from emoscope.classification import EmotionClassifier
 from emoscope.evaluation.metrics import classification_metrics, fit_temperature, reliability, softmax
 from emoscope.evaluation.plots import confusion_png
 from emoscope.evaluation.run import dataset_logits, to_dataset_labels
-from emoscope.labels import canonical_label
+from emoscope.labels import EMOTIONS, canonical_label
 from emoscope.tracking import iou_matrix
 
 MIN_IOU = 0.3
@@ -110,6 +114,12 @@ def expw_images(root: Path, split: str, labels):
             if row["split"] == split:
                 image = cv2.imread(str(root / row["file"]), cv2.IMREAD_COLOR)
                 yield image, labels.index(canonical_label(row["emotion"])), [float(row[k]) for k in "xywh"]
+
+
+def fer2013_close_ups(fer_csv: Path, labels):
+    """FER2013 PrivateTest faces as close-ups: (BGR image, class index, the face's place in it)."""
+    for face, label in fer2013_faces(fer_csv, "test"):
+        yield fer2013_close_up(face), labels.index(EMOTIONS[label]), FER_CLOSE_UP_BOX.tolist()
 
 
 def jaffe_images(zip_path: Path, labels):
@@ -179,13 +189,15 @@ def summary(results, selection: dict | None = None) -> dict:
                                                   for tau in (0.0, selection["chosen_tau"]) if tau in rows},
             "temperature_fitted_on": TEMPERATURE_FITS[selection.get("temperature_fitted_on", "ferplus")]}}
     return {**sets, **chosen,
-            "measured": f"{datetime.date.today()}, benchmarks/model_accuracy.py --detector {results['detector']}"}
+            "measured": f"{datetime.date.today()}, benchmarks/model_accuracy.py --detector {results['detector']}"
+                        + (f" (EmoScope detector {results['detector_version']})" if results.get("detector_version") else "")}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="ONNX model (default: the bundled one)")
     parser.add_argument("--detector", default="auto", help="face detector of the pipeline sets (default: auto)")
+    parser.add_argument("--detector-model", help="EmoScope detector ONNX file of the pipeline sets (default: bundled)")
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads for the accuracy runs (default: 1)")
     parser.add_argument("--speed-threads", type=int, default=2, help="threads of the speed section (default: 2)")
     parser.add_argument("--no-speed", action="store_true", help="skip the speed section")
@@ -203,13 +215,14 @@ def main():
             print(f"{path}: {s['crops_per_second_batch64']:.0f} crops/s at batch 64; "
                   f"single crop {s['single_crop_ms_median']:.2f} ms ({args.speed_threads} threads)")
         return
-    analyzer = Analyzer(args.detector, args.model, threads=args.threads)
+    analyzer = Analyzer(args.detector, args.model, detector_model=args.detector_model, threads=args.threads)
     classifier = analyzer.classifier
     labels = classifier.labels
     validation, test = crop_sets(classifier, "val"), crop_sets(classifier, "test")
     results = {"model": str(classifier.path), "version": classifier.info.metadata.get("version"),
                "prior_correction": classifier.info.prior_correction,
                "temperature": classifier.info.temperature, "detector": args.detector,
+               "detector_version": getattr(getattr(analyzer.detector, "info", None), "version", None),
                "size_mb": Path(classifier.path).stat().st_size / 1e6, "sets": {}}
     titles = {}
     for name, dataset in test.items():
@@ -219,6 +232,9 @@ def main():
     titles["expw_pipeline"] = f"ExpW test through the pipeline ({args.detector} detector)"
     results["sets"]["jaffe_pipeline"] = pipeline_set(analyzer, jaffe_images(require(JAFFE), labels))
     titles["jaffe_pipeline"] = f"JAFFE through the pipeline ({args.detector} detector)"
+    # FER2013's labels are FER2013's (test labels, not FER+ votes): compare with the "fer2013" crop set
+    results["sets"]["fer2013_pipeline"] = pipeline_set(analyzer, fer2013_close_ups(require(FER2013), labels))
+    titles["fer2013_pipeline"] = f"FER2013 PrivateTest close-ups through the pipeline ({args.detector} detector)"
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     version = results["version"] or Path(classifier.path).stem
