@@ -7,16 +7,32 @@ benchmarks/prior_correction.py (validation): one definition, so that both read t
   the labelled box (``emoscope.data.load_split("expw", ...)``), so it reaches the model framed as in the pipeline.
 
 ``val`` is FER2013 PublicTest and ExpW val; ``test`` is FER2013 PrivateTest and ExpW test.
+
+The whole-image sets that go through a detector (model_accuracy.py's pipeline sets, crop_framing.py, detection.py's
+JAFFE) are read here too, as (BGR image, class index, the face's known box or None), with ``best_match``, the rule
+that says which detection is the labelled face.
 """
 from __future__ import annotations
 
+import csv
+import zipfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
 from _data import DATA, require
+from _faces import FER_CLOSE_UP_BOX, fer2013_close_up, fer2013_faces
 from emoscope.data import load_split
+from emoscope.labels import EMOTIONS, canonical_label
+from emoscope.tracking import iou_matrix
 
 FER2013 = DATA / "fer2013" / "fer2013.csv.gz"
 VOTES = DATA / "ferplus" / "fer2013new.csv"
 EXPW = DATA / "expw"
 JAFFE = DATA / "jaffe" / "jaffe_128px_png.zip"
+MIN_IOU = 0.3
+"""A face found must overlap the face's known box this much to be that face."""
 
 TITLES = {("ferplus", "val"): "FER+ PublicTest, majority, 7 classes", ("fer2013", "val"): "FER2013 PublicTest",
           ("expw", "val"): "ExpW val, crops", ("ferplus", "test"): "FER+ PrivateTest, majority, 7 classes",
@@ -31,3 +47,36 @@ def crop_sets(classifier, split: str) -> dict:
         "fer2013": load_split("fer2013", FER2013, split),
         "expw": load_split("expw", require(EXPW), split, crop=info.crop, size=info.input_size[0]),
     }
+
+
+def best_match(boxes, box) -> int | None:
+    """Index of the box in ``boxes`` (x, y, w, h) that overlaps ``box`` most, if at IoU >= ``MIN_IOU``; else None."""
+    if not len(boxes):
+        return None
+    overlap = iou_matrix(np.asarray(box, np.float32).reshape(1, 4), np.asarray(boxes, np.float32).reshape(-1, 4))[0]
+    best = int(overlap.argmax())
+    return best if overlap[best] >= MIN_IOU else None
+
+
+def expw_images(root: Path, split: str, labels):
+    """ExpW crops of a split as (BGR image, class index, the labelled face box in the crop)."""
+    with open(root / "faces.csv", newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["split"] == split:
+                image = cv2.imread(str(root / row["file"]), cv2.IMREAD_COLOR)
+                yield image, labels.index(canonical_label(row["emotion"])), [float(row[k]) for k in "xywh"]
+
+
+def fer2013_close_ups(fer_csv: Path, split: str, labels, limit: int | None = None):
+    """FER2013 faces of ``split`` as close-ups (``_faces.fer2013_close_up``; every k-th for ``limit``): (BGR image,
+    class index, the face's place in it)."""
+    for face, label in fer2013_faces(fer_csv, split, limit):
+        yield fer2013_close_up(face), labels.index(EMOTIONS[label]), FER_CLOSE_UP_BOX.tolist()
+
+
+def jaffe_images(zip_path: Path, labels):
+    """JAFFE's photos as (BGR image, class index, None); the label is the code in the name (KA.AN1.39)."""
+    with zipfile.ZipFile(zip_path) as archive:
+        for name in sorted(n for n in archive.namelist() if n.endswith(".png")):
+            label = canonical_label(name.rsplit("/", 1)[-1].split(".")[1][:2])
+            yield cv2.imdecode(np.frombuffer(archive.read(name), np.uint8), cv2.IMREAD_COLOR), labels.index(label), None

@@ -17,62 +17,32 @@ of the two balanced accuracies. No test split is read.
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import itertools
 
-import cv2
 import numpy as np
 
-from _data import DATA, MODELS, require
-from _faces import FER_CLOSE_UP_BOX, fer2013_close_up, fer2013_faces
+from _data import MODELS, require
+from _emotion_sets import EXPW, FER2013, best_match, expw_images, fer2013_close_ups
 from emoscope.classification import EmotionClassifier
 from emoscope.detection import create_detector
 from emoscope.evaluation.metrics import classification_metrics
-from emoscope.labels import canonical_label
 from emoscope.models import CropSpec
-from emoscope.tracking import iou_matrix
-
-MIN_IOU = 0.3
-"""A face found must overlap the labelled box this much to be that face (as model_accuracy.py)."""
 MARGINS = (-0.1, -0.05, 0.0, 0.05, 0.1, 0.15)
 SHIFTS = (-0.1, -0.05, 0.0, 0.05)
 
 
-def fer2013_val_faces(detector, limit: int | None):
-    """(image, box, landmarks, label index) of each FER2013 PublicTest close-up whose face the detector finds: the
-    detection that overlaps the face's place most (IoU >= 0.3)."""
+def found_faces(detector, samples):
+    """(image, box, landmarks or None, label index) of each (image, label index, known box) sample whose face the
+    detector finds (``best_match``)."""
     faces = []
-    for face, label in fer2013_faces(require(DATA / "fer2013" / "fer2013.csv.gz"), "val", limit):
-        image = fer2013_close_up(face)
-        found = _matching(detector.detect(image), FER_CLOSE_UP_BOX)
-        if found:
-            faces.append((image, *found, label))
-    return faces
-
-
-def _matching(found, box):
-    """(box, landmarks or None) of the detection in ``found`` that overlaps ``box`` most, if at IoU >= MIN_IOU."""
-    if not len(found):
-        return None
-    overlap = iou_matrix(np.asarray(box, np.float32)[None], found.boxes)[0]
-    best = int(overlap.argmax())
-    if overlap[best] < MIN_IOU:
-        return None
-    return found.boxes[best], None if found.landmarks is None else found.landmarks[best]
-
-
-def expw_val_faces(detector, labels):
-    """(image, box, landmarks, label index) of each ExpW val crop whose labelled face the detector finds."""
-    root = require(DATA / "expw")
-    with open(root / "faces.csv", newline="") as handle:
-        rows = [row for row in csv.DictReader(handle) if row["split"] == "val"]
-    faces = []
-    for row in rows:
-        image = cv2.imread(str(root / row["file"]), cv2.IMREAD_COLOR)
-        found = None if image is None else _matching(detector.detect(image), [float(row[k]) for k in "xywh"])
-        if found:
-            faces.append((image, *found, labels.index(canonical_label(row["emotion"]))))
+    for image, label, box in samples:
+        if image is None:
+            continue
+        found = detector.detect(image)
+        match = best_match(found.boxes, box)
+        if match is not None:
+            faces.append((image, found.boxes[match], None if found.landmarks is None else found.landmarks[match], label))
     return faces
 
 
@@ -104,8 +74,8 @@ def main():
         require(MODELS / "yunet")
     detector = create_detector(args.detector, args.detector_model if args.detector == "emoscope" else None)
     classifier = EmotionClassifier(args.model)
-    fer = fer2013_val_faces(detector, args.fer_limit)
-    expw = expw_val_faces(detector, classifier.labels)
+    fer = found_faces(detector, fer2013_close_ups(require(FER2013), "val", classifier.labels, args.fer_limit))
+    expw = found_faces(detector, expw_images(require(EXPW), "val", classifier.labels))
     shipped = dataclasses.astuple(classifier.info.crop)
     version = f" {detector.info.version}" if args.detector == "emoscope" else ""
     where = f" ({args.detector_model})" if args.detector_model else ""

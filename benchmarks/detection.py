@@ -162,7 +162,8 @@ def library_stream(analyzer: Analyzer):
 def jaffe_scores(analyzer: Analyzer) -> dict:
     """JAFFE through detect -> crop -> classify, as model_accuracy.py measures it (the most confident face;
     a photo without one counts as wrong), and the share of photos with a face found."""
-    from model_accuracy import jaffe_images, pipeline_set
+    from _emotion_sets import jaffe_images
+    from model_accuracy import pipeline_set
 
     report = pipeline_set(analyzer, jaffe_images(require(DATA / "jaffe" / "jaffe_128px_png.zip"), analyzer.labels))
     return {**report, "found": report.get("faces_found", report["faces"]) / max(report["faces"], 1)}

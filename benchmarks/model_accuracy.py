@@ -28,31 +28,22 @@ Every crop reaches the model through the one preprocessing contract (emoscope.pr
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime
 import json
 import statistics
 import sys
 import time
-import zipfile
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from _emotion_sets import EXPW, FER2013, JAFFE, TITLES, crop_sets, require
-from _faces import FER_CLOSE_UP_BOX, fer2013_close_up, fer2013_faces
+from _emotion_sets import (EXPW, FER2013, JAFFE, TITLES, best_match, crop_sets, expw_images, fer2013_close_ups,
+                           jaffe_images, require)
 from emoscope import Analyzer
 from emoscope.classification import EmotionClassifier
 from emoscope.evaluation.metrics import classification_metrics, fit_temperature, reliability, softmax
 from emoscope.evaluation.plots import confusion_png
 from emoscope.evaluation.run import dataset_logits, to_dataset_labels
-from emoscope.labels import EMOTIONS, canonical_label
-from emoscope.tracking import iou_matrix
-
-MIN_IOU = 0.3
-"""A face the pipeline found must overlap the labelled box this much to be that face (ExpW)."""
-
 
 def scores(truth, probabilities, labels, temperature_note="") -> dict:
     """The report of one set from its true class indices and (N, K) probabilities (a row of NaN: no face)."""
@@ -100,34 +91,11 @@ def pipeline_set(analyzer, samples) -> dict:
         if faces and box is None:
             chosen = max(faces, key=lambda f: f.score)
         elif faces:
-            overlap = iou_matrix(np.array([box], np.float32), np.array([f.box for f in faces], np.float32))[0]
-            chosen = faces[int(overlap.argmax())] if overlap.max() >= MIN_IOU else None
+            match = best_match([f.box for f in faces], box)
+            chosen = None if match is None else faces[match]
         truth.append(label)
         probabilities.append([chosen.probabilities[k] for k in labels] if chosen else [np.nan] * len(labels))
     return scores(np.array(truth), np.array(probabilities, np.float64), labels)
-
-
-def expw_images(root: Path, split: str, labels):
-    """ExpW crops of a split as (BGR image, class index, the labelled face box in the crop)."""
-    with open(root / "faces.csv", newline="") as handle:
-        for row in csv.DictReader(handle):
-            if row["split"] == split:
-                image = cv2.imread(str(root / row["file"]), cv2.IMREAD_COLOR)
-                yield image, labels.index(canonical_label(row["emotion"])), [float(row[k]) for k in "xywh"]
-
-
-def fer2013_close_ups(fer_csv: Path, labels):
-    """FER2013 PrivateTest faces as close-ups: (BGR image, class index, the face's place in it)."""
-    for face, label in fer2013_faces(fer_csv, "test"):
-        yield fer2013_close_up(face), labels.index(EMOTIONS[label]), FER_CLOSE_UP_BOX.tolist()
-
-
-def jaffe_images(zip_path: Path, labels):
-    """JAFFE's photos as (BGR image, class index, None); the label is the code in the name (KA.AN1.39)."""
-    with zipfile.ZipFile(zip_path) as archive:
-        for name in sorted(n for n in archive.namelist() if n.endswith(".png")):
-            label = canonical_label(name.rsplit("/", 1)[-1].split(".")[1][:2])
-            yield cv2.imdecode(np.frombuffer(archive.read(name), np.uint8), cv2.IMREAD_COLOR), labels.index(label), None
 
 
 def speed(path, threads=2):
@@ -233,7 +201,7 @@ def main():
     results["sets"]["jaffe_pipeline"] = pipeline_set(analyzer, jaffe_images(require(JAFFE), labels))
     titles["jaffe_pipeline"] = f"JAFFE through the pipeline ({args.detector} detector)"
     # FER2013's labels are FER2013's (test labels, not FER+ votes): compare with the "fer2013" crop set
-    results["sets"]["fer2013_pipeline"] = pipeline_set(analyzer, fer2013_close_ups(require(FER2013), labels))
+    results["sets"]["fer2013_pipeline"] = pipeline_set(analyzer, fer2013_close_ups(require(FER2013), "test", labels))
     titles["fer2013_pipeline"] = f"FER2013 PrivateTest close-ups through the pipeline ({args.detector} detector)"
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
