@@ -65,7 +65,7 @@ class PseudoLabeller:
         return landmarks, found_boxes[~matched]
 
 
-def _cached_landmarks(cache: Path | None, keys: list[str], compute) -> list[np.ndarray]:
+def _cached_labels(cache: Path | None, keys: list[str], compute) -> list[np.ndarray]:
     """``compute(i)`` for each of ``keys``, read from ``cache`` where it holds the same keys (None: no cache)."""
     if cache is None:
         return [compute(i) for i in range(len(keys))]
@@ -85,7 +85,7 @@ def wider_samples(entries, labeller: PseudoLabeller | None, cache: Path | None) 
     if labeller is None:
         return [DetectorSample.of(image, entry.boxes, entry.ignore) for image, entry in loaded]
     keys = [str(entry.path) for _, entry in loaded]
-    landmarks = _cached_landmarks(cache, keys, lambda i: labeller(loaded[i][0], loaded[i][1].boxes)[0])
+    landmarks = _cached_labels(cache, keys, lambda i: labeller(loaded[i][0], loaded[i][1].boxes)[0])
     found = sum(int((~np.isnan(points[:, 0, 0])).sum()) for points in landmarks)
     log.info("landmarks for %d of %d WIDER faces", found, sum(len(entry.boxes) for _, entry in loaded))
     return [DetectorSample.of(image, entry.boxes, entry.ignore, points)
@@ -122,7 +122,7 @@ def face_crop_samples(root: Path, split: str, labeller: PseudoLabeller | None, c
             log.warning("%s: %d %s rows left out (%s)", table, count, split, problem)
     if labeller is None:
         return [DetectorSample.of(image, box) for _, image, box in crops]
-    labels = _cached_landmarks(cache, [name for name, _, _ in crops],
+    labels = _cached_labels(cache, [name for name, _, _ in crops],
                                lambda i: np.concatenate([a.reshape(-1) for a in
                                                          labeller(crops[i][1], crops[i][2], CROP_UPSCALE)]))
     samples = []
@@ -158,7 +158,7 @@ def tight_crop_samples(faces: list[np.ndarray], keys: list[str], labeller: Pseud
     Faces YuNet does not find are left out and counted in the log."""
     if labeller is None:
         raise TrainingError("tight face crops have no boxes: they need YuNet's pseudo-labels (--landmarks-from)")
-    labels = _cached_landmarks(cache, keys, lambda i: _tight_crop_label(faces[i], labeller))
+    labels = _cached_labels(cache, keys, lambda i: _tight_crop_label(faces[i], labeller))
     samples = [DetectorSample.of(cv2.cvtColor(face, cv2.COLOR_GRAY2BGR), label[:4], None, label[4:].reshape(1, 5, 2))
                for face, label in zip(faces, labels) if not np.isnan(label[0])]
     log.info("tight face crops: YuNet labelled %d of %d; the rest are left out", len(samples), len(faces))
