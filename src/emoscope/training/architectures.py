@@ -22,16 +22,18 @@ class ArchitectureSpec:
     input_size: int
     channels: int
     description: str
+    family: str   # one family: the same layers computing the same way, at another input size; weights carry over
 
 
 _REGISTRY: dict[str, ArchitectureSpec] = {}
 
 
-def register(name: str, input_size: int, channels: int, description: str):
-    """Add a builder ``build(num_classes, pretrained=True) -> nn.Module`` to the registry."""
+def register(name: str, input_size: int, channels: int, description: str, family: str | None = None):
+    """Add a builder ``build(num_classes, pretrained=True) -> nn.Module`` to the registry. A run may
+    start from a model of another architecture of the same ``family`` (by default its own name)."""
 
     def decorator(build: Callable[..., nn.Module]):
-        _REGISTRY[name] = ArchitectureSpec(name, build, input_size, channels, description)
+        _REGISTRY[name] = ArchitectureSpec(name, build, input_size, channels, description, family or name)
         return build
 
     return decorator
@@ -186,9 +188,15 @@ def mobilenet_v2(num_classes: int, pretrained: bool = True) -> nn.Module:
 
 
 @register("mobilenet_v2_64", 64, 3, "MobileNetV2 from ImageNet weights, ImageNet's stride-2 stem, 64x64 input "
-          "(about a quarter of mobilenet_v2's compute)")
+          "(about a quarter of mobilenet_v2's compute)", family="mobilenet_v2_stride2")
 def mobilenet_v2_64(num_classes: int, pretrained: bool = True) -> nn.Module:
     model = MobileNetV2(num_classes, stem_stride=2)
     if pretrained:
         load_imagenet_mobilenet_v2(model)
     return model
+
+
+@register("mobilenet_v2_96", 96, 3, "mobilenet_v2_64 on a 96x96 input (2.25x its compute): more of the detail "
+          "of faces larger than 64 px", family="mobilenet_v2_stride2")
+def mobilenet_v2_96(num_classes: int, pretrained: bool = True) -> nn.Module:
+    return mobilenet_v2_64(num_classes, pretrained)

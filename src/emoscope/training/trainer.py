@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..evaluation.metrics import classification_metrics
-from .architectures import get_architecture
+from .architectures import architecture_names, get_architecture
 from .augment import AugmentConfig, augment_batch
 from .errors import TrainingError
 from .selection import validation_scores
@@ -152,14 +152,16 @@ def _plot_curves(history: list[dict], path: Path) -> None:
 
 def _input_spec_of(model_path: str, arch: str, train_set: FaceDataset) -> InputSpec:
     """The input of an exported model a run starts from (its normalisation, which its weights were learnt
-    with), after checking that it is a model of ``arch`` with the training data's labels: weights of the
-    same shapes would load into another architecture (a stem at another stride) without an error."""
+    with), after checking that it is a model of ``arch``'s family (``arch`` itself, or the same layers on
+    another input size) with the training data's labels: weights of the same shapes would load into
+    another architecture (a stem at another stride) without an error."""
     from ..classification import read_model_info
 
     meta = read_model_info(model_path).metadata
-    if meta.get("architecture") != arch:
-        raise TrainingError(f"{model_path}: a {meta.get('architecture', 'unknown')!r} model; give --arch "
-                            f"{meta.get('architecture')} to start from it")
+    theirs = meta.get("architecture")
+    if theirs not in architecture_names() or get_architecture(theirs).family != get_architecture(arch).family:
+        raise TrainingError(f"{model_path}: a {theirs or 'unknown'!r} model; give --arch {theirs} (or another "
+                            f"architecture of its family) to start from it")
     heads = meta.get("heads", {})
     if (tuple(heads.get("labels", ())), tuple(heads.get("soft_labels", ()))) != (train_set.labels, train_set.soft_labels):
         raise TrainingError(f"{model_path}: its heads learnt {heads.get('labels')} and {heads.get('soft_labels')}, "
