@@ -106,17 +106,19 @@ TINY_METADATA = {"labels": ["angry", "disgust", "fear", "happy", "sad", "surpris
                  "crop": {"margin": 0.1, "shift_y": 0.0, "align_eyes": True}, "outputs": "logits"}
 
 
-def tiny_model(path, metadata=TINY_METADATA, seed=0):
-    """A 7-class linear emotion model on 48x48 gray input, built with onnx.helper (no torch needed)."""
+def tiny_model(path, metadata=TINY_METADATA, seed=0, side=48):
+    """A 7-class linear emotion model on side x side gray input (48 by default; the metadata's input_size is
+    as given), built with onnx.helper (no torch needed)."""
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper
 
     rng = np.random.default_rng(seed)
-    weight = helper.make_tensor("w", TensorProto.FLOAT, [48 * 48, 7], rng.normal(size=48 * 48 * 7).astype(np.float32) * 0.01)
-    shape = helper.make_tensor("shape", TensorProto.INT64, [2], [-1, 48 * 48])
+    weight = helper.make_tensor("w", TensorProto.FLOAT, [side * side, 7],
+                                rng.normal(size=side * side * 7).astype(np.float32) * 0.01)
+    shape = helper.make_tensor("shape", TensorProto.INT64, [2], [-1, side * side])
     graph = helper.make_graph(
         [helper.make_node("Reshape", ["input", "shape"], ["flat"]), helper.make_node("MatMul", ["flat", "w"], ["logits"])],
-        "tiny", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 1, 48, 48])],
+        "tiny", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 1, side, side])],
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 7])], [weight, shape])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8

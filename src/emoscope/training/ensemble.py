@@ -3,7 +3,8 @@
 The graph stacks the batch with its left-right mirror, runs every member on both, and outputs the
 mean of their log-softmax outputs: a geometric mean of 2 x members distributions, used as logits (the
 file's temperature calibrates it like any model's). Consumers see one ordinary emotion model with the
-members' input contract, so inference needs nothing new. The weights are stored as float16, each cast
+members' input contract, so inference needs nothing new. Members may differ in input size alone: the
+ensemble takes the largest, and the graph shrinks it (bilinear) for each smaller member. The weights are stored as float16, each cast
 back to float32 inside the graph (ONNX Runtime folds the casts when it loads the file): half the file
 size, the same speed, outputs within about 1e-3 of float32's.
 
@@ -19,8 +20,9 @@ from ..models import ModelInfo
 from .errors import TrainingError
 from .prior_correction import read_metadata, write_metadata
 
-#: What every member must agree on for one preprocessing to serve them all: the metadata inference reads.
-SHARED_INPUT_KEYS = tuple(key for key in ModelInfo.REQUIRED if key != "outputs")
+#: What every member must agree on for one preprocessing to serve them all: the metadata inference reads
+#: (the input size aside: a smaller member's input is the ensemble's, resized inside the graph).
+SHARED_INPUT_KEYS = tuple(key for key in ModelInfo.REQUIRED if key not in ("outputs", "input_size"))
 #: ReduceSum takes its axes as an input from opset 13; members are run under the first one's opset.
 MIN_OPSET = 13
 
@@ -62,10 +64,18 @@ def _store_as_float16(initializers: list, nodes: list) -> tuple[list, list]:
     return stored, casts + nodes
 
 
+def _member_architectures(loaded) -> str:
+    """``3 x mobilenet_v2_64`` or ``mobilenet_v2_64 at 64 px + mobilenet_v2_96 at 96 px``."""
+    kinds = [(meta.get("architecture", "?"), meta["input_size"][0]) for _, meta in loaded]
+    if len(set(kinds)) == 1:
+        return f"{len(kinds)} x {kinds[0][0]}"
+    return " + ".join(f"{name} at {side} px" for name, side in kinds)
+
+
 def build_ensemble(members: list[str | Path], out: str | Path, version: str, temperature: float = 1.0,
                    mirror: bool = True, metrics: dict | None = None) -> Path:
-    """Write ``out``: the members (exported emotion models with the same input contract) as one graph.
-    ``mirror``: each member also sees the horizontally flipped face. Returns ``out``."""
+    """Write ``out``: the members (exported emotion models with the same input contract, their input sizes
+    aside) as one graph. ``mirror``: each member also sees the horizontally flipped face. Returns ``out``."""
     import onnx
     from onnx import TensorProto, compose, helper
 
@@ -86,10 +96,17 @@ def build_ensemble(members: list[str | Path], out: str | Path, version: str, tem
         if differing:
             raise TrainingError(f"{path}: its {', '.join(differing)} differ from {paths[0].name}'s; "
                                 "members must share one input contract")
+    if len({tuple(metadata["input_size"]) for _, metadata in loaded}) > 1:
+        for path, (_, metadata) in zip(paths, loaded):
+            if len(set(metadata["input_size"])) != 1:
+                raise TrainingError(f"{path}: its input is not square ({metadata['input_size']}); members of "
+                                    "several input sizes are resized to each other, which needs square inputs")
     num_labels = len(first_meta["labels"])
+    sides = [metadata["input_size"][0] for _, metadata in loaded]
+    largest = int(np.argmax(sides))   # the ensemble takes the largest input; smaller members get it resized
 
     # The graph's own tensors are named "ensemble/...", which no prefixed member name ("m0_...") can be.
-    source, target = first_proto.graph.input[0].name, first_proto.graph.output[0].name
+    source, target = loaded[largest][0].graph.input[0].name, first_proto.graph.output[0].name
     nodes, initializers = [], []
     views = source
     if mirror:
@@ -99,13 +116,22 @@ def build_ensemble(members: list[str | Path], out: str | Path, version: str, tem
         views = "ensemble/views"
         nodes += [helper.make_node("Slice", [source, *constants], ["ensemble/mirrored"]),
                   helper.make_node("Concat", [source, "ensemble/mirrored"], [views], axis=0)]
+    resized = {sides[largest]: views}
+    for side in sorted(set(sides) - {sides[largest]}):
+        # Resize's scales give floor(input x scale) pixels: the float32 scale must not fall below side / largest
+        scale = np.float32(side / sides[largest])
+        scale = scale if int(sides[largest] * scale) == side else np.nextafter(scale, np.float32(1))
+        initializers.append(helper.make_tensor(f"ensemble/scales_{side}", TensorProto.FLOAT, [4], [1, 1, scale, scale]))
+        resized[side] = f"ensemble/views_{side}"
+        nodes.append(helper.make_node("Resize", [views, "", f"ensemble/scales_{side}"], [resized[side]], mode="linear",
+                                      coordinate_transformation_mode="half_pixel"))
     member_outputs = []
     for index, (proto, _) in enumerate(loaded):
         prefixed = compose.add_prefix(proto, f"m{index}_")
         graph = prefixed.graph
         member_input, member_output = graph.input[0].name, graph.output[0].name
         for node in graph.node:
-            node.input[:] = [views if name == member_input else name for name in node.input]
+            node.input[:] = [resized[sides[index]] if name == member_input else name for name in node.input]
         nodes += list(graph.node)
         initializers += list(graph.initializer)
         member_outputs.append(f"ensemble/log_probabilities_{index}")
@@ -124,19 +150,20 @@ def build_ensemble(members: list[str | Path], out: str | Path, version: str, tem
     nodes.append(helper.make_node("Mul", [summed, "ensemble/share"], [target]))
 
     initializers, nodes = _store_as_float16(initializers, nodes)
-    graph = helper.make_graph(nodes, "emotion_ensemble", [first_proto.graph.input[0]], [first_proto.graph.output[0]],
-                              initializer=initializers)
+    graph = helper.make_graph(nodes, "emotion_ensemble", [loaded[largest][0].graph.input[0]],
+                              [first_proto.graph.output[0]], initializer=initializers)
     model = helper.make_model(graph, opset_imports=list(first_proto.opset_import), producer_name="emoscope")
     model.ir_version = first_proto.ir_version
-    metadata = dict(first_meta)
+    metadata = {**first_meta, "input_size": loaded[largest][1]["input_size"]}
     if "prior_correction" in metadata:  # inside every member's graph already: recorded, so none is added again
         metadata["prior_correction"] = {**metadata["prior_correction"], "in_members": True}
     metadata.update({
         "version": version,
         "temperature": float(temperature),
-        "architecture": f"ensemble of {len(loaded)} x {first_meta.get('architecture', '?')}"
+        "architecture": f"ensemble of {_member_architectures(loaded)}"
                         + (", each on the face and its mirror image" if mirror else "") + "; float16 weights",
-        "members": [{"file": path.name, **{key: meta.get(key, "") for key in ("version", "architecture", "trained_on")}}
+        "members": [{"file": path.name, **{key: meta.get(key, "") for key in ("version", "architecture", "trained_on",
+                                                                               "input_size")}}
                     for path, (_, meta) in zip(paths, loaded)],
         "metrics": metrics or {},
     })
