@@ -163,7 +163,7 @@ def summary(results, selection: dict | None = None) -> dict:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", help="ONNX model (default: the bundled one)")
+    parser.add_argument("--model", help="emotion model: fast or accurate (bundled) or an ONNX file (default: fast)")
     parser.add_argument("--detector", default="auto", help="face detector of the pipeline sets (default: auto)")
     parser.add_argument("--detector-model", help="EmoScope detector ONNX file of the pipeline sets (default: bundled)")
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads for the accuracy runs (default: 1)")

@@ -34,6 +34,13 @@ def test_image_with_json_to_stdout():
     assert results[0]["faces"][0]["emotion"] in results[0]["faces"][0]["probabilities"]
 
 
+def test_the_accurate_model_is_chosen_by_name():
+    fast, accurate = (json.loads(emoscope("image", EXAMPLE, "--model", name, "--json", "-").stdout)[0]["faces"]
+                      for name in ("fast", "accurate"))
+    assert len(fast) == len(accurate) == 1 and fast[0]["box"] == accurate[0]["box"]
+    assert fast[0]["probabilities"] != accurate[0]["probabilities"]    # another network read the same face
+
+
 def test_folder_with_a_bad_file_writes_every_output_and_reports_it(tmp_path):
     photos = tmp_path / "photos" / "nested"
     photos.mkdir(parents=True)
@@ -117,6 +124,7 @@ def test_a_metrics_file_that_is_not_a_json_object_is_refused_before_any_work(tmp
 
 def test_models_list_and_info():
     listing = emoscope("models", "list")
-    assert listing.returncode == 0 and "bundled" in listing.stdout and "yunet" in listing.stdout
+    assert listing.returncode == 0 and "yunet" in listing.stdout
+    assert "emotion  fast  (bundled, the default)" in listing.stdout and "emotion  accurate  (bundled)" in listing.stdout
     info = json.loads(emoscope("models", "info").stdout)
     assert "labels" in info and "crop" in info

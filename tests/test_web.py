@@ -35,6 +35,12 @@ def test_health_and_models(client):
     assert models["detector"] == "haar" and "labels" in models["emotion_model"]
 
 
+def test_a_server_started_with_the_accurate_model_says_so(tmp_path):
+    with TestClient(create_app(Analyzer("haar", "accurate"), WebSettings(jobs_dir=tmp_path))) as accurate:
+        model = accurate.get("/api/models").json()["emotion_model"]
+    assert model["file"] == "emoscope-fer-accurate.onnx" and model["input_size"] == [96, 96]
+
+
 def test_analyze_returns_the_cli_json_and_an_annotated_image(client):
     response = client.post("/api/analyze?annotated=true", files={"image": ("me.png", photo_bytes(), "image/png")})
     assert response.status_code == 200

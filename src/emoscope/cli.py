@@ -93,9 +93,10 @@ def cmd_models(args) -> int:
 
     if args.action == "list":
         bundled = models.bundled_models_dir()
-        for path in sorted(bundled.glob("*.onnx")):
-            kind = "detector" if path.name == models.DEFAULT_FACE_DETECTOR else "emotion "
-            print(f"{kind} {path.name}  (bundled)  {path}")
+        for name, filename in models.EMOTION_MODELS.items():
+            default = ", the default" if name == models.DEFAULT_EMOTION_MODEL else ""
+            print(f"emotion  {name}  (bundled{default})  {bundled / filename}")
+        print(f"detector emoscope  (bundled, the default)  {bundled / models.DEFAULT_FACE_DETECTOR}")
         for name in models.DOWNLOADABLE:
             found = models.find_downloadable(name)
             where = found if found else "not installed: emoscope models download " + name

@@ -29,7 +29,8 @@ def add_analyzer_options(parser: argparse.ArgumentParser) -> None:
                            help="analyse only this part of each image or frame, in pixels")
     except argparse.ArgumentError:
         pass
-    group.add_argument("--model", metavar="FILE", help="emotion model ONNX file (default: the bundled model)")
+    group.add_argument("--model", metavar="NAME|FILE", help="emotion model: fast or accurate (both bundled; "
+                       "accurate is slower and reads faces more closely) or an ONNX file (default: fast)")
     group.add_argument("--min-face", type=NON_NEGATIVE, default=DetectorSettings.min_face, metavar="PX",
                        help="ignore faces smaller than this (default: %(default)s)")
     group.add_argument("--score-threshold", type=FRACTION, metavar="0..1",

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from .errors import ModelNotFoundError
 
-DEFAULT_EMOTION_MODEL = "emoscope-fer-mnv2.onnx"
+EMOTION_MODELS = {"fast": "emoscope-fer-mnv2.onnx", "accurate": "emoscope-fer-accurate.onnx"}   # bundled, by name
+DEFAULT_EMOTION_MODEL = "fast"
 DEFAULT_FACE_DETECTOR = "emoscope-face-v1.onnx"
 
 
@@ -105,10 +106,12 @@ def download(name: str, target_dir: Path | None = None, timeout: float = 30.0) -
 
 
 def resolve_emotion_model(model: str | Path | None) -> Path:
-    """An emotion model file: the bundled default when None, else the given path."""
-    path = bundled_models_dir() / DEFAULT_EMOTION_MODEL if model is None else Path(model)
+    """An emotion model file: a bundled model by name (:data:`EMOTION_MODELS`; the default when None),
+    else the given path."""
+    model = DEFAULT_EMOTION_MODEL if model is None else model
+    path = bundled_models_dir() / EMOTION_MODELS[model] if model in EMOTION_MODELS else Path(model)
     if not path.is_file():
-        raise ModelNotFoundError(f"{path}: no such emotion model file")
+        raise ModelNotFoundError(f"{path}: no such emotion model file (bundled: {', '.join(EMOTION_MODELS)})")
     return path
 
 

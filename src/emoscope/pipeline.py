@@ -27,7 +27,8 @@ class Analyzer:
     ``detector``: ``auto`` or ``emoscope`` (the bundled detector), ``yunet`` (where its model is
     found), ``haar``, or ``none``/None (each image is one face crop). ``region`` (x, y, w, h)
     limits detection to that part of every image.
-    ``model``: an EmoScope ONNX emotion model; the bundled one when None.
+    ``model``: a bundled emotion model by name, ``fast`` (the default, when None) or ``accurate``, or an
+    EmoScope ONNX emotion model file.
     Arrays passed to :meth:`analyze` are read as OpenCV's BGR (gray and BGRA too).
     """
 
