@@ -62,7 +62,7 @@ def scores_per_framing(classifier, faces, framings) -> dict:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", help="ONNX emotion model (default: the bundled one)")
+    parser.add_argument("--model", help="ONNX emotion model file or bundled name (default: fast)")
     parser.add_argument("--detector", choices=("emoscope", "yunet"), default="emoscope",
                         help="whose boxes the crops are framed around (default: the bundled detector)")
     parser.add_argument("--detector-model", help="EmoScope detector ONNX file (default: the bundled one)")

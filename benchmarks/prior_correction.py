@@ -38,7 +38,7 @@ def grid(text: str) -> list[float]:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", help="uncorrected ONNX emotion model (default: the bundled one)")
+    parser.add_argument("--model", help="uncorrected ONNX emotion model file or bundled name (default: fast)")
     parser.add_argument("--taus", default="0:2:0.1", help="START:STOP:STEP of tau (default: 0:2:0.1)")
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads (default: 1)")
     parser.add_argument("--json", help="also write the table and the choice here")

@@ -157,20 +157,25 @@ def test_an_empty_file_is_not_an_emotion_model(tmp_path):
         build_ensemble([empty], tmp_path / "e.onnx", version="1")
 
 
-def test_members_of_another_input_size_see_the_ensemble_input_resized(tmp_path):
+@pytest.mark.parametrize("small_side, large_side", [(48, 72), (13, 22)])   # 13 / 22 needs its float32 scale nudged
+def test_members_of_another_input_size_see_the_ensemble_input_resized(tmp_path, small_side, large_side):
     import cv2
 
-    small = tiny_model(tmp_path / "small.onnx", seed=0)
-    large = tiny_model(tmp_path / "large.onnx", {**TINY_METADATA, "input_size": [72, 72]}, seed=1, side=72)
-    out = build_ensemble([small, large], tmp_path / "pair.onnx", version="1", mirror=False)
-    x = np.random.default_rng(2).normal(size=(3, 1, 72, 72)).astype(np.float32)
-    # the graph shrinks the input as OpenCV's bilinear resize does (pixel centres aligned)
-    shrunk = np.stack([cv2.resize(face[0], (48, 48), interpolation=cv2.INTER_LINEAR)[None] for face in x])
-    expected = (_log_softmax(_logits(small, shrunk)) + _log_softmax(_logits(large, x))) / 2
+    small = tiny_model(tmp_path / "small.onnx", {**TINY_METADATA, "input_size": [small_side] * 2}, side=small_side)
+    large = tiny_model(tmp_path / "large.onnx", {**TINY_METADATA, "input_size": [large_side] * 2}, seed=1, side=large_side)
+    x = np.random.default_rng(2).normal(size=(3, 1, large_side, large_side)).astype(np.float32)
+    # the graph shrinks the input as OpenCV's bilinear resize does (pixel centres aligned), both views alike
+    views = (x, np.ascontiguousarray(x[..., ::-1]))
+    shrunk = [np.stack([cv2.resize(face[0], (small_side, small_side), interpolation=cv2.INTER_LINEAR)[None]
+                        for face in view]) for view in views]
+    expected = np.mean([_log_softmax(_logits(small, s)) for s in shrunk]
+                       + [_log_softmax(_logits(large, view)) for view in views], axis=0)
+    out = build_ensemble([small, large], tmp_path / "pair.onnx", version="1")
     np.testing.assert_allclose(_logits(out, x), expected, atol=2e-3)
     info = EmotionClassifier(out).info
-    assert info.input_size == (72, 72) and [m["input_size"] for m in info.metadata["members"]] == [[48, 48], [72, 72]]
-    assert info.metadata["architecture"].startswith("ensemble of ? at 48 px + ? at 72 px")
+    assert info.input_size == (large_side, large_side)
+    assert [m["input_size"] for m in info.metadata["members"]] == [[small_side] * 2, [large_side] * 2]
+    assert info.metadata["architecture"].startswith(f"ensemble of ? at {small_side} px + ? at {large_side} px")
     wide = tiny_model(tmp_path / "wide.onnx", {**TINY_METADATA, "input_size": [48, 60]}, seed=3)
     with pytest.raises(TrainingError, match=r"wide\.onnx: its input is not square"):
         build_ensemble([large, wide], tmp_path / "bad.onnx", version="1")

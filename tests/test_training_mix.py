@@ -125,6 +125,13 @@ def test_a_run_may_start_from_the_same_network_on_a_smaller_input(tmp_path):
               synthetic(32, 0), synthetic(16, 1), tmp_path / "stride1", progress=False)
 
 
+def test_a_run_may_start_from_a_bundled_model_by_name(tmp_path):
+    # the bundled fast model is read (its two heads do not fit this one-head data: refused, naming its file)
+    config = TrainConfig(epochs=1, init_from="fast", **{**FAST, "arch": "mobilenet_v2_96"})
+    with pytest.raises(TrainingError, match=r"emoscope-fer-mnv2\.onnx: its heads learnt"):
+        train(config, synthetic(32, 0), synthetic(16, 1), tmp_path, progress=False)
+
+
 def test_a_run_resumed_on_other_data_is_refused(tmp_path, monkeypatch):
     config = TrainConfig(epochs=2, **FAST)
     stop_after_first_epoch(monkeypatch, config, synthetic(60, 0), synthetic(20, 1), tmp_path)

@@ -54,7 +54,8 @@ def add_training_commands(commands) -> None:
     ensemble = commands.add_parser("export-ensemble", help="write several ONNX emotion models as one file (an ensemble)",
                                    description="One ONNX file that runs every member on the face and (unless "
                                                "--no-mirror) its mirror image and outputs the mean of their "
-                                               "log-probabilities. Members must share one input contract.")
+                                               "log-probabilities. Members must share one input contract, their square input sizes "
+                                               "aside: the file takes the largest and shrinks it for the others.")
     ensemble.add_argument("members", nargs="+", metavar="ONNX", help="exported emotion models")
     ensemble.add_argument("--out", required=True, help="ONNX file to write (never one of the members)")
     ensemble.add_argument("--version", required=True, help="version recorded in the metadata")
@@ -68,7 +69,7 @@ def add_training_commands(commands) -> None:
     quantize = commands.add_parser("quantize", help="write an int8 copy of an ONNX emotion model (train extra)",
                                    description="Static int8 quantization calibrated on crops from a data set's "
                                                "training split; the metadata is carried over.")
-    quantize.add_argument("model", help="ONNX emotion model")
+    quantize.add_argument("model", help="ONNX emotion model file, or a bundled model's name (fast)")
     quantize.add_argument("--out", required=True, help="int8 ONNX file to write")
     quantize.add_argument("--dataset", required=True, choices=tuple(k for k in DATASET_KINDS if k != "fer2013+ferplus"))
     quantize.add_argument("--data", required=True, metavar="PATH")
@@ -80,7 +81,7 @@ def add_training_commands(commands) -> None:
     evaluate = commands.add_parser("evaluate", help="evaluate an ONNX emotion model on a labelled data set",
                                    description="Accuracy, macro-F1, per-class scores, confusion matrices, "
                                                "calibration; a Markdown and HTML report in --out.")
-    evaluate.add_argument("model", help="ONNX emotion model")
+    evaluate.add_argument("model", help="ONNX emotion model file, or a bundled model's name (fast, accurate)")
     evaluate.add_argument("--dataset", required=True, choices=tuple(k for k in DATASET_KINDS if k != "fer2013+ferplus"))
     evaluate.add_argument("--data", required=True, metavar="PATH")
     evaluate.add_argument("--votes", metavar="CSV", help="FER+ fer2013new.csv (ferplus only)")
@@ -121,7 +122,8 @@ def _add_train_parser(commands) -> None:
     parser.add_argument("--selection", choices=("accuracy", "balanced"), help="what picks the best epoch: "
                         "accuracy, or balanced accuracy averaged over the data sets (default: accuracy)")
     parser.add_argument("--init-from", metavar="ONNX", help="start from this exported emotion model's weights "
-                        "(same --arch; e.g. the bundled model) instead of ImageNet's")
+                        "(--arch of its family, e.g. the bundled 'fast' for mobilenet_v2_64 or mobilenet_v2_96) "
+                        "instead of ImageNet's")
     parser.add_argument("--scheme", choices=("majority", "plurality", "soft"), default="majority",
                         help="FER+ label scheme (default: majority)")
     parser.add_argument("--with-contempt", action="store_true", help="keep contempt as an 8th class (FER+, AffectNet)")

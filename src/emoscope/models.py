@@ -107,7 +107,7 @@ def download(name: str, target_dir: Path | None = None, timeout: float = 30.0) -
 
 def resolve_emotion_model(model: str | Path | None) -> Path:
     """An emotion model file: a bundled model by name (:data:`EMOTION_MODELS`; the default when None),
-    else the given path."""
+    else the given path (a ``Path`` always is one; a file named like a bundled model is ``./accurate``)."""
     model = DEFAULT_EMOTION_MODEL if model is None else model
     path = bundled_models_dir() / EMOTION_MODELS[model] if model in EMOTION_MODELS else Path(model)
     if not path.is_file():

@@ -3,15 +3,18 @@
 The graph stacks the batch with its left-right mirror, runs every member on both, and outputs the
 mean of their log-softmax outputs: a geometric mean of 2 x members distributions, used as logits (the
 file's temperature calibrates it like any model's). Consumers see one ordinary emotion model with the
-members' input contract, so inference needs nothing new. Members may differ in input size alone: the
-ensemble takes the largest, and the graph shrinks it (bilinear) for each smaller member. The weights are stored as float16, each cast
-back to float32 inside the graph (ONNX Runtime folds the casts when it loads the file): half the file
-size, the same speed, outputs within about 1e-3 of float32's.
+members' input contract, so inference needs nothing new. Members may differ in (square) input size
+alone: the ensemble takes the largest, and the graph shrinks it for each smaller member, bilinearly (not
+by pixel area, as the pipeline fits a crop to a lone model's input: such a member sees slightly other
+pixels inside an ensemble than alone). The weights are stored as float16, each cast back to float32
+inside the graph (ONNX Runtime folds the casts when it loads the file): half the file size, the same
+speed, outputs within about 1e-3 of float32's.
 
 ONNX and NumPy only (no PyTorch): members are read back from their files, not from checkpoints.
 """
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -118,9 +121,11 @@ def build_ensemble(members: list[str | Path], out: str | Path, version: str, tem
                   helper.make_node("Concat", [source, "ensemble/mirrored"], [views], axis=0)]
     resized = {sides[largest]: views}
     for side in sorted(set(sides) - {sides[largest]}):
-        # Resize's scales give floor(input x scale) pixels: the float32 scale must not fall below side / largest
+        # Resize gives floor(input x scale) pixels, in float32 or double arithmetic by runtime: the float32
+        # scale must not fall below side / largest
         scale = np.float32(side / sides[largest])
-        scale = scale if int(sides[largest] * scale) == side else np.nextafter(scale, np.float32(1))
+        if Fraction(float(scale)) * sides[largest] < side:
+            scale = np.nextafter(scale, np.float32(1))
         initializers.append(helper.make_tensor(f"ensemble/scales_{side}", TensorProto.FLOAT, [4], [1, 1, scale, scale]))
         resized[side] = f"ensemble/views_{side}"
         nodes.append(helper.make_node("Resize", [views, "", f"ensemble/scales_{side}"], [resized[side]], mode="linear",

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..evaluation.metrics import classification_metrics
+from ..models import resolve_emotion_model
 from .architectures import architecture_names, get_architecture
 from .augment import AugmentConfig, augment_batch
 from .errors import TrainingError
@@ -56,7 +57,7 @@ class TrainConfig:
     sampling: str = "shuffle"       # shuffle: every image once per epoch | balanced: see sampling_weights
     source_shares: str = "sqrt"     # balanced sampling's share of each source: sqrt (of its size) | equal
     selection: str = "accuracy"     # what picks the best epoch: accuracy | balanced (see validation_scores)
-    init_from: str = ""             # an exported ONNX emotion model to start from (same architecture)
+    init_from: str = ""             # an exported emotion model (file or bundled name) to start from (same family)
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":
@@ -159,9 +160,13 @@ def _input_spec_of(model_path: str, arch: str, train_set: FaceDataset) -> InputS
 
     meta = read_model_info(model_path).metadata
     theirs = meta.get("architecture")
-    if theirs not in architecture_names() or get_architecture(theirs).family != get_architecture(arch).family:
-        raise TrainingError(f"{model_path}: a {theirs or 'unknown'!r} model; give --arch {theirs} (or another "
-                            f"architecture of its family) to start from it")
+    if theirs not in architecture_names():
+        raise TrainingError(f"{model_path}: not one network of a known architecture ({theirs or 'none recorded'}); "
+                            "a run starts from a file that `emoscope export` wrote")
+    family = get_architecture(theirs).family
+    if family != get_architecture(arch).family:
+        kin = ", ".join(name for name in architecture_names() if get_architecture(name).family == family)
+        raise TrainingError(f"{model_path}: a {theirs!r} model; give --arch {kin} to start from it")
     heads = meta.get("heads", {})
     if (tuple(heads.get("labels", ())), tuple(heads.get("soft_labels", ()))) != (train_set.labels, train_set.soft_labels):
         raise TrainingError(f"{model_path}: its heads learnt {heads.get('labels')} and {heads.get('soft_labels')}, "
@@ -208,7 +213,8 @@ def train(config: TrainConfig, train_set: FaceDataset, val_set: FaceDataset, out
                                 f"{state.get('train_size', '?')} faces); use --restart or another --out")
         input_spec = InputSpec(**state["input"])    # as the run began, whatever --init-from's file is now
     elif config.init_from:
-        input_spec = _input_spec_of(config.init_from, config.arch, train_set)
+        start = resolve_emotion_model(config.init_from)   # a bundled name or a file: checked and loaded the same
+        input_spec = _input_spec_of(start, config.arch, train_set)
     else:
         pixels = train_set.images.astype(np.float32) / 255.0
         input_spec = InputSpec(spec_arch.input_size, spec_arch.channels, round(float(pixels.mean()), 4),
@@ -227,7 +233,7 @@ def train(config: TrainConfig, train_set: FaceDataset, val_set: FaceDataset, out
         from .onnx_weights import load_exported_weights
 
         sample = np.random.default_rng(config.seed).choice(len(train_set), min(512, len(train_set)), replace=False)
-        load_exported_weights(model, config.init_from, input_spec.prepare(to_unit(input_spec.fit(train_set.images[sample]))))
+        load_exported_weights(model, start, input_spec.prepare(to_unit(input_spec.fit(train_set.images[sample]))))
     model.to(device)
     ema = (torch.optim.swa_utils.AveragedModel(
         model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
