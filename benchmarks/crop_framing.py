@@ -42,7 +42,8 @@ def found_faces(detector, samples):
         found = detector.detect(image)
         match = best_match(found.boxes, box)
         if match is not None:
-            faces.append((image, found.boxes[match], None if found.landmarks is None else found.landmarks[match], label))
+            landmarks = None if found.landmarks is None else found.landmarks[match]
+            faces.append((image, found.boxes[match], landmarks, label))
     return faces
 
 

@@ -156,9 +156,9 @@ def summary(results, selection: dict | None = None) -> dict:
             "validation_mean_balanced_accuracy": {f"tau {tau:g}": round(rows[tau]["mean"], 4)
                                                   for tau in (0.0, selection["chosen_tau"]) if tau in rows},
             "temperature_fitted_on": TEMPERATURE_FITS[selection.get("temperature_fitted_on", "ferplus")]}}
+    detector = f" (EmoScope detector {results['detector_version']})" if results.get("detector_version") else ""
     return {**sets, **chosen,
-            "measured": f"{datetime.date.today()}, benchmarks/model_accuracy.py --detector {results['detector']}"
-                        + (f" (EmoScope detector {results['detector_version']})" if results.get("detector_version") else "")}
+            "measured": f"{datetime.date.today()}, benchmarks/model_accuracy.py --detector {results['detector']}{detector}"}
 
 
 def main():

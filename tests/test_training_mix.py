@@ -118,8 +118,8 @@ def test_a_run_may_start_from_the_same_network_on_a_smaller_input(tmp_path):
     start = export_onnx(best, tmp_path / "64.onnx")
     config = TrainConfig(epochs=1, init_from=str(start), **{**small, "arch": "mobilenet_v2_96"})
     train(config, synthetic(32, 0), synthetic(16, 1), tmp_path / "96", progress=False)
-    started, state = load_checkpoint(tmp_path / "96" / "last.pt"), torch.load(best, weights_only=False)
-    assert started[1]["input"] == {**state["input"], "size": 96}
+    _, started = load_checkpoint(tmp_path / "96" / "last.pt")
+    assert started["input"] == {**torch.load(best, weights_only=False)["input"], "size": 96}
     with pytest.raises(TrainingError, match="'mobilenet_v2_64' model; give --arch mobilenet_v2_64"):
         train(TrainConfig(epochs=1, init_from=str(start), **{**small, "arch": "mobilenet_v2"}),
               synthetic(32, 0), synthetic(16, 1), tmp_path / "stride1", progress=False)

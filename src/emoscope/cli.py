@@ -157,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
                                  description="list: models found; info [NAME|FILE]: an emotion model's metadata; "
                                              "download [NAME]: fetch a detector model and check its sha256.")
     models.add_argument("action", choices=("list", "info", "download"))
-    models.add_argument("names", nargs="*", metavar="NAME", help="model name (download; info: fast, accurate) or ONNX file (info)")
+    models.add_argument("names", nargs="*", metavar="NAME",
+                        help="model name (download; info: fast, accurate) or ONNX file (info)")
     models.set_defaults(handler=cmd_models)
 
     add_training_commands(commands)

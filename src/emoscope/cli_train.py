@@ -54,8 +54,9 @@ def add_training_commands(commands) -> None:
     ensemble = commands.add_parser("export-ensemble", help="write several ONNX emotion models as one file (an ensemble)",
                                    description="One ONNX file that runs every member on the face and (unless "
                                                "--no-mirror) its mirror image and outputs the mean of their "
-                                               "log-probabilities. Members must share one input contract, their square input sizes "
-                                               "aside: the file takes the largest and shrinks it for the others.")
+                                               "log-probabilities. Members must share one input contract, their "
+                                               "square input sizes aside: the file takes the largest and shrinks it "
+                                               "for the others.")
     ensemble.add_argument("members", nargs="+", metavar="ONNX", help="exported emotion models")
     ensemble.add_argument("--out", required=True, help="ONNX file to write (never one of the members)")
     ensemble.add_argument("--version", required=True, help="version recorded in the metadata")

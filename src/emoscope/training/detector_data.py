@@ -123,8 +123,8 @@ def face_crop_samples(root: Path, split: str, labeller: PseudoLabeller | None, c
     if labeller is None:
         return [DetectorSample.of(image, box) for _, image, box in crops]
     labels = _cached_labels(cache, [name for name, _, _ in crops],
-                               lambda i: np.concatenate([a.reshape(-1) for a in
-                                                         labeller(crops[i][1], crops[i][2], CROP_UPSCALE)]))
+                            lambda i: np.concatenate([a.reshape(-1) for a in
+                                                      labeller(crops[i][1], crops[i][2], CROP_UPSCALE)]))
     samples = []
     for (_, image, box), flat in zip(crops, labels):
         landmarks, others = flat[:10].reshape(1, 5, 2), flat[10:].reshape(-1, 4)

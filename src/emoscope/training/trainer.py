@@ -151,7 +151,7 @@ def _plot_curves(history: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def _input_spec_of(model_path: str, arch: str, train_set: FaceDataset) -> InputSpec:
+def _input_spec_of(model_path: Path, arch: str, train_set: FaceDataset) -> InputSpec:
     """The input of an exported model a run starts from (its normalisation, which its weights were learnt
     with), after checking that it is a model of ``arch``'s family (``arch`` itself, or the same layers on
     another input size) with the training data's labels: weights of the same shapes would load into
