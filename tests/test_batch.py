@@ -17,6 +17,7 @@ from dask.distributed import Client, LocalCluster  # noqa: E402
 
 from conftest import EXAMPLE, make_clip  # noqa: E402
 from emoscope import InputError  # noqa: E402
+from emoscope.errors import ModelNotFoundError  # noqa: E402
 from emoscope.batch import MANIFEST, dask_client, run_batch  # noqa: E402
 from test_cli import emoscope  # noqa: E402
 
@@ -172,6 +173,12 @@ def test_hostile_inputs_fail_one_by_one_and_the_same_way_every_time(tmp_path):
 def test_bad_cluster_options_are_refused_before_any_work(tmp_path, kwargs, message):
     with pytest.raises(InputError, match=message):
         run_batch([EXAMPLE], tmp_path / "out", analyzer_options=OPTIONS, progress=False, **kwargs)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_mistyped_model_name_is_one_error_before_any_work(tmp_path):
+    with pytest.raises(ModelNotFoundError, match="acurate: no such emotion model file"):
+        run_batch([EXAMPLE], tmp_path / "out", analyzer_options={**OPTIONS, "model": "acurate"}, progress=False)
     assert not (tmp_path / "out").exists()
 
 

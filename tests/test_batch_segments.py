@@ -255,7 +255,9 @@ def test_a_rerun_analyses_only_the_segments_not_done(lecture, sequential, cluste
     (out / MANIFEST).write_text(json.dumps(manifest))
     monkeypatch.setattr(batch_run, "analyze_segment", analyze_counted)
     ANALYSED.clear()
-    second = batch(lecture, out, cluster)
+    # naming the default model is the same run as leaving it out: its stored segments are kept
+    second = run_batch([lecture], out, scheduler=cluster, segment_seconds=3.0,
+                       analyzer_options={**OPTIONS, "model": "fast"}, progress=False)
     assert sorted(ANALYSED) == [2, 3] and second.ok
     assert_same_up_to_ids(timeline(video_folder(out) / "timeline.csv"), sequential[0])
     assert batch(lecture, out, cluster).skipped == 1

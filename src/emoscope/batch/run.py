@@ -15,6 +15,7 @@ from typing import Callable
 
 from ..detection import check_options
 from ..errors import InputError
+from ..models import DEFAULT_EMOTION_MODEL, EMOTION_MODELS, resolve_emotion_model
 from ..settings import BatchSettings
 from .inputs import expand_inputs, is_video, output_key
 from .long_video import SegmentedVideo
@@ -104,8 +105,13 @@ def run_batch(inputs, out_dir, scheduler: str | None = None, workers: int = _SET
     from tqdm import tqdm
 
     check_cluster_options(scheduler, workers)
-    options = analyzer_options or {}
+    options = dict(analyzer_options or {})
     check_options(options.get("detector", "auto"), options.get("score_threshold"), options.get("detector_model"))
+    if scheduler is None or options.get("model") in (None, *EMOTION_MODELS):
+        resolve_emotion_model(options.get("model"))   # a mistyped name is one error here, not one per input
+    # a path given may exist on a remote cluster's workers only; the default goes by its name, so that a run
+    # with it and one naming it are the same run
+    options["model"] = options.get("model") or DEFAULT_EMOTION_MODEL
     out_dir = Path(out_dir).resolve()
     files, failed = expand_inputs(inputs)
     if not files and not failed:
