@@ -357,6 +357,44 @@ def test_a_tiny_run_distils_an_onnx_teacher_computed_once_on_its_own_images(tmp_
                                                             "teacher_outputs.npz", 1).numpy(), expected, atol=1e-5)
 
 
+def test_an_online_teacher_grades_each_batch_augmented_as_the_students_at_its_own_input_size(tmp_path, monkeypatch):
+    """The teacher's copy of the batch is augmented with the student's draws: at the same size the two batches are
+    the same pixels; a 72-px teacher gets them at 72 (the 48-px simple_cnn student takes nothing else), and the
+    teacher's answer is what ONNX Runtime gives those crops. Nothing is precomputed."""
+    from conftest import TINY_METADATA, tiny_model
+    from emoscope.training import distill
+
+    augmented = []
+    augment = trainer_module.augment_batch
+    monkeypatch.setattr(trainer_module, "augment_batch",
+                        lambda *args: augmented.append(augment(*args)) or augmented[-1])
+    same_size = tiny_model(tmp_path / "t48.onnx", seed=4)
+    config = TrainConfig(epochs=1, teacher_model=str(same_size), teacher_online=True, **FAST)
+    train(config, synthetic(200, 0), synthetic(60, 1), tmp_path / "same", progress=False)
+    assert len(augmented) == 2 * 7   # 200 / 32 -> 7 steps, a student's and a teacher's batch each
+    for student, taught in zip(augmented[::2], augmented[1::2]):
+        torch.testing.assert_close(student, taught)
+    assert not torch.equal(augmented[0], augmented[2]) and augmented[0].std() > 0
+
+    augmented.clear()
+    larger = tiny_model(tmp_path / "t72.onnx", {**TINY_METADATA, "input_size": [72, 72]}, seed=4, side=72)
+    config = TrainConfig(epochs=2, teacher_model=str(larger), teacher_online=True, distill_weight=0.7, **FAST)
+    best = train(config, synthetic(200, 0), synthetic(60, 1), tmp_path / "student", progress=False)
+    assert best.exists() and not (tmp_path / "student" / "teacher_outputs.npz").exists()
+    assert [batch.shape[-1] for batch in augmented[:4]] == [48, 72, 48, 72]
+    crops = np.random.default_rng(0).integers(0, 256, (5, 72, 72)).astype(np.uint8)
+    online = distill.OnlineTeacher(larger, EMOTIONS, threads=1)
+    np.testing.assert_allclose(online(torch.from_numpy(crops).unsqueeze(1).float() / 255),
+                               EmotionClassifier(larger, threads=1).raw_outputs(crops), rtol=1e-5, atol=1e-5)
+
+
+def test_an_online_teacher_must_be_an_exported_model(tmp_path):
+    logits_only = TrainConfig(epochs=1, teacher_logits=str(tmp_path / "t.npz"), teacher_online=True, **FAST)
+    for config in (logits_only, TrainConfig(epochs=1, teacher_online=True, **FAST)):
+        with pytest.raises(TrainingError, match="must be an exported model"):
+            train(config, synthetic(40, 0), synthetic(20, 1), tmp_path / "run", progress=False)
+
+
 def test_a_teacher_that_cannot_teach_these_labels_is_one_clear_error(tmp_path):
     from conftest import TINY_METADATA, tiny_model
 

@@ -151,6 +151,8 @@ def _add_train_parser(commands) -> None:
     teacher.add_argument("--teacher", dest="teacher_model", metavar="ONNX",
                          help="distil this exported emotion model (e.g. an export-ensemble file) into the label head; "
                               "it is run once on the training images, --also data included")
+    parser.add_argument("--teacher-online", action="store_true", help="run the --teacher model on every augmented "
+                        "batch, on its own copy of the images at its input size augmented as the student's")
     parser.add_argument("--distill-weight", type=float, help="share of the loss on matching the teacher")
     parser.add_argument("--distill-temperature", type=float, help="softmax temperature of the distillation loss")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for PyTorch (may change on resume)")
@@ -184,7 +186,7 @@ def cmd_train(args) -> int:
         label_smoothing=args.label_smoothing,
         class_weighting=args.class_weighting or ("none" if args.sampling == "balanced" else TrainConfig.class_weighting),
         augment=AugmentConfig.none() if args.no_augment else AugmentConfig(), patience=args.patience,
-        seed=args.seed, threads=args.threads,
+        seed=args.seed, threads=args.threads, teacher_online=args.teacher_online,
         **{name: getattr(args, name) for name in ("soft_weight", "ema_decay", "teacher_logits", "teacher_model",
                                                   "distill_weight", "distill_temperature", "sampling", "source_shares",
                                                   "selection", "init_from")

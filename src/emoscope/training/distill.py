@@ -8,8 +8,9 @@ Two kinds of teacher:
   family it was computed on); :func:`load_teacher_logits` checks both against the training set, so logits
   of another data set or model never train silently;
 - an exported ONNX emotion model of any architecture, e.g. an ensemble (:mod:`.ensemble`), run once on the
-  training images themselves, whatever data sets they were combined from (:func:`onnx_teacher_outputs`).
-  It teaches the label head only: its outputs are the 7 emotions, not the FER+ votes.
+  training images themselves, whatever data sets they were combined from (:func:`onnx_teacher_outputs`), or
+  on every augmented batch (:class:`OnlineTeacher`). It teaches the label head only: its outputs are the 7
+  emotions, not the FER+ votes.
 """
 from __future__ import annotations
 
@@ -91,14 +92,10 @@ def onnx_teacher_outputs(model: str | Path, dataset: FaceDataset, cache: Path, t
     """An exported emotion model's outputs (its logits) for every image of ``dataset``, (N, labels).
     They are kept in ``cache`` with a fingerprint of the model file and the images, so a resumed run reads
     them back and another model or other images compute them afresh."""
-    from ..classification import EmotionClassifier
     from ..models import sha256_of
     from ..preprocess import fit_to_input
 
-    teacher = EmotionClassifier(model, threads)
-    if teacher.labels != tuple(dataset.labels) or teacher.info.outputs != "logits" or teacher.info.color != "gray":
-        raise TrainingError(f"{model}: a teacher must give logits for {list(dataset.labels)} from gray crops; it gives "
-                            f"{teacher.info.outputs} for {list(teacher.labels)} from {teacher.info.color} crops")
+    teacher = _checked_teacher(model, dataset.labels, threads)
     images = np.ascontiguousarray(dataset.images)
     digest = hashlib.sha256(f"{sha256_of(teacher.path)} {images.dtype} {images.shape}".encode())
     digest.update(memoryview(images).cast("B"))
@@ -118,6 +115,39 @@ def onnx_teacher_outputs(model: str | Path, dataset: FaceDataset, cache: Path, t
     return torch.from_numpy(outputs)
 
 
+def _checked_teacher(model: str | Path, labels: tuple[str, ...], threads: int):
+    """The exported model as an :class:`~emoscope.classification.EmotionClassifier`, after checking that it
+    gives logits for ``labels`` from gray crops."""
+    from ..classification import EmotionClassifier
+
+    teacher = EmotionClassifier(model, threads)
+    if teacher.labels != tuple(labels) or teacher.info.outputs != "logits" or teacher.info.color != "gray":
+        raise TrainingError(f"{model}: a teacher must give logits for {list(labels)} from gray crops; it gives "
+                            f"{teacher.info.outputs} for {list(teacher.labels)} from {teacher.info.color} crops")
+    return teacher
+
+
+class OnlineTeacher:
+    """An exported emotion model run on every augmented training batch, so that it grades the very crop the
+    student is shown (consistent teaching, Beyer et al. 2022) rather than the plain image once. The trainer keeps
+    a copy of the training images at the teacher's input size and augments it with the student's random draws
+    (the same warp, jitter and erasing, up to a pixel's rounding)."""
+
+    def __init__(self, model: str | Path, labels: tuple[str, ...], threads: int):
+        self._classifier = _checked_teacher(model, labels, threads)
+        self.input_size = tuple(self._classifier.info.input_size)   # (height, width)
+
+    def fit(self, images: np.ndarray) -> np.ndarray:
+        """uint8 crops (N, H, W) of any size at the teacher's input size, as inference fits them."""
+        from ..preprocess import fit_to_input
+
+        return np.stack([fit_to_input(image, self.input_size) for image in images])
+
+    def __call__(self, gray_unit: torch.Tensor) -> torch.Tensor:
+        """Logits (N, labels) for a batch of gray crops (N, 1, H, W) in [0, 1] at the teacher's input size."""
+        return torch.from_numpy(self._classifier.raw_outputs(gray_unit[:, 0].numpy() * np.float32(255.0)))
+
+
 def _kept_outputs(cache: Path) -> tuple[np.ndarray, str] | None:
     """The outputs and fingerprint a run folder kept, or None when there are none or the file is damaged."""
     try:
@@ -127,12 +157,18 @@ def _kept_outputs(cache: Path) -> tuple[np.ndarray, str] | None:
         return None
 
 
-def load_teacher(logits_file: str, model: str, dataset: FaceDataset, num_labels: int, num_soft: int,
-                 out_dir: Path, threads: int) -> tuple[torch.Tensor, tuple[slice, ...]]:
-    """The teacher's outputs for each training image and the student's heads they teach: every head for a
-    teacher-logits file (its width is checked), the label head for an ONNX model."""
+def load_teacher(logits_file: str, model: str, online: bool, dataset: FaceDataset, num_labels: int, num_soft: int,
+                 out_dir: Path, threads: int) -> tuple[torch.Tensor | OnlineTeacher, tuple[slice, ...]]:
+    """The teacher's outputs for each training image (or, ``online``, the teacher to run on each batch) and
+    the student's heads they teach: every head for a teacher-logits file (its width is checked), the label
+    head for an ONNX model."""
     if logits_file and model:
         raise TrainingError("give a teacher-logits file or a teacher model, not both")
+    if online and not model:
+        raise TrainingError("a teacher run on each batch must be an exported model (--teacher ONNX): "
+                            "a teacher-logits file holds one output per image, not per augmented crop")
+    if online:
+        return OnlineTeacher(model, dataset.labels, threads), (slice(0, num_labels),)
     if model:
         return onnx_teacher_outputs(model, dataset, out_dir / "teacher_outputs.npz", threads), (slice(0, num_labels),)
     heads = (slice(0, num_labels),) + ((slice(num_labels, num_labels + num_soft),) if num_soft else ())

@@ -52,6 +52,7 @@ class TrainConfig:
     ema_decay: float = 0.998        # exponential moving average of the weights; what is validated and saved (0: off)
     teacher_logits: str = ""        # .npz from `emoscope teacher-logits`: distil a teacher into this model
     teacher_model: str = ""         # or an exported ONNX emotion model (e.g. an ensemble) as the teacher
+    teacher_online: bool = False    # run teacher_model on every augmented batch, not once on the plain images
     distill_weight: float = 0.5     # share of the loss on matching the teacher
     distill_temperature: float = 2.0
     sampling: str = "shuffle"       # shuffle: every image once per epoch | balanced: see sampling_weights
@@ -126,6 +127,12 @@ def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, weights: tor
     logits, targets = logits[keep], targets[keep]
     weighted = targets if weights is None else targets * weights
     return -(weighted * F.log_softmax(logits, 1)).sum() / weighted.sum()
+
+
+def _augmented(images: torch.Tensor, rows: torch.Tensor, augment: AugmentConfig,
+               generator: torch.Generator) -> torch.Tensor:
+    """The uint8 images ``rows`` as an augmented float batch (N, 1, H, W) in [0, 1]."""
+    return augment_batch(images[rows].unsqueeze(1).float().div_(255.0), augment, generator)
 
 
 def _plot_curves(history: list[dict], path: Path) -> None:
@@ -221,11 +228,11 @@ def train(config: TrainConfig, train_set: FaceDataset, val_set: FaceDataset, out
                                round(float(pixels.std()), 4))
         del pixels
     teacher = None   # read before anything in out_dir is replaced: a teacher that cannot teach leaves the old run
-    if config.teacher_logits or config.teacher_model:
+    if config.teacher_logits or config.teacher_model or config.teacher_online:
         from .distill import distillation_loss, load_teacher
 
-        teacher, heads = load_teacher(config.teacher_logits, config.teacher_model, train_set, num_labels, num_soft,
-                                      out_dir, config.threads)
+        teacher, heads = load_teacher(config.teacher_logits, config.teacher_model, config.teacher_online, train_set,
+                                      num_labels, num_soft, out_dir, config.threads)
 
     torch.manual_seed(config.seed)
     model = spec_arch.build(num_labels + num_soft, pretrained=not config.init_from)
@@ -263,10 +270,13 @@ def train(config: TrainConfig, train_set: FaceDataset, val_set: FaceDataset, out
     weights = class_weights(train_set, config.class_weighting).to(device)
     draw_weights = torch.from_numpy(sampling_weights(train_set, config.source_shares)) if config.sampling == "balanced" else None
     images = torch.from_numpy(input_spec.fit(train_set.images))   # uint8 in memory, at the model's input size
+    # an online teacher's own copy at its input size, augmented with the same draws as the student's batch
+    teacher_images = torch.from_numpy(teacher.fit(train_set.images)) if config.teacher_online else None
     targets = torch.from_numpy(train_set.targets).to(device)
     smoothed = targets * (1 - config.label_smoothing) + config.label_smoothing / num_labels
     soft_targets = None if train_set.soft_targets is None else torch.from_numpy(train_set.soft_targets).to(device)
-    teacher = None if teacher is None else teacher.to(device)
+    if isinstance(teacher, torch.Tensor):
+        teacher = teacher.to(device)
     checkpoint_base = {
         "arch": config.arch, "labels": list(train_set.labels), "soft_labels": list(train_set.soft_labels),
         "input": asdict(input_spec), "trained_on": train_set.name, "train_size": len(train_set), "config": config_dict,
@@ -287,16 +297,18 @@ def train(config: TrainConfig, train_set: FaceDataset, val_set: FaceDataset, out
         started, loss_sum, correct = time.time(), 0.0, 0
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{config.epochs}", disable=not progress, mininterval=5)
         for step in bar:
-            batch = order[step * config.batch_size: (step + 1) * config.batch_size]
-            x = augment_batch(images[batch].unsqueeze(1).float().div_(255.0), config.augment, generator)
-            logits = model(input_spec.prepare(x.to(device)))
-            batch = batch.to(device)
+            rows = order[step * config.batch_size: (step + 1) * config.batch_size]
+            draws = generator.get_state() if config.teacher_online else None   # replayed for the teacher's copy
+            logits = model(input_spec.prepare(_augmented(images, rows, config.augment, generator).to(device)))
+            batch = rows.to(device)
             loss = soft_cross_entropy(logits[:, :num_labels], smoothed[batch], weights)
             if soft_targets is not None and config.soft_weight > 0:
                 soft_loss = soft_cross_entropy(logits[:, num_labels:], soft_targets[batch])
                 loss = (1 - config.soft_weight) * loss + config.soft_weight * soft_loss
             if teacher is not None:
-                distilled = distillation_loss(logits, teacher[batch], config.distill_temperature, heads)
+                taught = (teacher(_augmented(teacher_images, rows, config.augment, torch.Generator().set_state(draws)))
+                          .to(device) if config.teacher_online else teacher[batch])
+                distilled = distillation_loss(logits, taught, config.distill_temperature, heads)
                 loss = (1 - config.distill_weight) * loss + config.distill_weight * distilled
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
