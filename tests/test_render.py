@@ -50,6 +50,20 @@ def test_a_lone_face_gets_its_panel_and_a_face_without_room_a_label():
     assert [b.kind for b in cornered] == ["label"]
 
 
+def test_panel_rows_that_read_the_same_keep_their_order_from_frame_to_frame():
+    """Two frames of one face whose surprise and neutral both show 1% (0.7% and 0.6%, then 0.6% and 0.7%): the
+    rows keep label order instead of swapping; a row whose shown percentage is higher goes first."""
+    def panel(surprise, neutral):
+        p = {"angry": 0.004, "disgust": 0.003, "fear": 0.002, "happy": 0.977, "sad": 0.001, "surprise": surprise,
+             "neutral": neutral}
+        face = Face((100.0, 100.0, 120.0, 120.0), 0.9, p)
+        return [text.split()[0] for text, _ in layout([face], 640, 480)[0].lines]
+
+    assert panel(0.007, 0.006) == panel(0.006, 0.007) == ["happy", "surprise", "neutral", "angry", "disgust", "fear",
+                                                           "sad"]
+    assert panel(0.004, 0.012)[:2] == ["happy", "neutral"]
+
+
 @pytest.mark.parametrize("side, image_side", [(20, 640), (200, 1280), (2000, 4000)])
 def test_text_size_follows_the_face_and_stays_legible(side, image_side):
     (block,) = layout([_face(image_side / 2 - side / 2, 10, side)], image_side, image_side, "label")
