@@ -150,11 +150,13 @@ def summary(results, selection: dict | None = None) -> dict:
             for name, r in results["sets"].items()}
     chosen = {}
     if selection:
-        rows = {row["tau"]: row for row in selection["table"]}
+        rows = {(row["tau"], row.get("neutral_offset", 0.0)): row for row in selection["table"]}
+        picked = (selection["chosen_tau"], selection.get("chosen_neutral_offset", 0.0))
         chosen = {"prior_correction_selection": {
             "chosen_on": "best mean balanced accuracy over " + "; ".join(selection["validation_sets"].values()),
-            "validation_mean_balanced_accuracy": {f"tau {tau:g}": round(rows[tau]["mean"], 4)
-                                                  for tau in (0.0, selection["chosen_tau"]) if tau in rows},
+            "validation_mean_balanced_accuracy": {
+                f"tau {tau:g}" + (f", neutral offset {offset:+g}" if offset else ""): round(rows[tau, offset]["mean"], 4)
+                for tau, offset in ((0.0, 0.0), picked) if (tau, offset) in rows},
             "temperature_fitted_on": TEMPERATURE_FITS[selection.get("temperature_fitted_on", "ferplus")]}}
     detector = f" (EmoScope detector {results['detector_version']})" if results.get("detector_version") else ""
     return {**sets, **chosen,

@@ -12,6 +12,10 @@ majority labels alone, the rule of models 2.x. ECE on each validation set is pri
 
     python benchmarks/prior_correction.py [--model FILE] [--taus 0:2:0.1] [--json results.json]
     python benchmarks/prior_correction.py --write corrected.onnx --version 2.1.0   # also write the model
+    python benchmarks/prior_correction.py --taus 0:1:0.1 --neutral-offsets=-1:0.4:0.1   # tau and neutral offset
+
+The neutral offset (``emoscope.training.prior_correction``) is a constant added to neutral's logit alone, chosen
+with tau on the same validation sets.
 
 Writing the corrected model is the same as
 ``emoscope export MODEL.onnx --out OUT.onnx --prior-correction TAU --temperature T --data FER2013_CSV --votes VOTES``.
@@ -40,6 +44,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="uncorrected ONNX emotion model file or bundled name (default: fast)")
     parser.add_argument("--taus", default="0:2:0.1", help="START:STOP:STEP of tau (default: 0:2:0.1)")
+    parser.add_argument("--neutral-offsets", default="0:0:1", help="START:STOP:STEP of the offset on neutral's "
+                        "logit, tried with every tau (default: 0 only)")
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads (default: 1)")
     parser.add_argument("--json", help="also write the table and the choice here")
     parser.add_argument("--write", metavar="ONNX", help="write the corrected model here (a new file)")
@@ -62,15 +68,16 @@ def main():
         truth = np.array([classifier.labels.index(dataset.labels[y]) for y in dataset.hard_labels])
         validation[name] = (dataset_logits(classifier, dataset), truth)
         print(f"{TITLES[name, 'val']}: {len(truth)} faces")
-    table = tau_table(validation, prior.prior, grid(args.taus))
+    table = tau_table(validation, prior.prior, grid(args.taus), classifier.labels, grid(args.neutral_offsets))
     best = max(table, key=lambda row: row["mean"])
     print("\nbalanced accuracy on validation (mean per-class recall)")
-    print("tau   " + "  ".join(f"{name:>8s}" for name in validation) + "      mean")
+    print("tau   neutral  " + "  ".join(f"{name:>8s}" for name in validation) + "      mean")
     for row in table:
         mark = "  <- chosen" if row is best else ""
-        print(f"{row['tau']:4.2f}  " + "  ".join(f"{row[name]:8.4f}" for name in validation) + f"  {row['mean']:8.4f}{mark}")
+        scores = "  ".join(f"{row[name]:8.4f}" for name in validation)
+        print(f"{row['tau']:4.2f}  {row['neutral_offset']:+6.2f}  {scores}  {row['mean']:8.4f}{mark}")
 
-    correction = PriorCorrection(best["tau"], prior.prior, prior.labels, prior.source)
+    correction = PriorCorrection(best["tau"], prior.prior, prior.labels, prior.source, best["neutral_offset"])
     bias = correction.bias
     fitted_on = [validation["ferplus"]] if args.temperature_on == "ferplus" else list(validation.values())
     (first_logits, first_truth), *others = [(logits + bias, truth) for logits, truth in fitted_on]
@@ -80,7 +87,8 @@ def main():
                           "ece_refitted_temperature_corrected": reliability(
                               softmax(logits + bias, temperature), truth)["ece"]}
                    for name, (logits, truth) in validation.items()}
-    print(f"\ntau {correction.tau:g}: bias " + ", ".join(f"{k} {b:+.3f}" for k, b in zip(correction.labels, bias)))
+    print(f"\ntau {correction.tau:g}, neutral offset {correction.neutral_offset:+g}: bias "
+          + ", ".join(f"{k} {b:+.3f}" for k, b in zip(correction.labels, bias)))
     print(f"temperature refitted on {'FER+ PublicTest' if args.temperature_on == 'ferplus' else 'all three'} "
           f"after the correction: {temperature:.3f} "
           f"(was {classifier.info.temperature:g})")
@@ -89,7 +97,8 @@ def main():
               f"{c['ece_refitted_temperature_corrected']:.4f} corrected")
     results = {"model": str(classifier.path), "prior": dict(zip(prior.labels, prior.prior)), "prior_from": prior.source,
                "validation_sets": {name: TITLES[name, "val"] for name in validation}, "table": table,
-               "chosen_tau": correction.tau, "temperature": temperature,
+               "chosen_tau": correction.tau, "chosen_neutral_offset": correction.neutral_offset,
+               "temperature": temperature,
                "temperature_fitted_on": args.temperature_on, "validation_calibration": calibration}
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))

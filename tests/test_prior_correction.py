@@ -13,8 +13,8 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
 from emoscope.training.prior_correction import (BIAS_NAME, PriorCorrection, PriorCorrectionError,  # noqa: E402
-                                                correct_model, logit_adjustment, read_metadata, tau_table,
-                                                training_prior)
+                                                correct_model, logit_adjustment, neutral_offsets, read_metadata,
+                                                tau_table, training_prior)
 
 PRIOR = (0.3, 0.02, 0.08, 0.25, 0.1, 0.05, 0.2)
 
@@ -151,6 +151,32 @@ def test_the_tau_table_scores_balanced_accuracy_per_set_and_their_mean():
     assert rows[1]["a"] == pytest.approx(1.0) and rows[1]["b"] == pytest.approx(1.0)
 
 
+def test_a_neutral_offset_moves_neutrals_logit_alone_on_top_of_the_prior_bias():
+    assert neutral_offsets(EMOTIONS, -0.5).tolist() == [0, 0, 0, 0, 0, 0, -0.5]
+    correction = PriorCorrection(0.5, PRIOR, EMOTIONS, neutral_offset=-0.25)
+    expected = [-0.5 * math.log(p) for p in PRIOR]
+    expected[6] -= 0.25
+    assert correction.bias == pytest.approx(expected)
+    assert correction.metadata()["neutral_offset"] == -0.25 and "neutral_offset" in correction.metadata()["method"]
+    assert "neutral_offset" not in PriorCorrection(0.5, PRIOR, EMOTIONS).metadata()
+    with pytest.raises(PriorCorrectionError, match="needs a neutral class"):
+        neutral_offsets(("a", "b"), -0.5)
+    with pytest.raises(PriorCorrectionError, match="must be a number"):
+        neutral_offsets(EMOTIONS, float("nan"))
+    assert not neutral_offsets(("a", "b"), 0.0).any()
+
+
+def test_the_table_tries_every_neutral_offset_with_every_tau():
+    """Three faces of each of two classes; the model calls one 'other' face neutral by 0.3: an offset of -0.5
+    puts it right; -2.0 also takes the neutral faces (they lead by 1.5) away from neutral."""
+    labels = ("other", "neutral")
+    truth = np.array([0, 0, 0, 1, 1, 1])
+    logits = np.array([[1, 0], [1, 0], [0, 0.3], [0, 1.5], [0, 1.5], [0, 1.5]], np.float64)
+    rows = tau_table({"a": (logits, truth)}, np.array([0.5, 0.5]), [0.0, 1.0], labels, [0.0, -0.5, -2.0])
+    assert [(r["tau"], r["neutral_offset"]) for r in rows] == [(t, o) for t in (0.0, 1.0) for o in (0.0, -0.5, -2.0)]
+    assert [r["a"] for r in rows] == pytest.approx([5 / 6, 1.0, 0.5] * 2)   # an even prior: tau moves nothing
+
+
 def test_the_export_command_corrects_an_onnx_model_with_the_prior_of_its_training_data(tmp_path):
     from test_cli import assert_one_line_error, emoscope
 
@@ -176,6 +202,15 @@ def test_the_export_command_corrects_an_onnx_model_with_the_prior_of_its_trainin
     refused = emoscope("export", source, "--out", tmp_path / "d.onnx", "--prior-correction", "-1")
     assert refused.returncode == 2 and "must be at least 0" in refused.stderr   # refused while parsing
 
+    offset = emoscope("export", source, "--out", tmp_path / "n.onnx", "--prior-correction", "0",
+                      "--neutral-offset=-0.5", "--dataset", "fer2013", "--data", tmp_path / "fer.csv", "--version", "9.1")
+    assert offset.returncode == 0, offset.stderr
+    x = np.random.default_rng(3).normal(size=(2, 1, 48, 48)).astype(np.float32)
+    np.testing.assert_allclose(run(tmp_path / "n.onnx", x) - run(source, x), [[0] * 6 + [-0.5]] * 2, atol=1e-6)
+    assert read_metadata(onnx.load(str(tmp_path / "n.onnx")))["prior_correction"]["neutral_offset"] == -0.5
+    assert_one_line_error(emoscope("export", source, "--out", tmp_path / "e.onnx", "--neutral-offset=-0.5",
+                                   "--version", "9"), "--neutral-offset goes with --prior-correction")
+
 
 def test_a_checkpoint_exported_with_a_prior_correction_agrees_with_pytorch_plus_the_bias(tmp_path):
     torch = pytest.importorskip("torch")
@@ -197,11 +232,16 @@ def test_a_checkpoint_exported_with_a_prior_correction_agrees_with_pytorch_plus_
 
 
 def test_the_bundled_model_graph_and_metadata_agree_on_its_prior_correction():
-    """3.0.0 learnt from class-balanced draws and chose tau 0 on validation: no bias in its graph, none recorded."""
+    """3.0.1 is 3.0.0 (class-balanced draws: tau 0 on validation) with an offset of -0.5 on neutral's logit, also
+    chosen on validation: the graph's bias is the recorded one."""
     classifier = EmotionClassifier()
     proto = onnx.load(str(classifier.path))
-    assert classifier.info.prior_correction is None
-    assert BIAS_NAME not in {i.name for i in proto.graph.initializer}
+    recorded = classifier.info.prior_correction
+    assert recorded["tau"] == 0.0 and recorded["neutral_offset"] == -0.5
+    bias = next(i for i in proto.graph.initializer if i.name == BIAS_NAME)
+    in_graph = onnx.numpy_helper.to_array(bias).ravel()
+    assert in_graph.tolist() == pytest.approx([recorded["bias"][label] for label in classifier.labels])
+    assert in_graph.tolist() == pytest.approx([0, 0, 0, 0, 0, 0, -0.5])
 
 
 def test_a_class_without_training_faces_has_no_prior_to_correct(tmp_path):

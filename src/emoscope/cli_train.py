@@ -46,6 +46,9 @@ def add_training_commands(commands) -> None:
     export.add_argument("--prior-correction", type=float_in(0.0), metavar="TAU",
                         help="add the logit bias -TAU * log(training label prior) in the graph (logit adjustment; "
                              "0: none, 1: the whole prior); the prior is computed from --data")
+    export.add_argument("--neutral-offset", type=float_in(-10.0, 10.0), metavar="B",
+                        help="with --prior-correction, also add B to neutral's logit (negative: fewer 'neutral' "
+                             "answers; benchmarks/prior_correction.py --neutral-offsets chooses it on validation)")
     export.add_argument("--dataset", choices=DATASET_KINDS, help="layout of --data (default: the model's trained_on)")
     export.add_argument("--data", metavar="PATH", help="the training data, for --prior-correction")
     export.add_argument("--votes", metavar="CSV", help="FER+ fer2013new.csv, for --prior-correction of FER+ models")
@@ -239,12 +242,14 @@ def _prior_correction(args, labels, trained_on: str, soft_share: float):
                          "prior is taken out")
     kind = args.dataset or dataset_kind(trained_on)
     correction = PriorCorrection.from_training_data(args.prior_correction, kind, args.data, labels, soft_share,
-                                                    votes=args.votes)
+                                                    votes=args.votes, neutral_offset=args.neutral_offset or 0.0)
     print(f"prior from {correction.source}: " + ", ".join(f"{k} {v:.3f}" for k, v in zip(labels, correction.prior)))
     return correction
 
 
 def cmd_export(args) -> int:
+    if args.neutral_offset is not None and args.prior_correction is None:
+        raise InputError("--neutral-offset goes with --prior-correction TAU (0 for none)")
     if Path(args.checkpoint).suffix.lower() == ".onnx":   # an exported model: a changed copy of it
         from .classification import read_model_info
         from .models import CropSpec

@@ -8,6 +8,10 @@ when the model is calibrated; ``tau = 0``: unchanged). The bias goes into the ON
 ``Add`` on the logits, so every consumer of the file gets it, and into the metadata (``prior_correction``)
 so that anyone can see and undo it.
 
+A second, optional term is an offset on neutral's logit alone (``neutral_offset``): FER-trained models answer
+"neutral" for many expressive faces unlike FER's (issue #17, users' first complaint), which no prior of the
+training labels explains. Like tau it is chosen on validation faces, by balanced accuracy.
+
 NumPy and ONNX only (no PyTorch): an existing ONNX model can be corrected on an install without torch.
 """
 from __future__ import annotations
@@ -62,18 +66,29 @@ def dataset_kind(trained_on: str) -> str:
     return trained_on.split("/", 1)[0]
 
 
+def neutral_offsets(labels, offset: float) -> np.ndarray:
+    """The bias (float32) that adds ``offset`` to neutral's logit and nothing to the others'."""
+    if not np.isfinite(offset):
+        raise PriorCorrectionError(f"the neutral offset must be a number, got {offset}")
+    if offset and "neutral" not in labels:
+        raise PriorCorrectionError(f"a neutral offset needs a neutral class; the labels are {list(labels)}")
+    return np.array([offset if label == "neutral" else 0.0 for label in labels], np.float32)
+
+
 @dataclass(frozen=True)
 class PriorCorrection:
-    """A logit bias ``-tau * log(prior)`` over ``labels`` and where its prior came from."""
+    """A logit bias ``-tau * log(prior)`` over ``labels``, plus ``neutral_offset`` on neutral's, and where its
+    prior came from."""
 
     tau: float
     prior: tuple[float, ...]
     labels: tuple[str, ...]
     source: str = ""
+    neutral_offset: float = 0.0
 
     @classmethod
     def from_training_data(cls, tau: float, kind: str, data, labels, soft_share: float = 0.0, votes=None,
-                           on_error: str = "fail") -> "PriorCorrection":
+                           on_error: str = "fail", neutral_offset: float = 0.0) -> "PriorCorrection":
         """The prior of the training split of a data set (:func:`emoscope.data.load_split`'s kinds)."""
         train = load_split(kind, data, "train", votes=votes, on_error=on_error)
         prior = training_prior(train, labels, soft_share)
@@ -81,16 +96,19 @@ class PriorCorrection:
             absent = [label for label, p in zip(labels, prior) if p <= 0]
             raise PriorCorrectionError(f"{train.name}: no training faces of {', '.join(absent)}; its prior would be 0")
         parts = [f"{1 - soft_share:g} x hard-label frequencies"] + ([f"{soft_share:g} x vote shares"] if soft_share else [])
-        return cls(float(tau), tuple(prior.tolist()), tuple(labels), f"{train.name} ({len(train)} faces): " + " + ".join(parts))
+        return cls(float(tau), tuple(prior.tolist()), tuple(labels),
+                   f"{train.name} ({len(train)} faces): " + " + ".join(parts), float(neutral_offset))
 
     @property
     def bias(self) -> np.ndarray:
-        return logit_adjustment(self.prior, self.tau)
+        return logit_adjustment(self.prior, self.tau) + neutral_offsets(self.labels, self.neutral_offset)
 
     def metadata(self) -> dict:
         """The ``prior_correction`` entry of the model's metadata."""
-        return {"method": METHOD, "tau": self.tau, "prior_from": self.source,
+        return {"method": METHOD + (" + neutral_offset on neutral's logit" if self.neutral_offset else ""),
+                "tau": self.tau, "prior_from": self.source,
                 "prior": dict(zip(self.labels, (round(p, 6) for p in self.prior))),
+                **({"neutral_offset": self.neutral_offset} if self.neutral_offset else {}),
                 "bias": dict(zip(self.labels, (round(float(b), 6) for b in self.bias)))}
 
 
@@ -186,16 +204,20 @@ def correct_model(source: str | Path, out: str | Path, correction: PriorCorrecti
     return out
 
 
-def tau_table(validation: dict[str, tuple[np.ndarray, np.ndarray]], prior, taus) -> list[dict]:
-    """For each tau, the balanced accuracy (mean per-class recall) of ``argmax(logits + bias)`` on each
-    validation set (name -> (logits, true class indices)) and their mean. The temperature does not move an
-    argmax, so this holds for any temperature."""
+def tau_table(validation: dict[str, tuple[np.ndarray, np.ndarray]], prior, taus, labels=(),
+              offsets=(0.0,)) -> list[dict]:
+    """For each tau and neutral offset (``labels``: the model's, where an offset is not 0), the balanced
+    accuracy (mean per-class recall) of ``argmax(logits + bias)`` on each validation set (name -> (logits,
+    true class indices)) and their mean. The temperature does not move an argmax, so this holds for any
+    temperature."""
     from sklearn.metrics import balanced_accuracy_score
 
     rows = []
     for tau in taus:
-        bias = logit_adjustment(prior, tau)
-        scores = {name: float(balanced_accuracy_score(truth, (logits + bias).argmax(1)))
-                  for name, (logits, truth) in validation.items()}
-        rows.append({"tau": float(tau), **scores, "mean": float(np.mean(list(scores.values())))})
+        for offset in offsets:
+            bias = logit_adjustment(prior, tau) + neutral_offsets(labels or ("",) * len(prior), offset)
+            scores = {name: float(balanced_accuracy_score(truth, (logits + bias).argmax(1)))
+                      for name, (logits, truth) in validation.items()}
+            rows.append({"tau": float(tau), "neutral_offset": float(offset), **scores,
+                         "mean": float(np.mean(list(scores.values())))})
     return rows
