@@ -95,6 +95,8 @@ def test_empty_folder_is_an_error(tmp_path):
     (["image", EXAMPLE, "--detector", "yunet", "--detector-model", "/nope.onnx"], "no such model file"),
     (["models", "download", "facenet"], "unknown model"),
     (["train", "--dataset", "fer2013", "--data", "/nope.csv", "--out", "/tmp/emoscope-never"], "no such file"),
+    (["train", "--dataset", "fer2013", "--data", "/nope.csv", "--teacher-online", "--out", "/tmp/emoscope-never"],
+     "--teacher-online needs --teacher ONNX"),   # said before the (missing) data is read
     (["evaluate", "/nope.onnx", "--dataset", "fer2013", "--data", "/nope.csv", "--out", "/tmp/emoscope-never"],
      "no such emotion model"),
 ])

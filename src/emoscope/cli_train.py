@@ -174,6 +174,8 @@ def cmd_train(args) -> int:
 
     if args.source_shares and args.sampling != "balanced":
         raise InputError("--source-shares needs --sampling balanced")
+    if args.teacher_online and not args.teacher_model:   # said before the data is read
+        raise InputError("--teacher-online needs --teacher ONNX (a teacher-logits file has one output per image)")
     size = get_architecture(args.arch).input_size   # faces cut from photos (ExpW) are cut at the model's input size
     train_set, val_set = load_train_val(args.dataset, args.data, args.votes, args.scheme, args.with_contempt,
                                         args.on_error, args.seed, size=size)
