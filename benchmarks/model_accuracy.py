@@ -139,7 +139,8 @@ TEMPERATURE_FITS = {"ferplus": "FER+ PublicTest majority labels, after the corre
 
 def summary(results, selection: dict | None = None) -> dict:
     """The compact numbers recorded in the model's metadata (``emoscope export --metrics``); ``selection``: the
-    JSON of benchmarks/prior_correction.py, whose choice of tau and temperature on validation goes with them."""
+    JSON of benchmarks/prior_correction.py, whose choice of tau, neutral offset and temperature on validation goes
+    with them."""
     def rounded(d):
         return {k: round(v, 4) for k, v in d.items()}
 
@@ -155,7 +156,8 @@ def summary(results, selection: dict | None = None) -> dict:
         chosen = {"prior_correction_selection": {
             "chosen_on": "best mean balanced accuracy over " + "; ".join(selection["validation_sets"].values()),
             "validation_mean_balanced_accuracy": {
-                f"tau {tau:g}" + (f", neutral offset {offset:+g}" if offset else ""): round(rows[tau, offset]["mean"], 4)
+                f"tau {tau:g}" + (f", neutral offset {offset:+g}" if offset else ""):
+                    round(rows[tau, offset]["mean"], 4)
                 for tau, offset in ((0.0, 0.0), picked) if (tau, offset) in rows},
             "temperature_fitted_on": TEMPERATURE_FITS[selection.get("temperature_fitted_on", "ferplus")]}}
     detector = f" (EmoScope detector {results['detector_version']})" if results.get("detector_version") else ""

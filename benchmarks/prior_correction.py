@@ -10,15 +10,16 @@ After the correction the temperature is refitted (NLL): by default on the three 
 their NLLs), for a model trained on more than FER2013; ``--temperature-on ferplus`` fits it on FER+ PublicTest
 majority labels alone, the rule of models 2.x. ECE on each validation set is printed for it.
 
-    python benchmarks/prior_correction.py [--model FILE] [--taus 0:2:0.1] [--json results.json]
-    python benchmarks/prior_correction.py --write corrected.onnx --version 2.1.0   # also write the model
-    python benchmarks/prior_correction.py --taus 0:1:0.1 --neutral-offsets=-1:0.4:0.1   # tau and neutral offset
+    python benchmarks/prior_correction.py --model FILE [--taus 0:2:0.1] [--json results.json]
+    python benchmarks/prior_correction.py --model FILE --write corrected.onnx --version 2.1.0   # also write it
+    python benchmarks/prior_correction.py --model FILE --taus 0:1:0.1 --neutral-offsets=-1:0.4:0.1   # and an offset
 
 The neutral offset (``emoscope.training.prior_correction``) is a constant added to neutral's logit alone, chosen
 with tau on the same validation sets.
 
 Writing the corrected model is the same as
-``emoscope export MODEL.onnx --out OUT.onnx --prior-correction TAU --temperature T --data FER2013_CSV --votes VOTES``.
+``emoscope export MODEL.onnx --out OUT.onnx --prior-correction TAU [--neutral-offset B] --temperature T --data
+FER2013_CSV --votes VOTES``.
 """
 from __future__ import annotations
 
@@ -37,12 +38,14 @@ from emoscope.training.prior_correction import PriorCorrection, correct_model, d
 
 def grid(text: str) -> list[float]:
     start, stop, step = (float(v) for v in text.split(":"))
-    return [round(v, 6) for v in np.arange(start, stop + step / 2, step)]
+    return [round(v, 6) + 0.0 for v in np.arange(start, stop + step / 2, step)]   # + 0.0: no -0.0
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", help="uncorrected ONNX emotion model file or bundled name (default: fast)")
+    parser.add_argument("--model", required=True, help="uncorrected ONNX emotion model file (the bundled fast "
+                        "model carries its correction: 3.0.0, uncorrected, is `git show 3cf871b:src/emoscope/weights/"
+                        "emoscope-fer-mnv2.onnx`)")
     parser.add_argument("--taus", default="0:2:0.1", help="START:STOP:STEP of tau (default: 0:2:0.1)")
     parser.add_argument("--neutral-offsets", default="0:0:1", help="START:STOP:STEP of the offset on neutral's "
                         "logit, tried with every tau (default: 0 only)")
@@ -69,9 +72,10 @@ def main():
         validation[name] = (dataset_logits(classifier, dataset), truth)
         print(f"{TITLES[name, 'val']}: {len(truth)} faces")
     table = tau_table(validation, prior.prior, grid(args.taus), classifier.labels, grid(args.neutral_offsets))
-    best = max(table, key=lambda row: row["mean"])
+    # on a tie the smaller change: no offset before an offset, a smaller tau before a larger one
+    best = max(table, key=lambda row: (row["mean"], -abs(row["neutral_offset"]), -row["tau"]))
     print("\nbalanced accuracy on validation (mean per-class recall)")
-    print("tau   neutral  " + "  ".join(f"{name:>8s}" for name in validation) + "      mean")
+    print("tau  neutral  " + "  ".join(f"{name:>8s}" for name in validation) + "      mean")
     for row in table:
         mark = "  <- chosen" if row is best else ""
         scores = "  ".join(f"{row[name]:8.4f}" for name in validation)

@@ -170,8 +170,8 @@ def test_the_annotated_video_on_a_cluster_shows_what_it_shows_alone(lecture, clu
     """Drawn per segment on the workers and joined without re-encoding (a part's first frame is a keyframe):
     the same frames at the same times, each showing what the sequential run's shows. Compared in 8 x 8 blocks
     (the noisy background encodes differently in each part): a probability one point off after a boundary,
-    as the timelines allow, differs by about 40 there; a missing face or an extra label by over 80 (measured).
-    Labels, not probability panels: a point off can move a panel's row of 0-1% up or down (the renderer's
+    as the timelines allow, differs by about 40 there; a missing face or an extra label by over 80 (measured
+    with probability panels, when they were drawn here). Labels, not panels, since: a point off can move a panel's row of 0-1% up or down (the renderer's
     tests cover the panel)."""
     common = ["video", str(lecture), "--detector", "haar", "--threads", "1", "--quiet", "--every", "2",
               "--annotate", "label"]

@@ -89,7 +89,7 @@ def test_rewriting_refuses_its_input_a_corrected_model_probabilities_and_other_l
     with pytest.raises(PriorCorrectionError, match="is the input model; write the changed model to a new file"):
         correct_model(source, tmp_path / "." / "m.onnx", correction)
     corrected = correct_model(source, tmp_path / "c.onnx", correction)
-    with pytest.raises(PriorCorrectionError, match=r"already prior-corrected \(tau 1.0\)"):
+    with pytest.raises(PriorCorrectionError, match=r"already prior-corrected \(tau 1.0, neutral offset 0\)"):
         correct_model(corrected, tmp_path / "cc.onnx", correction)
     with pytest.raises(PriorCorrectionError, match="a prior correction needs logits"):
         correct_model(tiny_model(tmp_path / "p.onnx", {**TINY_METADATA, "outputs": "probabilities"}),
@@ -203,13 +203,19 @@ def test_the_export_command_corrects_an_onnx_model_with_the_prior_of_its_trainin
     assert refused.returncode == 2 and "must be at least 0" in refused.stderr   # refused while parsing
 
     offset = emoscope("export", source, "--out", tmp_path / "n.onnx", "--prior-correction", "0",
-                      "--neutral-offset=-0.5", "--dataset", "fer2013", "--data", tmp_path / "fer.csv", "--version", "9.1")
+                      "--neutral-offset=-0.5", "--dataset", "fer2013", "--data", tmp_path / "fer.csv",
+                      "--version", "9.1")
     assert offset.returncode == 0, offset.stderr
     x = np.random.default_rng(3).normal(size=(2, 1, 48, 48)).astype(np.float32)
     np.testing.assert_allclose(run(tmp_path / "n.onnx", x) - run(source, x), [[0] * 6 + [-0.5]] * 2, atol=1e-6)
     assert read_metadata(onnx.load(str(tmp_path / "n.onnx")))["prior_correction"]["neutral_offset"] == -0.5
     assert_one_line_error(emoscope("export", source, "--out", tmp_path / "e.onnx", "--neutral-offset=-0.5",
                                    "--version", "9"), "--neutral-offset goes with --prior-correction")
+    two = tiny_model(tmp_path / "two.onnx", {**TINY_METADATA, "labels": ["happy", "sad", "angry", "fear", "disgust",
+                                                                          "surprise", "calm"]})
+    assert_one_line_error(emoscope("export", two, "--out", tmp_path / "f.onnx", "--prior-correction", "0",
+                                   "--neutral-offset=-0.5", "--data", "/nope.csv", "--version", "9"),
+                          "a neutral offset needs a neutral class")   # said before the (missing) data is read
 
 
 def test_a_checkpoint_exported_with_a_prior_correction_agrees_with_pytorch_plus_the_bias(tmp_path):

@@ -235,10 +235,11 @@ def cmd_teacher_logits(args) -> int:
 
 def _prior_correction(args, labels, trained_on: str, soft_share: float):
     """The export's PriorCorrection from --prior-correction TAU and the training data, or None."""
-    from .training.prior_correction import PriorCorrection, dataset_kind
+    from .training.prior_correction import PriorCorrection, dataset_kind, neutral_offsets
 
     if args.prior_correction is None:
         return None
+    neutral_offsets(labels, args.neutral_offset or 0.0)   # a model without neutral: said before the data is read
     if not args.data:
         raise InputError("--prior-correction needs --data (and --votes for FER+): the training data whose label "
                          "prior is taken out")

@@ -153,8 +153,9 @@ class ModelInfo:
 
     @property
     def prior_correction(self) -> dict | None:
-        """The logit bias the graph adds to take the training label prior out (tau, prior, bias per label),
-        as its metadata records it; None for a model without one. Inference needs nothing from it."""
+        """The logit bias the graph adds to take the training label prior out (tau, prior, bias per label) and,
+        where chosen, to answer "neutral" less often (neutral_offset), as its metadata records it; None for a model
+        without one. Inference needs nothing from it."""
         return self.metadata.get("prior_correction")
 
     @classmethod

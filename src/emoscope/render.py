@@ -92,7 +92,7 @@ def layout(faces: list[Face], width: int, height: int, style: str = ANNOTATION_S
             header = [(f"{prefix}{face.emotion}", None)] if prefix else []
             # ranked by the percentage shown, ties in label order: rows that read the same never swap places
             # from one frame to the next
-            ranked = sorted(face.probabilities.items(), key=lambda kv: -round(kv[1] * 100))
+            ranked = sorted(face.probabilities.items(), key=lambda kv: -round(float(kv[1]) * 100))
             options.append(("panel", header + [(f"{k} {p:.0%}", p) for k, p in ranked]))
         options += [("label", [(f"{prefix}{face.emotion} {face.confidence:.0%}", None)]),
                     ("label", [(f"{prefix}{face.emotion[:3]}", None)])]

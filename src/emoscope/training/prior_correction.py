@@ -170,8 +170,9 @@ def check_correctable(source: str | Path, out: str | Path, adding_bias: bool = T
     if adding_bias and metadata.get("outputs") != "logits":
         raise PriorCorrectionError(f"{source}: outputs {metadata.get('outputs')!r}; a prior correction needs logits")
     if adding_bias and "prior_correction" in metadata:
-        raise PriorCorrectionError(f"{source}: already prior-corrected (tau {metadata['prior_correction'].get('tau')}); "
-                                   "correct the uncorrected model instead")
+        done = metadata["prior_correction"]
+        raise PriorCorrectionError(f"{source}: already prior-corrected (tau {done.get('tau')}, neutral offset "
+                                   f"{done.get('neutral_offset', 0)}); correct the uncorrected model instead")
     return proto, metadata
 
 
