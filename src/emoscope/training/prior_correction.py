@@ -216,7 +216,7 @@ def tau_table(validation: dict[str, tuple[np.ndarray, np.ndarray]], prior, taus,
     rows = []
     for tau in taus:
         for offset in offsets:
-            bias = logit_adjustment(prior, tau) + neutral_offsets(labels or ("",) * len(prior), offset)
+            bias = logit_adjustment(prior, tau) + (neutral_offsets(labels, offset) if offset else 0.0)
             scores = {name: float(balanced_accuracy_score(truth, (logits + bias).argmax(1)))
                       for name, (logits, truth) in validation.items()}
             rows.append({"tau": float(tau), "neutral_offset": float(offset), **scores,
