@@ -134,3 +134,15 @@ def test_all_faces_of_an_image_are_cropped_into_one_array_and_classified_in_one_
     assert classifier.predict(crops).shape == (3, 7) and len(runs) == 1
     assert classifier.crops(image, np.zeros((0, 4), np.float32)).shape == (0, 48, 48)
     assert classifier.predict(classifier.crops(image, np.zeros((0, 4), np.float32))).shape == (0, 7)
+
+
+def test_fit_all_fits_crops_of_any_sizes_into_one_array():
+    from emoscope.preprocess import fit_all, fit_to_input
+
+    crops = [np.full((48, 48), 10, np.uint8), np.arange(96 * 80, dtype=np.uint16).reshape(96, 80).astype(np.uint8)]
+    fitted = fit_all(crops, (64, 64))
+    assert fitted.shape == (2, 64, 64) and fitted.dtype == np.uint8
+    np.testing.assert_array_equal(fitted[1], fit_to_input(crops[1], (64, 64)))
+    ready = np.zeros((3, 64, 64), np.uint8)
+    assert fit_all(ready, (64, 64)) is ready                       # already the size: not copied
+    assert fit_all([], (64, 64)).shape == (0, 64, 64)

@@ -24,6 +24,15 @@ def fit_to_input(crop: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
 
+def fit_all(crops: Sequence[np.ndarray] | np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Crops of any sizes -> one uint8 array (N, height, width[, C]), each through :func:`fit_to_input`."""
+    if isinstance(crops, np.ndarray) and crops.shape[1:3] == tuple(size):
+        return crops
+    if len(crops) == 0:
+        return np.zeros((0, *size), np.uint8)
+    return np.stack([fit_to_input(crop, size) for crop in crops])
+
+
 def crops_to_tensor(crops: Sequence[np.ndarray] | np.ndarray, channels: int, mean: Sequence[float],
                     std: Sequence[float]) -> np.ndarray:
     """Crops already at the input size (uint8, (H, W) gray or (H, W, C)) -> normalised float32 (N, C, H, W)."""

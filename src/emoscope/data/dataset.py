@@ -72,7 +72,7 @@ def combine_datasets(datasets: list[FaceDataset], size: int) -> FaceDataset:
     (:func:`emoscope.preprocess.fit_to_input`, as the model's input). Each image keeps its source's
     name in ``sources``; a source without the second label set (FER+ votes) gets all-zero rows
     there, which training reads as "no label"."""
-    from ..preprocess import fit_to_input
+    from ..preprocess import fit_all
 
     if len({d.labels for d in datasets}) != 1:
         raise DatasetError(f"cannot combine data sets with different labels: {[d.labels for d in datasets]}")
@@ -82,7 +82,7 @@ def combine_datasets(datasets: list[FaceDataset], size: int) -> FaceDataset:
     soft_labels = next(iter(soft_labels), ())
 
     return FaceDataset(
-        images=np.stack([fit_to_input(image, (size, size)) for d in datasets for image in d.images]),
+        images=np.concatenate([fit_all(d.images, (size, size)) for d in datasets]),
         targets=np.concatenate([d.targets for d in datasets]),
         labels=datasets[0].labels,
         name=" + ".join(d.name for d in datasets),

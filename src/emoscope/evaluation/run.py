@@ -11,7 +11,7 @@ import numpy as np
 from ..classification import EmotionClassifier
 from ..data import FaceDataset, load_split
 from ..errors import InputError
-from ..preprocess import fit_to_input
+from ..preprocess import fit_all
 from .metrics import classification_metrics, fit_temperature, reliability, softmax
 
 
@@ -21,8 +21,7 @@ def dataset_logits(classifier: EmotionClassifier, dataset: FaceDataset, flip: bo
     height, width = classifier.info.input_size
     outputs = []
     for start in range(0, len(dataset), batch_size):
-        crops = [fit_to_input(img, (height, width))
-                 for img in dataset.images[start: start + batch_size]]
+        crops = list(fit_all(dataset.images[start: start + batch_size], (height, width)))
         if flip:
             crops = [np.ascontiguousarray(c[:, ::-1]) for c in crops]
         if classifier.info.color != "gray":

@@ -93,7 +93,7 @@ def onnx_teacher_outputs(model: str | Path, dataset: FaceDataset, cache: Path, t
     They are kept in ``cache`` with a fingerprint of the model file and the images, so a resumed run reads
     them back and another model or other images compute them afresh."""
     from ..models import sha256_of
-    from ..preprocess import fit_to_input
+    from ..preprocess import fit_all
 
     teacher = _checked_teacher(model, dataset.labels, threads)
     images = np.ascontiguousarray(dataset.images)
@@ -107,7 +107,7 @@ def onnx_teacher_outputs(model: str | Path, dataset: FaceDataset, cache: Path, t
         print(f"{cache}: kept for another teacher file or other images; computing the teacher's outputs again")
     size = teacher.info.input_size
     outputs = np.concatenate([
-        teacher.raw_outputs([fit_to_input(image, size) for image in images[start: start + batch_size]])
+        teacher.raw_outputs(fit_all(images[start: start + batch_size], size))
         for start in range(0, len(images), batch_size)]).astype(np.float32)
     partial = cache.with_name(cache.name + ".partial.npz")
     np.savez(partial, outputs=outputs, fingerprint=np.array(fingerprint))
@@ -139,9 +139,9 @@ class OnlineTeacher:
 
     def fit(self, images: np.ndarray) -> np.ndarray:
         """uint8 crops (N, H, W) of any size at the teacher's input size, as inference fits them."""
-        from ..preprocess import fit_to_input
+        from ..preprocess import fit_all
 
-        return np.stack([fit_to_input(image, self.input_size) for image in images])
+        return fit_all(images, self.input_size)
 
     def __call__(self, gray_unit: torch.Tensor) -> torch.Tensor:
         """Logits (N, labels) for a batch of gray crops (N, 1, H, W) in [0, 1] at the teacher's input size."""

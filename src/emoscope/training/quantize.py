@@ -7,18 +7,17 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
 from ..classification import EmotionClassifier
 from ..data import FaceDataset
-from ..preprocess import fit_to_input
+from ..preprocess import fit_all
 
 
 class _Crops(CalibrationDataReader):
     def __init__(self, classifier: EmotionClassifier, images: np.ndarray, batch: int = 32):
-        height, width = classifier.info.input_size
-        crops = [fit_to_input(img, (height, width))
-                 for img in images]
+        crops = fit_all(images, classifier.info.input_size)
         self._batches = iter([classifier.to_tensor(crops[i: i + batch]) for i in range(0, len(crops), batch)])
 
     def get_next(self):
@@ -31,6 +30,7 @@ def quantize_int8(model: str | Path, out: str | Path, calibration: FaceDataset, 
     classifier = EmotionClassifier(model)
     pick = np.random.default_rng(seed).choice(len(calibration), min(count, len(calibration)), replace=False)
     out = Path(out)
+    ort.set_default_logger_severity(3)   # calibration sessions would print a warning per folded constant
     quantize_static(str(classifier.path), str(out), _Crops(classifier, calibration.images[pick]),
                     quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
                     weight_type=QuantType.QInt8)

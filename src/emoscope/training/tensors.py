@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..preprocess import fit_to_input
+from ..preprocess import fit_all
 
 
 def to_unit(images: np.ndarray) -> torch.Tensor:
@@ -34,6 +34,4 @@ class InputSpec:
 
     def fit(self, images: np.ndarray) -> np.ndarray:
         """uint8 (N, H, W) crops of any size -> (N, size, size), through the preprocessing contract."""
-        if images.shape[1:] == (self.size, self.size):
-            return images
-        return np.stack([fit_to_input(image, (self.size, self.size)) for image in images])
+        return fit_all(images, (self.size, self.size))
