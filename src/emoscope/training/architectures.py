@@ -200,3 +200,9 @@ def mobilenet_v2_64(num_classes: int, pretrained: bool = True) -> nn.Module:
           "of faces larger than 64 px", family="mobilenet_v2_stride2")
 def mobilenet_v2_96(num_classes: int, pretrained: bool = True) -> nn.Module:
     return mobilenet_v2_64(num_classes, pretrained)
+
+
+@register("mobilenet_v2_128", 128, 3, "mobilenet_v2_64 on a 128x128 input (4x its compute): a 4x4 last feature "
+          "map where 96 px gives 3x3", family="mobilenet_v2_stride2")
+def mobilenet_v2_128(num_classes: int, pretrained: bool = True) -> nn.Module:
+    return mobilenet_v2_64(num_classes, pretrained)

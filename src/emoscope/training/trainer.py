@@ -172,7 +172,8 @@ def _input_spec_of(model_path: Path, arch: str, train_set: FaceDataset) -> Input
                             "a run starts from a file that `emoscope export` wrote")
     family = get_architecture(theirs).family
     if family != get_architecture(arch).family:
-        kin = ", ".join(name for name in architecture_names() if get_architecture(name).family == family)
+        kin = ", ".join(sorted((name for name in architecture_names() if get_architecture(name).family == family),
+                               key=lambda name: get_architecture(name).input_size))
         raise TrainingError(f"{model_path}: a {theirs!r} model; give --arch {kin} to start from it")
     heads = meta.get("heads", {})
     if (tuple(heads.get("labels", ())), tuple(heads.get("soft_labels", ()))) != (train_set.labels, train_set.soft_labels):
