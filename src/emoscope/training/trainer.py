@@ -234,6 +234,10 @@ def train(config: TrainConfig, train_set: FaceDataset, val_set: FaceDataset, out
 
         teacher, heads = load_teacher(config.teacher_logits, config.teacher_model, config.teacher_online, train_set,
                                       num_labels, num_soft, out_dir, config.threads)
+    teacher_file = teacher.fingerprint if config.teacher_online else None
+    if state is not None and state.get("teacher_sha256", teacher_file) != teacher_file:
+        raise TrainingError(f"{config.teacher_model}: not the teacher file {out_dir}'s run began with (it has "
+                            "changed since); use --restart or another --out")
 
     torch.manual_seed(config.seed)
     model = spec_arch.build(num_labels + num_soft, pretrained=not config.init_from)
@@ -281,6 +285,7 @@ def train(config: TrainConfig, train_set: FaceDataset, val_set: FaceDataset, out
     checkpoint_base = {
         "arch": config.arch, "labels": list(train_set.labels), "soft_labels": list(train_set.soft_labels),
         "input": asdict(input_spec), "trained_on": train_set.name, "train_size": len(train_set), "config": config_dict,
+        "teacher_sha256": teacher_file,
     }
     evaluated = ema.module if ema is not None else model
 
