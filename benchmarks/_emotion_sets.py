@@ -14,7 +14,6 @@ that says which detection is the labelled face.
 """
 from __future__ import annotations
 
-import csv
 import zipfile
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import cv2
 import numpy as np
 
 from _data import DATA, require
-from _faces import FER_CLOSE_UP_BOX, fer2013_close_up, fer2013_faces
+from _faces import FER_CLOSE_UP_BOX, expw_rows, fer2013_close_up, fer2013_faces
 from emoscope.data import load_split
 from emoscope.labels import EMOTIONS, canonical_label
 from emoscope.tracking import iou_matrix
@@ -60,11 +59,8 @@ def best_match(boxes, box) -> int | None:
 
 def expw_images(root: Path, split: str, labels):
     """ExpW crops of a split as (BGR image, class index, the labelled face box in the crop)."""
-    with open(root / "faces.csv", newline="") as handle:
-        for row in csv.DictReader(handle):
-            if row["split"] == split:
-                image = cv2.imread(str(root / row["file"]), cv2.IMREAD_COLOR)
-                yield image, labels.index(canonical_label(row["emotion"])), [float(row[k]) for k in "xywh"]
+    for path, box, emotion in expw_rows(root, split):
+        yield cv2.imread(str(path), cv2.IMREAD_COLOR), labels.index(canonical_label(emotion)), box.tolist()
 
 
 def fer2013_close_ups(fer_csv: Path, split: str, labels, limit: int | None = None):

@@ -119,12 +119,17 @@ def boxed_photos(faces_dir: Path) -> list[BoxedPhoto]:
             for xml in ("training.xml", "testing.xml") for name, boxes in load_boxes(faces_dir / xml)]
 
 
+def expw_rows(expw_dir: Path, split: str) -> list[tuple[Path, np.ndarray, str]]:
+    """(crop file, face box in it, emotion name) of every ExpW crop of ``split`` in ``faces.csv``, by file."""
+    with open(expw_dir / "faces.csv", newline="") as handle:
+        rows = [(expw_dir / row["file"], np.array([float(row[k]) for k in "xywh"]), row["emotion"])
+                for row in csv.DictReader(handle) if row["split"] == split]
+    return sorted(rows, key=lambda row: row[0])
+
+
 def expw_crops(expw_dir: Path, split: str = "test", limit: int | None = None) -> list[tuple[Path, np.ndarray]]:
     """(crop file, face box in it) of every ExpW crop of ``split`` (every k-th for ``limit``)."""
-    with open(expw_dir / "faces.csv", newline="") as handle:
-        rows = [(expw_dir / row["file"], np.array([float(row[k]) for k in "xywh"], np.float32))
-                for row in csv.DictReader(handle) if row["split"] == split]
-    return every_kth(sorted(rows, key=lambda row: row[0]), limit)
+    return every_kth([(path, box.astype(np.float32)) for path, box, _ in expw_rows(expw_dir, split)], limit)
 
 
 FER_CLOSE_UP_SIDE = 384
