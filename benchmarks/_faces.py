@@ -120,16 +120,17 @@ def boxed_photos(faces_dir: Path) -> list[BoxedPhoto]:
 
 
 def expw_rows(expw_dir: Path, split: str) -> list[tuple[Path, np.ndarray, str]]:
-    """(crop file, face box in it, emotion name) of every ExpW crop of ``split`` in ``faces.csv``, by file."""
+    """(crop file, face box in it, emotion name) of every ExpW crop of ``split``, in ``faces.csv``'s order."""
     with open(expw_dir / "faces.csv", newline="") as handle:
         rows = [(expw_dir / row["file"], np.array([float(row[k]) for k in "xywh"]), row["emotion"])
                 for row in csv.DictReader(handle) if row["split"] == split]
-    return sorted(rows, key=lambda row: row[0])
+    return rows
 
 
 def expw_crops(expw_dir: Path, split: str = "test", limit: int | None = None) -> list[tuple[Path, np.ndarray]]:
     """(crop file, face box in it) of every ExpW crop of ``split`` (every k-th for ``limit``)."""
-    return every_kth([(path, box.astype(np.float32)) for path, box, _ in expw_rows(expw_dir, split)], limit)
+    rows = sorted(expw_rows(expw_dir, split), key=lambda row: row[0])
+    return every_kth([(path, box.astype(np.float32)) for path, box, _ in rows], limit)
 
 
 FER_CLOSE_UP_SIDE = 384

@@ -388,11 +388,12 @@ def test_an_online_teacher_grades_each_batch_augmented_as_the_students_at_its_ow
                                EmotionClassifier(larger, threads=1).raw_outputs(crops), rtol=1e-5, atol=1e-5)
 
 
-def test_a_run_resumed_with_another_online_teacher_file_is_refused(tmp_path, monkeypatch):
+@pytest.mark.parametrize("online", [False, True])
+def test_a_run_resumed_with_another_teacher_file_is_refused(tmp_path, monkeypatch, online):
     from conftest import tiny_model
 
     teacher = tiny_model(tmp_path / "teacher.onnx", seed=4)
-    config = TrainConfig(epochs=2, teacher_model=str(teacher), teacher_online=True, **FAST)
+    config = TrainConfig(epochs=2, teacher_model=str(teacher), teacher_online=online, **FAST)
     stop_after_first_epoch(monkeypatch, config, synthetic(60, 0), synthetic(20, 1), tmp_path / "run")
     tiny_model(teacher, seed=5)   # the same path, other weights
     with pytest.raises(TrainingError, match="not the teacher file .* began with"):

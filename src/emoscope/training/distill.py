@@ -134,11 +134,8 @@ class OnlineTeacher:
     (the same warp, jitter and erasing, up to a pixel's rounding)."""
 
     def __init__(self, model: str | Path, labels: tuple[str, ...], threads: int):
-        from ..models import sha256_of
-
         self._classifier = _checked_teacher(model, labels, threads)
         self.input_size = tuple(self._classifier.info.input_size)   # (height, width)
-        self.fingerprint = sha256_of(self._classifier.path)   # a resumed run must be taught by the same file
 
     def fit(self, images: np.ndarray) -> np.ndarray:
         """uint8 crops (N, H, W) of any size at the teacher's input size, as inference fits them."""

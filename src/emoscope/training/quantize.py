@@ -31,9 +31,12 @@ def quantize_int8(model: str | Path, out: str | Path, calibration: FaceDataset, 
     pick = np.random.default_rng(seed).choice(len(calibration), min(count, len(calibration)), replace=False)
     out = Path(out)
     ort.set_default_logger_severity(3)   # calibration sessions would print a warning per folded constant
-    quantize_static(str(classifier.path), str(out), _Crops(classifier, calibration.images[pick]),
-                    quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
-                    weight_type=QuantType.QInt8)
+    try:
+        quantize_static(str(classifier.path), str(out), _Crops(classifier, calibration.images[pick]),
+                        quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
+                        weight_type=QuantType.QInt8)
+    finally:
+        ort.set_default_logger_severity(2)   # ONNX Runtime's default (it has no getter)
     source, target = onnx.load(str(classifier.path)), onnx.load(str(out))
     del target.metadata_props[:]
     for entry in source.metadata_props:

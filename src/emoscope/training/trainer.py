@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..evaluation.metrics import classification_metrics
-from ..models import resolve_emotion_model
+from ..models import resolve_emotion_model, sha256_of
 from .architectures import architecture_names, get_architecture
 from .augment import AugmentConfig, augment_batch
 from .errors import TrainingError
@@ -228,16 +228,17 @@ def train(config: TrainConfig, train_set: FaceDataset, val_set: FaceDataset, out
         input_spec = InputSpec(spec_arch.input_size, spec_arch.channels, round(float(pixels.mean()), 4),
                                round(float(pixels.std()), 4))
         del pixels
+    # a resumed run is taught by the file it began with: checked before the teacher's outputs are computed
+    teacher_file = sha256_of(resolve_emotion_model(config.teacher_model)) if config.teacher_model else None
+    if state is not None and state.get("teacher_sha256", teacher_file) != teacher_file:
+        raise TrainingError(f"{config.teacher_model}: not the teacher file {out_dir}'s run began with (it has "
+                            "changed since); use --restart or another --out")
     teacher = None   # read before anything in out_dir is replaced: a teacher that cannot teach leaves the old run
     if config.teacher_logits or config.teacher_model or config.teacher_online:
         from .distill import distillation_loss, load_teacher
 
         teacher, heads = load_teacher(config.teacher_logits, config.teacher_model, config.teacher_online, train_set,
                                       num_labels, num_soft, out_dir, config.threads)
-    teacher_file = teacher.fingerprint if config.teacher_online else None
-    if state is not None and state.get("teacher_sha256", teacher_file) != teacher_file:
-        raise TrainingError(f"{config.teacher_model}: not the teacher file {out_dir}'s run began with (it has "
-                            "changed since); use --restart or another --out")
 
     torch.manual_seed(config.seed)
     model = spec_arch.build(num_labels + num_soft, pretrained=not config.init_from)
