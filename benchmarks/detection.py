@@ -35,7 +35,8 @@ e. A video of tiled portraits (``_faces.tiled_portrait_video``): 640 x 480, 30 f
    every 3rd frame, tracking in between) and the share of true faces present in its timeline (a record matching
    a true box at IoU >= 0.4 in that frame). Another boxed face of a tile's photo showing in the tile is neither
    true nor false; an unlabelled face (an ExpW neighbour) is false. Both detect as a stream does.
-f. JAFFE (213 posed photos): share of photos with a face found, and the bundled emotion model's accuracy
+f. JAFFE (213 posed photos): share of photos with a face found, and the fast emotion model's accuracy (the one
+   every detector version was measured with; photos get the accurate one by default)
    through ``Analyzer`` (detect -> crop -> classify) as ``model_accuracy.py`` scores it (``pipeline_set``: the
    most confident face; a photo without a face counts as wrong).
 g. Landmarks, for a detector that gives them: on the 43 faces found both by it and by YuNet, the distance of
@@ -165,7 +166,8 @@ def jaffe_scores(analyzer: Analyzer) -> dict:
     from _emotion_sets import jaffe_images
     from model_accuracy import pipeline_set
 
-    report = pipeline_set(analyzer, jaffe_images(require(DATA / "jaffe" / "jaffe_128px_png.zip"), analyzer.labels))
+    report = pipeline_set(analyzer, jaffe_images(require(DATA / "jaffe" / "jaffe_128px_png.zip"),
+                                                    analyzer.photo_classifier.labels))
     return {**report, "found": report.get("faces_found", report["faces"]) / max(report["faces"], 1)}
 
 
@@ -379,7 +381,8 @@ def main():
             if "video" in run:
                 row["video"] = video_scores(every_frame(detector), video, boxes)
             if {"stream", "jaffe"} & set(run):
-                analyzer = Analyzer(name, detector_model=model, score_threshold=threshold, threads=args.threads)
+                analyzer = Analyzer(name, "fast", detector_model=model, score_threshold=threshold,
+                                    threads=args.threads)
                 if "stream" in run:
                     row["video_stream"] = video_scores(library_stream(analyzer), video, boxes)
                 if "jaffe" in run:

@@ -1,9 +1,10 @@
 """Single-image latency: one 640x480 image with one face, detect + align + classify.
 
-Median and p90 over repeated runs at 1 and 2 threads, per stage; and process start to first
-result (a fresh interpreter that imports emoscope, loads both models and analyses one image).
+Median and p90 over repeated runs at 1 and 2 threads, per stage, for each emotion model named (by default
+``auto``, what a photo gets: the accurate model, and ``fast``, what a live frame gets); and process start to
+first result (a fresh interpreter that imports emoscope, loads the models and analyses one image).
 
-    python benchmarks/latency.py [--repeat 200] [--detector auto|emoscope|yunet|haar]
+    python benchmarks/latency.py [--repeat 200] [--detector auto|emoscope|yunet|haar] [--models auto fast]
 """
 from __future__ import annotations
 
@@ -28,8 +29,8 @@ def test_image() -> np.ndarray:
     return frame
 
 
-def measure(detector: str, threads: int, repeat: int) -> dict[str, list[float]]:
-    analyzer = Analyzer(detector, threads=threads)
+def measure(detector: str, model: str, threads: int, repeat: int) -> dict[str, list[float]]:
+    analyzer = Analyzer(detector, model, threads=threads)
     image = test_image()
     for _ in range(10):
         analyzer.analyze_array(image)
@@ -56,16 +57,19 @@ def main():
     parser.add_argument("--repeat", type=int, default=200)
     parser.add_argument("--detector", default="auto", choices=("auto", "emoscope", "yunet", "haar"),
                         help="default: auto, what users get (the bundled detector)")
+    parser.add_argument("--models", nargs="+", default=["auto", "fast"],
+                        help="emotion models, one after the other (default: auto fast)")
     args = parser.parse_args()
     if args.detector == "yunet":
         require(MODELS / "yunet")
-    print("| threads | stage | median ms | p90 ms |")
-    print("|---|---|---|---|")
-    for threads in (1, 2):
-        stages = measure(args.detector, threads, args.repeat)
-        for name, values in stages.items():
-            p90 = float(np.percentile(values, 90))
-            print(f"| {threads} | {name} | {statistics.median(values):.2f} | {p90:.2f} |")
+    print("| model | threads | stage | median ms | p90 ms |")
+    print("|---|---|---|---|---|")
+    for model in args.models:
+        for threads in (1, 2):
+            stages = measure(args.detector, model, threads, args.repeat)
+            for name, values in stages.items():
+                p90 = float(np.percentile(values, 90))
+                print(f"| {model} | {threads} | {name} | {statistics.median(values):.2f} | {p90:.2f} |")
     starts = [cold_start(args.detector) for _ in range(3)]
     print(f"\nprocess start to first result ({args.detector}): median {statistics.median(starts):.2f} s of 3")
 

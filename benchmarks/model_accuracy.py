@@ -167,7 +167,8 @@ def summary(results, selection: dict | None = None) -> dict:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", help="emotion model: fast or accurate (bundled) or an ONNX file (default: fast)")
+    parser.add_argument("--model", default="fast",
+                        help="emotion model: fast or accurate (bundled) or an ONNX file (default: %(default)s)")
     parser.add_argument("--detector", default="auto", help="face detector of the pipeline sets (default: auto)")
     parser.add_argument("--detector-model", help="EmoScope detector ONNX file of the pipeline sets (default: bundled)")
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads for the accuracy runs (default: 1)")
@@ -188,7 +189,7 @@ def main():
                   f"single crop {s['single_crop_ms_median']:.2f} ms ({args.speed_threads} threads)")
         return
     analyzer = Analyzer(args.detector, args.model, detector_model=args.detector_model, threads=args.threads)
-    classifier = analyzer.classifier
+    classifier = analyzer.photo_classifier
     labels = classifier.labels
     validation, test = crop_sets(classifier, "val"), crop_sets(classifier, "test")
     results = {"model": str(classifier.path), "version": classifier.info.metadata.get("version"),

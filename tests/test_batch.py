@@ -67,6 +67,24 @@ def test_rerun_skips_finished_inputs_and_resumes_unfinished_ones(inputs, tmp_pat
     assert sum(r == dropped for r in face_inputs(out)) == 1
 
 
+def test_a_rerun_with_another_emotion_model_reads_again_only_what_that_model_changes(inputs, tmp_path):
+    """Photos are read by the accurate model on "auto" and the video by the fast one: a rerun naming "fast" reads
+    the photos again and keeps the video; an entry of a version that did not record its model is read again."""
+    out = tmp_path / "out"
+    run_batch([inputs], out, workers=1, analyzer_options=OPTIONS, progress=False)
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert sorted(entry["model"] for entry in manifest["inputs"].values()) == ["accurate"] * 3 + ["fast"]
+    fast = run_batch([inputs], out, workers=1, analyzer_options={**OPTIONS, "model": "fast"}, progress=False)
+    assert fast.skipped == 1   # the video
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert sorted(entry["model"] for entry in manifest["inputs"].values()) == ["fast"] * 4
+    older = next(k for k in manifest["inputs"] if k.endswith("a.png"))
+    del manifest["inputs"][older]["model"]
+    (out / MANIFEST).write_text(json.dumps(manifest))
+    again = run_batch([inputs], out, workers=1, analyzer_options={**OPTIONS, "model": "fast"}, progress=False)
+    assert again.skipped == 3 and sum(r == older for r in face_inputs(out)) == 1
+
+
 def test_a_worker_killed_mid_job_loses_no_input(tmp_path):
     photos = tmp_path / "many"
     photos.mkdir()

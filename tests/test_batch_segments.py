@@ -258,7 +258,7 @@ def test_a_rerun_analyses_only_the_segments_not_done(lecture, sequential, cluste
     (out / MANIFEST).write_text(json.dumps(manifest))
     monkeypatch.setattr(batch_run, "analyze_segment", analyze_counted)
     ANALYSED.clear()
-    # naming the default model is the same run as leaving it out: its stored segments are kept
+    # naming the model that "auto" (the default) reads a video with is the same run: its stored segments are kept
     second = run_batch([lecture], out, scheduler=cluster, segment_seconds=3.0,
                        analyzer_options={**OPTIONS, "model": "fast"}, progress=False)
     assert sorted(ANALYSED) == [2, 3] and second.ok

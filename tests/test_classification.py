@@ -39,6 +39,11 @@ def test_the_bundled_models_carry_complete_metadata(name):
         assert key in info.metadata
 
 
+def test_the_bundled_models_tell_the_same_emotions_in_the_same_order():
+    """An analyzer on ``auto`` reads photos with one and streams with the other: its outputs must line up."""
+    assert EmotionClassifier("fast").labels == EmotionClassifier("accurate").labels
+
+
 def test_bundled_models_are_chosen_by_name_and_files_by_path(tmp_path):
     from emoscope.models import EMOTION_MODELS, bundled_models_dir
 

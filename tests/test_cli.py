@@ -34,6 +34,15 @@ def test_image_with_json_to_stdout():
     assert results[0]["faces"][0]["emotion"] in results[0]["faces"][0]["probabilities"]
 
 
+def test_a_photo_is_read_by_the_accurate_model_unless_another_is_named():
+    def probabilities(*model):
+        run = emoscope("image", EXAMPLE, "--detector", "haar", "--json", "-", *model)
+        assert run.returncode == 0, run.stderr
+        return json.loads(run.stdout)[0]["faces"][0]["probabilities"]
+    default = probabilities()
+    assert default == probabilities("--model", "accurate") != probabilities("--model", "fast")
+
+
 def test_the_accurate_model_is_chosen_by_name():
     fast, accurate = (json.loads(emoscope("image", EXAMPLE, "--model", name, "--json", "-").stdout)[0]["faces"]
                       for name in ("fast", "accurate"))
@@ -127,6 +136,7 @@ def test_a_metrics_file_that_is_not_a_json_object_is_refused_before_any_work(tmp
 def test_models_list_and_info():
     listing = emoscope("models", "list")
     assert listing.returncode == 0 and "yunet" in listing.stdout
-    assert "emotion  fast  (bundled, the default)" in listing.stdout and "emotion  accurate  (bundled)" in listing.stdout
+    assert "emotion  fast  (bundled, the default for streams)" in listing.stdout
+    assert "emotion  accurate  (bundled, the default for photos)" in listing.stdout
     info = json.loads(emoscope("models", "info").stdout)
     assert "labels" in info and "crop" in info

@@ -108,7 +108,7 @@ def test_the_camera_command_reads_no_frame_ahead_unless_every_frame_is_asked(cam
 
     def run_stream(analyzer, frames, *args, realtime=None, **kwargs):
         passed["realtime"] = realtime
-        return StreamSummary(analyzer.labels, 0.1)
+        return StreamSummary(analyzer.stream_classifier.labels, 0.1)
 
     monkeypatch.setattr(streaming, "run_stream", run_stream)
     cli.main(["camera", "--device", str(camera_file), "--no-window", "--detector", "haar", "--quiet", *options])

@@ -3,6 +3,7 @@ import dataclasses
 import hashlib
 import http.server
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -58,3 +59,15 @@ def test_explicit_path_wins_and_must_exist(tmp_path):
     assert models.find_downloadable("yunet", file) == file
     with pytest.raises(ModelNotFoundError):
         models.find_downloadable("yunet", tmp_path / "missing.onnx")
+
+
+@pytest.mark.parametrize("model, photo, stream", [
+    (None, "accurate", "fast"), ("auto", "accurate", "fast"), ("fast", "fast", "fast"),
+    ("accurate", "accurate", "accurate"), ("my.onnx", "my.onnx", "my.onnx"),
+])
+def test_auto_names_the_accurate_model_for_photos_and_the_fast_one_for_streams(model, photo, stream):
+    assert (models.emotion_model_for(model, "photo"), models.emotion_model_for(model, "stream")) == (photo, stream)
+
+
+def test_a_file_named_auto_is_a_file():
+    assert models.emotion_model_for(Path("auto"), "photo") == Path("auto")

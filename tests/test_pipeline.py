@@ -4,7 +4,9 @@ import cv2
 import numpy as np
 import pytest
 
-from emoscope import EMOTIONS, Analyzer, InputError
+from emoscope import EMOTIONS, Analyzer, InputError, ModelNotFoundError
+from emoscope.classification import EmotionClassifier
+from emoscope.models import EMOTION_MODELS
 from emoscope.settings import StreamSettings
 from emoscope.stream_step import StreamStep
 from conftest import EXAMPLE
@@ -134,3 +136,38 @@ def test_detect_every_n_follows_faces_between_detector_runs(analyzer_haar, examp
     assert all(len(r.faces) == 1 and r.faces[0].track_id == 1 for r in results)
     followed, detected = results[5].faces[0].box, results[4].faces[0].box
     assert followed[0] > detected[0]  # moved right with the face between detector runs
+
+
+def test_by_default_photos_get_the_accurate_model_and_streams_the_fast_one(example_image):
+    auto, fast, accurate = Analyzer("haar"), Analyzer("haar", "fast"), Analyzer("haar", "accurate")
+    assert auto.photo_classifier.path.name == EMOTION_MODELS["accurate"]
+    assert auto.stream_classifier.path.name == EMOTION_MODELS["fast"]
+    def photo(analyzer):
+        return analyzer.analyze(example_image).faces[0].probabilities
+    assert photo(auto) == photo(accurate) != photo(fast)
+
+    def raw(analyzer):
+        return [face.raw_probabilities for result in analyzer.stream([example_image] * 3) for face in result.faces]
+    assert raw(auto) == raw(fast) != raw(accurate)
+
+
+def test_a_model_named_serves_photos_and_streams_and_a_missing_one_fails_at_once(tmp_path):
+    fast = Analyzer("haar", "fast")
+    assert fast.photo_classifier is fast.stream_classifier
+    with pytest.raises(ModelNotFoundError, match="missing.onnx"):
+        Analyzer("haar", tmp_path / "missing.onnx")
+
+
+def test_on_auto_a_stream_loads_only_the_fast_model_and_a_photo_only_the_accurate_one(example_image, monkeypatch):
+    from emoscope import pipeline
+
+    loaded = []
+
+    def recording(model, **kwargs):
+        loaded.append(model)
+        return EmotionClassifier(model, **kwargs)
+    monkeypatch.setattr(pipeline, "EmotionClassifier", recording)
+    streaming = Analyzer("haar")
+    assert loaded == [] and len(list(streaming.stream([example_image] * 2))) == 2 and loaded == ["fast"]
+    Analyzer("haar").analyze(example_image)
+    assert loaded == ["fast", "accurate"]

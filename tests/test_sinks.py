@@ -76,7 +76,7 @@ def test_every_sink_sees_every_frame_and_the_stream(analyzer_haar, frames):
     assert sinks[0].results[3] is sinks[1].results[3] and [s.exited for s in sinks] == ["cleanly"] * 2
     stream = sinks[0].stream
     assert (stream.labels, stream.fps, stream.frame_interval, stream.frames, stream.title) == \
-           (analyzer_haar.labels, 10.0, 0.1, len(frames), "lesson")
+           (analyzer_haar.stream_classifier.labels, 10.0, 0.1, len(frames), "lesson")
 
 
 def test_a_sink_that_ends_ends_the_stream(analyzer_haar, frames):

@@ -33,12 +33,16 @@ def test_health_and_models(client):
     assert client.get("/health").json()["status"] == "ok"
     models = client.get("/api/models").json()
     assert models["detector"] == "haar" and "labels" in models["emotion_model"]
+    assert (models["emotion_model"]["file"], models["stream_emotion_model"]["file"]) == (
+        "emoscope-fer-accurate.onnx", "emoscope-fer-mnv2.onnx")   # the client fixture's analyzer is on "auto"
 
 
 def test_a_server_started_with_the_accurate_model_says_so(tmp_path):
     with TestClient(create_app(Analyzer("haar", "accurate"), WebSettings(jobs_dir=tmp_path))) as accurate:
-        model = accurate.get("/api/models").json()["emotion_model"]
+        models = accurate.get("/api/models").json()
+    model = models["emotion_model"]
     assert model["file"] == "emoscope-fer-accurate.onnx" and model["input_size"] == [96, 96]
+    assert models["stream_emotion_model"] == model
 
 
 def test_analyze_returns_the_cli_json_and_an_annotated_image(client):

@@ -27,7 +27,7 @@ def cmd_image(args) -> int:
     check_outputs({"--json": ("json", args.json), "--csv": ("csv", args.csv)}, paths)
     analyzer = build_analyzer(args)
     failures = 0
-    with ImageOutputs(args.out, args.json, args.csv, analyzer.labels, args.annotate) as outputs:
+    with ImageOutputs(args.out, args.json, args.csv, analyzer.photo_classifier.labels, args.annotate) as outputs:
         show_bar = len(paths) > 1 and args.json != "-" and sys.stderr.isatty()
         for result in tqdm(analyzer.analyze_many(paths), total=len(paths), disable=not show_bar, unit="image"):
             outputs.add(result)
@@ -94,7 +94,8 @@ def cmd_models(args) -> int:
     if args.action == "list":
         bundled = models.bundled_models_dir()
         for name, filename in models.EMOTION_MODELS.items():
-            default = ", the default" if name == models.DEFAULT_EMOTION_MODEL else ""
+            uses = [use for use, choice in models.AUTO_CHOICES.items() if choice == name]
+            default = f", the default for {' and '.join(uses)}s" if uses else ""
             print(f"emotion  {name}  (bundled{default})  {bundled / filename}")
         print(f"detector emoscope  (bundled, the default)  {bundled / models.DEFAULT_FACE_DETECTOR}")
         for name in models.DOWNLOADABLE:

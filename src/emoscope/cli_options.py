@@ -6,6 +6,7 @@ import argparse
 from .cli_types import FRACTION, NON_NEGATIVE, POSITIVE
 from .detection import DETECTORS, parse_region
 from .errors import InputError
+from .models import AUTO_EMOTION_MODEL
 from .render import STYLES
 from .settings import ANNOTATION_STYLE, INFERENCE_THREADS, DetectorSettings
 
@@ -29,8 +30,10 @@ def add_analyzer_options(parser: argparse.ArgumentParser) -> None:
                            help="analyse only this part of each image or frame, in pixels")
     except argparse.ArgumentError:
         pass
-    group.add_argument("--model", metavar="NAME|FILE", help="emotion model: fast or accurate (both bundled; "
-                       "accurate is slower and reads faces more closely) or an ONNX file (default: fast)")
+    group.add_argument("--model", metavar="NAME|FILE", default=AUTO_EMOTION_MODEL,
+                       help="emotion model: fast or accurate (both bundled; accurate is slower and reads faces "
+                            "more closely), or an ONNX file, or auto: accurate for photos, fast for video, camera, "
+                            "screen and live frames (default: %(default)s)")
     group.add_argument("--min-face", type=NON_NEGATIVE, default=DetectorSettings.min_face, metavar="PX",
                        help="ignore faces smaller than this (default: %(default)s)")
     group.add_argument("--score-threshold", type=FRACTION, metavar="0..1",

@@ -21,7 +21,11 @@ from pathlib import Path
 from .errors import ModelNotFoundError
 
 EMOTION_MODELS = {"fast": "emoscope-fer-mnv2.onnx", "accurate": "emoscope-fer-accurate.onnx"}   # bundled, by name
-DEFAULT_EMOTION_MODEL = "fast"
+DEFAULT_EMOTION_MODEL = "fast"   # a classifier's when none is named; training and the data's crop rule start from it
+# The analyzer's default, "auto", picks by what it reads: a photo gets the accurate model, whose 3-4 ms more per
+# face go unnoticed there; a stream's frames get the fast one, which keeps up with the video (BENCHMARKS.md).
+AUTO_EMOTION_MODEL = "auto"
+AUTO_CHOICES = {"photo": "accurate", "stream": "fast"}
 DEFAULT_FACE_DETECTOR = "emoscope-face-v1.onnx"
 
 
@@ -113,6 +117,12 @@ def resolve_emotion_model(model: str | Path | None) -> Path:
     if not path.is_file():
         raise ModelNotFoundError(f"{path}: no such emotion model file (bundled: {', '.join(EMOTION_MODELS)})")
     return path
+
+
+def emotion_model_for(model: str | Path | None, use: str) -> str | Path:
+    """The emotion model an analyzer given ``model`` uses for ``use`` (``photo`` or ``stream``): the choice of
+    :data:`AUTO_CHOICES` for ``auto`` or None, else ``model`` itself."""
+    return AUTO_CHOICES[use] if model is None or model == AUTO_EMOTION_MODEL else model
 
 
 def resolve_face_detector(model: str | Path | None) -> Path:

@@ -3,6 +3,7 @@ streams, :meth:`Analyzer.open_stream` adds track -> smooth, one frame at a time.
 from __future__ import annotations
 
 import functools
+import threading
 import time
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -14,6 +15,7 @@ from .detection import create_detector
 from .engine import StreamEngine
 from .errors import EmoScopeError
 from .io.images import load_image
+from .models import AUTO_CHOICES, AUTO_EMOTION_MODEL, emotion_model_for
 from .settings import INFERENCE_THREADS, STREAM_FPS, DetectorSettings, StreamSettings
 from .stream_step import StreamStep
 from .types import Frame, FrameResult, ImageResult, faces_from_arrays
@@ -27,13 +29,13 @@ class Analyzer:
     ``detector``: ``auto`` or ``emoscope`` (the bundled detector), ``yunet`` (where its model is
     found), ``haar``, or ``none``/None (each image is one face crop). ``region`` (x, y, w, h)
     limits detection to that part of every image.
-    ``model``: a bundled emotion model by name, ``fast`` (the default, when None) or ``accurate``, or an
-    EmoScope ONNX emotion model file.
+    ``model``: ``auto`` (the default, also None: ``accurate`` for photos, ``fast`` for a stream's frames),
+    a bundled emotion model by name, ``fast`` or ``accurate``, or an EmoScope ONNX emotion model file, for both.
     Arrays passed to :meth:`analyze` are read as OpenCV's BGR (gray and BGRA too).
     """
 
-    def __init__(self, detector: str | None = "auto", model: str | Path | None = None, *, detector_model=None,
-                 threads: int = INFERENCE_THREADS, min_face: int = _DETECTOR.min_face,
+    def __init__(self, detector: str | None = "auto", model: str | Path | None = AUTO_EMOTION_MODEL, *,
+                 detector_model=None, threads: int = INFERENCE_THREADS, min_face: int = _DETECTOR.min_face,
                  score_threshold: float | None = _DETECTOR.score_threshold, max_side: int = _DETECTOR.max_side,
                  region: tuple[int, int, int, int] | None = None):
         settings = DetectorSettings(score_threshold=score_threshold, min_face=min_face, max_side=max_side)
@@ -41,15 +43,38 @@ class Analyzer:
         self.detector = make_detector(threads=threads or 1)
         self.new_detector = functools.partial(make_detector, threads=1)   # another, for a thread of its own
         self.threads = threads
-        self.classifier = EmotionClassifier(model, threads=threads)
+        self.model = model
+        self._classifiers: dict[str | Path, EmotionClassifier] = {}
+        self._loading = threading.Lock()
+        if emotion_model_for(model, "photo") == emotion_model_for(model, "stream"):
+            self.load_models()   # a model named is loaded now: a bad file fails here, not at the first face
         if threads:
             import cv2
 
             cv2.setNumThreads(threads)
 
     @property
-    def labels(self) -> tuple[str, ...]:
-        return self.classifier.labels
+    def photo_classifier(self) -> EmotionClassifier:
+        """The emotion classifier of :meth:`analyze` (with ``auto``, loaded at its first photo)."""
+        return self._classifier("photo")
+
+    @property
+    def stream_classifier(self) -> EmotionClassifier:
+        """The emotion classifier of :meth:`stream` and :meth:`open_stream`."""
+        return self._classifier("stream")
+
+    def load_models(self, *uses: str) -> None:
+        """Load the emotion models of these uses (``photo``, ``stream``; both when none is named) now rather than
+        at their first face: a server does at its start."""
+        for use in uses or AUTO_CHOICES:
+            self._classifier(use)
+
+    def _classifier(self, use: str) -> EmotionClassifier:
+        model = emotion_model_for(self.model, use)
+        with self._loading:   # one session per model, whichever thread (a server's, a stream's) asks first
+            if model not in self._classifiers:
+                self._classifiers[model] = EmotionClassifier(model, threads=self.threads)
+            return self._classifiers[model]
 
     def analyze_array(self, image: np.ndarray, path: str | None = None, detector=None) -> ImageResult:
         """Every face in a BGR array, detected as a photo (see :meth:`analyze`); ``detector`` replaces the
@@ -57,13 +82,13 @@ class Analyzer:
         started = time.perf_counter()
         detections = (detector or self.detector).detect(image)
         detected = time.perf_counter()
-        crops = self.classifier.crops(image, detections.boxes, detections.landmarks)
+        crops = self.photo_classifier.crops(image, detections.boxes, detections.landmarks)
         cropped = time.perf_counter()
-        probabilities = self.classifier.predict(crops)
+        probabilities = self.photo_classifier.predict(crops)
         classified = time.perf_counter()
         timings = {"detect": (detected - started) * 1e3, "align": (cropped - detected) * 1e3,
                    "classify": (classified - cropped) * 1e3, "total": (classified - started) * 1e3}
-        faces = faces_from_arrays(detections, probabilities, self.labels)
+        faces = faces_from_arrays(detections, probabilities, self.photo_classifier.labels)
         return ImageResult(path, image.shape[1], image.shape[0], faces, timings)
 
     def analyze(self, source) -> ImageResult:
@@ -90,7 +115,7 @@ class Analyzer:
         :class:`FrameResult`, every face with a stable ``track_id`` and probabilities smoothed over
         time (this frame's own in ``raw_probabilities``). Frames without a timestamp are timed by ``fps``.
         ``frames_before``: frames of the stream processed elsewhere before these (a long video's segment)."""
-        return StreamStep(self.detector, self.classifier, settings, fps, frames_before)
+        return StreamStep(self.detector, self.stream_classifier, settings, fps, frames_before)
 
     def stream(self, frames: Iterable, fps: float = STREAM_FPS, settings: StreamSettings = StreamSettings(),
                realtime: bool | None = None, frames_before: int = 0) -> Iterator[FrameResult]:

@@ -37,9 +37,10 @@ def prepare_output(out_dir: Path) -> dict:
     return manifest
 
 
-def is_finished(entry: dict | None, path: Path, out_dir: Path) -> bool:
-    """Whether an earlier run finished this input: no error, no missing stretch, the same file, every output there."""
-    return bool(entry) and "error" not in entry and "missing" not in entry and \
+def is_finished(entry: dict | None, path: Path, out_dir: Path, model: str) -> bool:
+    """Whether an earlier run finished this input: no error, no missing stretch, the same file read by the same
+    emotion ``model`` (an entry of a version that did not record it is done again), every output there."""
+    return bool(entry) and "error" not in entry and "missing" not in entry and entry.get("model") == model and \
         entry.get("sha256") == sha256_or_none(path) and all((out_dir / o).exists() for o in entry.get("outputs", ()))
 
 

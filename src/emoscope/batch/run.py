@@ -15,7 +15,7 @@ from typing import Callable
 
 from ..detection import check_options
 from ..errors import InputError
-from ..models import DEFAULT_EMOTION_MODEL, EMOTION_MODELS, resolve_emotion_model
+from ..models import AUTO_CHOICES, AUTO_EMOTION_MODEL, EMOTION_MODELS, emotion_model_for, resolve_emotion_model
 from ..settings import BatchSettings
 from .inputs import expand_inputs, is_video, output_key
 from .long_video import SegmentedVideo
@@ -107,11 +107,13 @@ def run_batch(inputs, out_dir, scheduler: str | None = None, workers: int = _SET
     check_cluster_options(scheduler, workers)
     options = dict(analyzer_options or {})
     check_options(options.get("detector", "auto"), options.get("score_threshold"), options.get("detector_model"))
-    if scheduler is None or options.get("model") in (None, *EMOTION_MODELS):
-        resolve_emotion_model(options.get("model"))   # a mistyped name is one error here, not one per input
+    model = options.get("model") or AUTO_EMOTION_MODEL
+    if scheduler is None or model in (AUTO_EMOTION_MODEL, *EMOTION_MODELS):
+        for use in AUTO_CHOICES:   # a mistyped name is one error here, not one per input
+            resolve_emotion_model(emotion_model_for(model, use))
     # a path given may exist on a remote cluster's workers only; the default goes by its name, so that a run
     # with it and one naming it are the same run
-    options["model"] = options.get("model") or DEFAULT_EMOTION_MODEL
+    options["model"] = model
     out_dir = Path(out_dir).resolve()
     files, failed = expand_inputs(inputs)
     if not files and not failed:
@@ -122,7 +124,7 @@ def run_batch(inputs, out_dir, scheduler: str | None = None, workers: int = _SET
     todo = []
     for path in files:
         entry = manifest["inputs"].get(str(path))
-        if is_finished(entry, path, out_dir):
+        if is_finished(entry, path, out_dir, model_of(options, str(path))):
             report.done[str(path)] = entry
             report.skipped += 1
         else:
@@ -136,6 +138,11 @@ def run_batch(inputs, out_dir, scheduler: str | None = None, workers: int = _SET
     return report
 
 
+def model_of(options: dict, raw: str) -> str:
+    """The emotion model an input is read with under these analyzer options (a photo's or a stream's)."""
+    return str(emotion_model_for(options["model"], "stream" if is_video(raw) else "photo"))
+
+
 class _Run:
     """The driver's loop: every task's future with what to do with its outcome; ``pending``: Dask's
     ``as_completed``, which takes new futures while it is iterated."""
@@ -146,8 +153,11 @@ class _Run:
         self.options, self.every, self.retries, self.segment_seconds, self.bar = \
             options, every, retries, segment_seconds, bar
         self.handlers: dict = {}
-        # what stored segment rows depend on besides the file (JSON's own form, to compare with the manifest's)
-        self.key = json.loads(json.dumps({"options": options, "every": every, "segment_seconds": segment_seconds,
+        # what stored segment rows depend on besides the file (JSON's own form, to compare with the manifest's);
+        # the model as the stream reads it, so that "auto" and "fast" share them
+        stream_options = tuple((k, str(emotion_model_for(v, "stream")) if k == "model" else v) for k, v in options)
+        self.key = json.loads(json.dumps({"options": stream_options, "every": every,
+                                          "segment_seconds": segment_seconds,
                                           "overlap_seconds": _SETTINGS.overlap_seconds,
                                           "rows_format": SegmentRows.FORMAT}))
 
@@ -178,7 +188,8 @@ class _Run:
             if "faces" in entry:
                 save_faces(self.out_dir, entry)
             self.report.done[raw] = entry
-            self.manifest["inputs"][raw] = {k: v for k, v in entry.items() if k != "faces"}
+            self.manifest["inputs"][raw] = {**{k: v for k, v in entry.items() if k != "faces"},
+                                            "model": model_of(dict(self.options), raw)}
             if "missing" in entry:
                 self.report.missing[raw] = entry["missing"]
             if "notice" in entry:

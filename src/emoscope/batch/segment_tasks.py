@@ -152,7 +152,7 @@ def analyze_segment(raw: str, plan: VideoPlan, n: int, options: tuple, every: in
             # One frame at a time (no frames overlapping on threads): a Dask worker is given one core per task,
             # and a pipelined stream would take about one and a half, oversubscribing the machine.
             results = analyzer.continue_stream(step, source, realtime=True)
-            rows = SegmentRows.collect(results, segment, look_from, analyzer.labels, step.tracker.remembered)
+            rows = SegmentRows.collect(results, segment, look_from, step.classifier.labels, step.tracker.remembered)
     except InputError as error:
         return SegmentFailure(str(error))
     return _changed(path, plan) or (SegmentFailure(source.stopped_at) if source.stopped_at else rows)

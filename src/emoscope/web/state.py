@@ -24,6 +24,9 @@ from .jobs import JobStore, VideoJob, run_job
 class WebState:
     def __init__(self, analyzer: Analyzer, settings: WebSettings):
         self.analyzer = analyzer
+        # Both emotion models now, not on the first photo or live frame: a broken install fails at start, and the
+        # event loop (the live socket opens its stream there) never waits for a model to load.
+        analyzer.load_models()
         self.settings = settings
         # One photo or live frame at a time through the analyzer's own detector (OpenCV's networks are not safe
         # to share between threads); a video job's stream detects with detectors of its own (StreamEngine).

@@ -14,6 +14,10 @@ async def health():  # on the event loop: answers without waiting for a thread-p
 
 @router.get("/api/models")
 def models(state: State):
-    classifier = state.analyzer.classifier
-    return {"emotion_model": {"file": classifier.path.name, **classifier.info.metadata},
+    """The emotion model of photos (``emotion_model``), that of live frames and videos, and the detector."""
+    def described(classifier):
+        return {"file": classifier.path.name, **classifier.info.metadata}
+
+    return {"emotion_model": described(state.analyzer.photo_classifier),
+            "stream_emotion_model": described(state.analyzer.stream_classifier),
             "detector": state.analyzer.detector.name}
