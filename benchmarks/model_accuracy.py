@@ -83,7 +83,7 @@ def crop_set(classifier, dataset, validation) -> dict:
 
 def pipeline_set(analyzer, samples) -> dict:
     """Scores through detect -> crop -> classify on (BGR image, true class index, labelled box or None) samples."""
-    labels = analyzer.labels
+    labels = analyzer.photo_classifier.labels
     truth, probabilities = [], []
     for image, label, box in samples:
         faces = analyzer.analyze_array(image).faces

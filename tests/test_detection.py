@@ -8,6 +8,7 @@ from emoscope import InputError, ModelNotFoundError
 from emoscope.detection import REGISTRY, DetectorSettings, check_options, create_detector, parse_region
 from emoscope.detection.onnx_detector import DetectorInfo, OnnxFaceDetector, decode
 from emoscope.settings import StreamSettings
+from emoscope.types import Detections
 
 
 @pytest.mark.parametrize("name", ["emoscope", "haar", "yunet"])
@@ -160,9 +161,62 @@ def test_detector_metadata_round_trip_and_refuses_other_models():
                               ("min_face_input", '"ten"', "a size in pixels"),
                               ("score_threshold", "1.5", "a number from 0 to 1"),
                               ("nms_threshold", "null", "a number from 0 to 1"),
+                              ("second_look_border", "-0.1", "a share of the photo's side from 0 to 1"),
+                              ("second_look_threshold", "1.5", "a number from 0 to 1"),
                               ("strides", "[8, 0]", "a list of whole numbers"), ("strides", "8", "a list of whole")):
         with pytest.raises(ModelNotFoundError, match=f"model: metadata '{name}' must be {what}"):
             DetectorInfo.from_metadata({**info.to_metadata(), name: value})
+
+
+def test_a_faceless_photo_gets_a_second_look_in_a_grey_frame_and_its_faces_come_back_cut_to_it(monkeypatch):
+    detector = create_detector("emoscope", settings=DetectorSettings(min_face=20))
+    detector.info = replace(detector.info, second_look_border=0.25, second_look_threshold=0.6)
+    looks = []
+
+    def looking(self, image, stream, score_threshold=None):
+        looks.append((image.shape, stream, score_threshold, image[0, 0].tolist()))
+        if len(looks) % 2:   # the first look at each photo finds only a face under min_face
+            return Detections(np.array([[5, 5, 10, 10]], np.float32), np.array([0.9], np.float32),
+                              np.full((1, 5, 2), 8, np.float32))
+        boxes = np.array([[40, 30, 100, 120], [0, 0, 30, 30]], np.float32)   # in the framed copy
+        return Detections(boxes, np.array([0.9, 0.7], np.float32), np.full((2, 5, 2), 60, np.float32))
+    monkeypatch.setattr(OnnxFaceDetector, "_detect", looking)
+    found = detector.detect(np.zeros((160, 200, 3), np.uint8))
+    # a border of 0.25 x 200 = 50 px of the model's pad value; the stricter of the two thresholds
+    assert looks[1] == ((260, 300, 3), False, max(0.6, detector.score_threshold), [114, 114, 114])
+    # the first box cut to the photo; the second lies wholly in the border and is dropped
+    np.testing.assert_allclose(found.boxes, [[0, 0, 90, 100]])
+    np.testing.assert_allclose(found.landmarks, np.full((1, 5, 2), 10))
+    assert found.scores.tolist() == [pytest.approx(0.9)]
+    looks.clear()
+    assert len(detector.detect(np.zeros((160, 200, 3), np.uint8), stream=True)) == 0 and len(looks) == 1
+    detector.info = replace(detector.info, second_look_border=0.0)    # a model without one (before 2.3.1)
+    looks.clear()
+    assert len(detector.detect(np.zeros((160, 200, 3), np.uint8))) == 0 and len(looks) == 1
+
+
+def test_a_photo_with_a_face_found_gets_no_second_look(monkeypatch, example_image):
+    detector = create_detector("emoscope")
+    assert detector.info.second_look_border > 0     # the bundled model has one
+    looks = []
+    detect = OnnxFaceDetector._detect
+    monkeypatch.setattr(OnnxFaceDetector, "_detect", lambda self, *args, **options: looks.append(args) or
+                        detect(self, *args, **options))
+    assert len(detector.detect(example_image)) == 1 and len(looks) == 1
+
+
+def test_the_second_look_finds_grey_close_ups_the_first_misses(data_dir):
+    """FER2013 PublicTest faces as 4x grey close-ups (benchmarks/detection.py's set h, its validation split)."""
+    from emoscope.data import load_split
+
+    faces = load_split("fer2013", data_dir / "fer2013" / "fer2013.csv.gz", "val").images[:400]
+    close_ups = [cv2.cvtColor(cv2.resize(cv2.copyMakeBorder(face, 24, 24, 24, 24, cv2.BORDER_REPLICATE), (384, 384),
+                                         interpolation=cv2.INTER_CUBIC), cv2.COLOR_GRAY2BGR) for face in faces]
+    detector = create_detector("emoscope")
+    with_second_look = sum(len(detector.detect(image)) > 0 for image in close_ups)
+    detector.info = replace(detector.info, second_look_border=0.0)
+    first_look_only = sum(len(detector.detect(image)) > 0 for image in close_ups)
+    assert with_second_look >= first_look_only + 10, (first_look_only, with_second_look)   # 368 -> 387 measured
 
 
 def test_a_photo_is_seen_larger_than_a_stream_frame():

@@ -490,10 +490,18 @@ def test_cli_trains_on_a_wider_format_folder(tmp_path, capsys):
     assert main(["export-detector", str(out / "last.pt"), "--out", str(tmp_path / "d.onnx")]) == 0
     info = OnnxFaceDetector(tmp_path / "d.onnx", DetectorSettings()).info
     assert info.trained_on.startswith("WIDER FACE") and info.photo_side == info.input_max_side == 320
+    assert info.second_look_border == 0    # no second look unless asked
     assert main(["export-detector", str(out / "last.pt"), "--out", str(tmp_path / "p.onnx"), "--input-max-side",
-                 "256", "--photo-max-side", "416"]) == 0
+                 "256", "--photo-max-side", "416", "--second-look-border", "0.25", "--second-look-threshold",
+                 "0.6"]) == 0
     info = OnnxFaceDetector(tmp_path / "p.onnx", DetectorSettings()).info
     assert (info.input_max_side, info.photo_max_side) == (256, 416)
+    assert (info.second_look_border, info.second_look_threshold) == (0.25, 0.6)
+    capsys.readouterr()
+    assert main(["export-detector", str(out / "last.pt"), "--out", str(tmp_path / "s.onnx"), "--second-look-border",
+                 "0.25"]) == 1   # a border with no threshold of its own would look again and keep nothing
+    assert "--second-look-border needs --second-look-threshold" in capsys.readouterr().err
+    assert not (tmp_path / "s.onnx").exists()
     capsys.readouterr()
     # the generated tree has no photo in the val part, and no face crops are given: refused in one line
     assert main(["tune-detector", str(tmp_path / "d.onnx"), "--data", str(root), "--sides", "64"]) == 1

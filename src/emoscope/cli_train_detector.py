@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .cli_types import FRACTION, POSITIVE, POSITIVE_FLOAT, json_object_file
+from .cli_types import FRACTION, POSITIVE, POSITIVE_FLOAT, float_in, json_object_file
 
 DETECTOR_TRAINING_COMMANDS = ("train-detector", "export-detector", "tune-detector")
 
@@ -64,6 +64,12 @@ def _add_export_detector_parser(commands) -> None:
                         help="longer side of the copy the model sees of a photo (default: --input-max-side)")
     parser.add_argument("--min-face-input", type=POSITIVE_FLOAT, default=DetectorInfo.min_face_input, metavar="PX",
                         help="never shrink a --min-face face below this many pixels (default: %(default)s)")
+    parser.add_argument("--second-look-border", type=float_in(0.0, 1.0), default=DetectorInfo.second_look_border,
+                        metavar="SHARE", help="a photo with no face found is looked at again framed by a grey border "
+                        "this share of its longer side wide; 0: never (default: %(default)s; "
+                        "benchmarks/second_look.py chooses it)")
+    parser.add_argument("--second-look-threshold", type=FRACTION,
+                        help="the score a face found by the second look needs (required with a border)")
     parser.add_argument("--version", default=DetectorInfo.version, help="model version recorded in the metadata")
     parser.add_argument("--metrics", type=json_object_file, metavar="JSON",
                         help="measured metrics to record in the metadata")
@@ -108,11 +114,19 @@ def cmd_tune_detector(args) -> int:
 
 def cmd_export_detector(args) -> int:
     from .detection.onnx_detector import DetectorInfo
+    from .errors import InputError
     from .training.detector_export import export_detector, max_relative_difference
 
+    second_look_threshold = args.second_look_threshold
+    if second_look_threshold is None:
+        if args.second_look_border:
+            raise InputError("--second-look-border needs --second-look-threshold (benchmarks/second_look.py "
+                             "chooses both)")
+        second_look_threshold = DetectorInfo.second_look_threshold
     info = DetectorInfo(score_threshold=args.score_threshold, input_max_side=args.input_max_side,
                         photo_max_side=args.photo_max_side,
-                        min_face_input=args.min_face_input, version=args.version,
+                        min_face_input=args.min_face_input, second_look_border=args.second_look_border,
+                        second_look_threshold=second_look_threshold, version=args.version,
                         metrics=args.metrics or {})
     out = export_detector(args.checkpoint, args.out, info)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB); "

@@ -11,7 +11,9 @@ Input policy: the model sees a copy of a stream's frame no longer than ``input_m
 longer side (the size its time budget per frame allows), and a copy of a photo no longer than
 ``photo_max_side`` (where no frame follows, more pixels find more small faces), except that it never
 shrinks a face of ``min_face`` (the caller's setting) below ``min_face_input`` pixels; the copy is
-padded to a multiple of ``pad_multiple``.
+padded to a multiple of ``pad_multiple``. A photo in which no face is found gets a second look (2.3.1 on): framed
+by a grey border ``second_look_border`` of its longer side wide, as close-ups were in training, where only a face
+scoring ``second_look_threshold`` or more is kept.
 """
 from __future__ import annotations
 
@@ -46,6 +48,8 @@ class DetectorInfo:
     pad_value: int = 114
     score_threshold: float = 0.5
     nms_threshold: float = 0.3
+    second_look_border: float = 0.0     # share of a faceless photo's longer side; 0: no second look
+    second_look_threshold: float = 1.0
     version: str = "0"
     trained_on: str = ""
     metrics: dict = field(default_factory=dict)
@@ -84,6 +88,10 @@ class DetectorInfo:
             ("min_face_input", self.min_face_input, is_number(self.min_face_input, 1e-3, 1e4), "a size in pixels"),
             ("score_threshold", self.score_threshold, is_number(self.score_threshold, 0, 1), fraction),
             ("nms_threshold", self.nms_threshold, is_number(self.nms_threshold, 0, 1), fraction),
+            ("second_look_border", self.second_look_border, is_number(self.second_look_border, 0, 1),
+             "a share of the photo's side from 0 to 1"),
+            ("second_look_threshold", self.second_look_threshold, is_number(self.second_look_threshold, 0, 1),
+             fraction),
             ("strides", self.strides, strides, "a list of whole numbers of pixels")])
 
 
@@ -150,7 +158,34 @@ class OnnxFaceDetector(FaceDetector):
         by_faces = self.info.min_face_input / max(self.settings.min_face, 1e-6)
         return min(1.0, max(by_size, by_faces))
 
-    def _detect(self, image: np.ndarray, stream: bool) -> Detections:
+    def detect(self, image: np.ndarray, scale: float = 1.0, *, stream: bool = False) -> Detections:
+        found = super().detect(image, scale, stream=stream)
+        if stream or len(found) or not self.info.second_look_border:
+            return found
+        return self._second_look(image, scale)
+
+    def _second_look(self, image: np.ndarray, scale: float) -> Detections:
+        """A photo with no face (of ``min_face`` or more) framed by a grey border: a face filling the photo (a
+        close-up, a cut-out) then looks like the close-ups of training. Faces come back in the photo's
+        coordinates, cut to it."""
+        border = int(round(self.info.second_look_border * max(image.shape[:2])))
+        value = (self.info.pad_value,) * 3
+        framed = cv2.copyMakeBorder(image, border, border, border, border, cv2.BORDER_CONSTANT, value=value)
+        found = self._detect_scaled(framed, scale, False,
+                                    score_threshold=max(self.score_threshold, self.info.second_look_threshold))
+        if not len(found):
+            return found
+        height, width = image.shape[:2]
+        corners = np.concatenate([found.boxes[:, :2], found.boxes[:, :2] + found.boxes[:, 2:]], axis=1) - border
+        corners = np.clip(corners, 0, [width, height, width, height]).astype(np.float32)
+        boxes = np.concatenate([corners[:, :2], corners[:, 2:] - corners[:, :2]], axis=1)
+        landmarks = None if found.landmarks is None else found.landmarks - np.float32(border)
+        sides = np.minimum(boxes[:, 2], boxes[:, 3])
+        return Detections(boxes, found.scores, landmarks).select((sides > 0) & (sides >= self.settings.min_face))
+
+    def _detect(self, image: np.ndarray, stream: bool, score_threshold: float | None = None) -> Detections:
+        """``score_threshold``: this look's, instead of the detector's own."""
+        score_threshold = self.score_threshold if score_threshold is None else score_threshold
         small, scale = scaled_copy(image, self.input_scale(*image.shape[:2], stream=stream))
         size = (small.shape[1], small.shape[0])
         multiple = self.info.pad_multiple
@@ -159,7 +194,7 @@ class OnnxFaceDetector(FaceDetector):
         canvas[:size[1], :size[0]] = small if small.ndim == 3 else small[..., None]
         blob = canvas.transpose(2, 0, 1)[None].astype(np.float32)
         outputs = self._session.run(None, {"input": blob})
-        found = decode(outputs, self.info.strides, padded_hw, self.score_threshold, self.nms_threshold,
+        found = decode(outputs, self.info.strides, padded_hw, score_threshold, self.nms_threshold,
                        self.info.landmarks)
         if not len(found):
             return found

@@ -84,7 +84,8 @@ def measure(model: str | Path, photos, crops, sides=PHOTO_SIDES, thresholds=THRE
                          f"{CLOSE_UP_MIN_FACE:g} px and no face crops were given")
     candidates = []
     for side in sides:
-        detector.info = replace(detector.info, input_max_side=side, photo_max_side=side)
+        # the first look alone: a second look (benchmarks/second_look.py) is chosen after these
+        detector.info = replace(detector.info, input_max_side=side, photo_max_side=side, second_look_border=0.0)
         wider = [detector.detect(image) for image, _, _ in photos]
         found = [detector.detect(image) for image, _ in close_ups]
         for threshold in thresholds:
