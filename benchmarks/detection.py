@@ -51,6 +51,9 @@ i. ms per 640 x 480 image: median over 5 passes of 9 frames cut from the shared 
    OpenCV limited to 1 or 2 threads, detected as a stream's frames (the time budget) and, for EmoScope's
    detector, as photos; and photos without a face (40 background patches of WIDER val photos, enlarged to
    640 x 480: ``second_look.background_patches``), which EmoScope's detector looks at twice.
+j. Big photos, as cameras take them (the shared sets are small): the ExpW test crops enlarged 12x to 1344 px
+   portraits (the face two thirds of the photo: found / precision, as set d), and the WIDER test photos enlarged
+   2x to at most 1024 px (recall / precision of faces >= ``--min-size`` px in the enlarged photo, as set a).
 
     python benchmarks/detection.py [--detectors emoscope yunet haar] [--detector-model FILE]
         [--threshold 0.35 0.4 0.45] [--wider-part test|val|held_out|train|all] [--min-size 24] [--limit N]
@@ -85,19 +88,24 @@ from emoscope.types import Detections
 
 MARGINS = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0)
 POINTS = ("right eye", "left eye", "nose tip", "right mouth corner", "left mouth corner")
-SETS = ("wider", "boxed", "margins", "expw", "video", "stream", "jaffe", "landmarks", "fer", "speed")
+SETS = ("wider", "boxed", "margins", "expw", "video", "stream", "jaffe", "landmarks", "fer", "speed", "big")
+BIG_PORTRAIT_SCALE = 12     # set j: ExpW's 112-px crops as 1344-px portraits
+BIG_PHOTO_SCALE = 2         # set j: WIDER's photos (at most 512 px here) at about their original size
 
 
-def wider_scores(detector, entries, min_size: float) -> dict:
-    """Recall and precision on WIDER photos, overall (faces of at least ``min_size`` px) and by size."""
+def wider_scores(detector, entries, min_size: float, enlarge: float = 1.0) -> dict:
+    """Recall and precision on WIDER photos (``enlarge``: each enlarged by that factor, bicubic), overall (faces
+    of at least ``min_size`` px) and by size."""
     tally = SizeTally(min_size)
     for entry in entries:
         image = cv2.imread(str(entry.path))
         if image is None:
             continue
+        if enlarge != 1.0:
+            image = cv2.resize(image, None, fx=enlarge, fy=enlarge, interpolation=cv2.INTER_CUBIC)
         counted = np.r_[np.ones(len(entry.boxes), bool), np.zeros(len(entry.ignore), bool)]
-        tally.add(np.concatenate([entry.boxes, entry.ignore]), detector.detect(image), min(image.shape[:2]),
-                  counted=counted)
+        tally.add(np.concatenate([entry.boxes, entry.ignore]) * enlarge, detector.detect(image),
+                  min(image.shape[:2]), counted=counted)
     return tally.summary()
 
 
@@ -292,6 +300,15 @@ def print_tables(results: list[dict], args) -> None:
               "A detection matching nothing is false: an unlabelled neighbour's face in a crop counts as false. "
               "The last column (a detection whose centre is within a quarter of the labelled box's side of its "
               "centre, at any IoU) shows where a face was seen but framed unlike ExpW's box.")
+    if big := rows_with("big_portraits"):
+        wider_big = dict(rows_with("big_wider"))
+        table(f"Big photos: ExpW test crops as {112 * BIG_PORTRAIT_SCALE}-px portraits (n={big[0][1]['faces']}), "
+              f"WIDER {args.wider_part} photos enlarged {BIG_PHOTO_SCALE}x",
+              ["detector", "portraits: found", "precision", f"WIDER x{BIG_PHOTO_SCALE}: recall", "precision", "false"],
+              [[label, fmt(s["recall"]), fmt(s["precision"]), fmt(wider_big[label]["recall"]),
+                fmt(wider_big[label]["precision"]), str(wider_big[label]["false"])] for label, s in big],
+              "A camera's photo is larger than these sets' (ExpW's crops are 112 px, WIDER's photos here at most "
+              "512): enlarged, the faces are as large in pixels as in such photos (and softer).")
     video = {label: s for label, s in rows_with("video")}
     stream = {label: s for label, s in rows_with("video_stream")}
     if video or stream:
@@ -353,8 +370,8 @@ def main():
     faces_dir = require(DATA / "faces")
     photos = boxed_photos(faces_dir)
     wider = every_kth(load_widerface(require(DATA / "widerface"), args.wider_part), args.limit) \
-        if "wider" in run else []
-    crops = expw_crops(require(DATA / "expw"), limit=args.limit) if "expw" in run else []
+        if {"wider", "big"} & set(run) else []
+    crops = expw_crops(require(DATA / "expw"), limit=args.limit) if {"expw", "big"} & set(run) else []
     fer_faces = fer2013_faces(require(DATA / "fer2013" / "fer2013.csv.gz"), limit=args.limit) if "fer" in run else []
     reference = None
     if "landmarks" in run:
@@ -389,6 +406,11 @@ def main():
                 row["margins"] = margin_scores(detector, photos)
             if "expw" in run:
                 row["expw_test"] = crop_scores(detector, ((cv2.imread(str(path)), box) for path, box in crops))
+            if "big" in run:
+                row["big_portraits"] = crop_scores(detector, (
+                    (cv2.resize(cv2.imread(str(path)), None, fx=BIG_PORTRAIT_SCALE, fy=BIG_PORTRAIT_SCALE,
+                                interpolation=cv2.INTER_LINEAR), box * BIG_PORTRAIT_SCALE) for path, box in crops))
+                row["big_wider"] = wider_scores(detector, wider, args.min_size, BIG_PHOTO_SCALE)
             if "fer" in run:
                 row["fer_close_ups"] = crop_scores(detector, ((fer2013_close_up(face), FER_CLOSE_UP_BOX)
                                                               for face, _ in fer_faces))

@@ -71,7 +71,7 @@ def main():
         truth = np.array([classifier.labels.index(dataset.labels[y]) for y in dataset.hard_labels])
         validation[name] = (dataset_logits(classifier, dataset), truth)
         print(f"{TITLES[name, 'val']}: {len(truth)} faces")
-    table = tau_table(validation, prior.prior, grid(args.taus), classifier.labels, grid(args.neutral_offsets))
+    table = tau_table(validation, prior.prior, classifier.labels, grid(args.taus), grid(args.neutral_offsets))
     # on a tie the smaller change: no offset before an offset, a smaller tau before a larger one
     best = max(table, key=lambda row: (row["mean"], -abs(row["neutral_offset"]), -row["tau"]))
     print("\nbalanced accuracy on validation (mean per-class recall)")

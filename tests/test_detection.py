@@ -195,6 +195,72 @@ def test_a_faceless_photo_gets_a_second_look_in_a_grey_frame_and_its_faces_come_
     assert len(detector.detect(np.zeros((160, 200, 3), np.uint8))) == 0 and len(looks) == 1
 
 
+def test_a_big_photo_is_framed_at_the_size_the_first_look_saw_and_its_faces_scaled_back(monkeypatch):
+    detector = create_detector("emoscope", settings=DetectorSettings(max_side=1280))
+    detector.info = replace(detector.info, second_look_border=0.25, second_look_threshold=0.6)
+    shapes = []
+
+    def looking(self, image, stream, score_threshold=None):
+        shapes.append(image.shape)
+        if len(shapes) == 1:
+            return Detections.empty(with_landmarks=True)
+        return Detections(np.array([[420, 420, 640, 640]], np.float32), np.array([0.9], np.float32),
+                          np.full((1, 5, 2), 740, np.float32))
+    monkeypatch.setattr(OnnxFaceDetector, "_detect", looking)
+    found = detector.detect(np.zeros((2000, 2560, 3), np.uint8))     # shrunk by 0.5 to 1280 x 1000 first
+    # then framed by 0.25 x 1280 = 320 px (1640 x 1920) and kept within max_side: 1093 x 1280 (2/3)
+    assert shapes == [(1000, 1280, 3), (1093, 1280, 3)]
+    # x: 420 / (2/3) - 320 = 310 -> 620 in the photo, to 1590 - 320 = 1270 -> 2540; y cut at the copy's 1000 -> 2000
+    np.testing.assert_allclose(found.boxes, [[620, 620, 1920, 1380]], rtol=1e-5)
+    np.testing.assert_allclose(found.landmarks, np.full((1, 5, 2), 1580), rtol=1e-5)
+
+
+def test_a_big_photo_is_also_seen_at_the_photo_side_for_the_faces_that_fill_it(monkeypatch):
+    """The min-face rule keeps a 1280 x 960 photo at 640 px (0.5), where a face filling it is found as parts of
+    itself; the look at the photo side (480 px, 0.375) finds it whole, and its smaller faces are left out."""
+    detector = create_detector("emoscope", settings=DetectorSettings(min_face=20))
+    detector.info = replace(detector.info, photo_max_side=480, min_face_input=10.0, second_look_border=0.0)
+    scales = []
+
+    def look(self, image, scale, score_threshold):
+        scales.append(scale)
+        if scale == 0.5:   # a part of the big face (inside it) and a small face elsewhere
+            return Detections(np.array([[500, 300, 200, 200], [1100, 50, 40, 40]], np.float32),
+                              np.array([0.8, 0.7], np.float32), np.zeros((2, 5, 2), np.float32))
+        return Detections(np.array([[300, 100, 700, 800], [20, 20, 200, 200]], np.float32),   # 262 and 75 px seen
+                          np.array([0.9, 0.6], np.float32), np.zeros((2, 5, 2), np.float32))
+    monkeypatch.setattr(OnnxFaceDetector, "_look", look)
+    found = detector.detect(np.zeros((960, 1280, 3), np.uint8))
+    assert scales == [0.5, 0.375]
+    np.testing.assert_allclose(found.boxes, [[300, 100, 700, 800], [1100, 50, 40, 40]])
+    scales.clear()
+    detector.whole_look_min_face = None                                    # as the detector's tuning measures it
+    assert len(detector.detect(np.zeros((960, 1280, 3), np.uint8))) == 2 and scales == [0.5]
+    detector.whole_look_min_face = 128
+    scales.clear()
+    assert len(detector.detect(np.zeros((480, 640, 3), np.uint8))) == 2 and scales == [0.75]   # no rule: one look
+    scales.clear()
+    detector.detect(np.zeros((960, 1280, 3), np.uint8), stream=True)
+    assert scales == [0.5]                                                 # a stream's frame keeps its budget
+
+
+def test_big_portraits_are_found_whole(data_dir):
+    """The first 40 ExpW val crops of faces.csv enlarged 12x (1344 px, the face two thirds of it): with one look
+    such portraits are found about 0.70 of the time, with the whole look 0.97 (BENCHMARKS.md, detector 2.3.1)."""
+    import csv
+
+    from emoscope.evaluation.detection import assign
+
+    rows = [row for row in csv.DictReader(open(data_dir / "expw" / "faces.csv")) if row["split"] == "val"][:40]
+    detector, found = create_detector("emoscope"), 0
+    for row in rows:
+        image = cv2.imread(str(data_dir / "expw" / row["file"]))
+        box = np.array([float(row[k]) for k in "xywh"], np.float32) * 12
+        detections = detector.detect(cv2.resize(image, None, fx=12, fy=12, interpolation=cv2.INTER_LINEAR))
+        found += bool((assign(box[None], detections.boxes, detections.scores) == 0).any())
+    assert found >= 36, found
+
+
 def test_a_photo_with_a_face_found_gets_no_second_look(monkeypatch, example_image):
     detector = create_detector("emoscope")
     assert detector.info.second_look_border > 0     # the bundled model has one

@@ -145,7 +145,7 @@ def test_the_tau_table_scores_balanced_accuracy_per_set_and_their_mean():
     logits = np.zeros((10, 2))
     logits[:5] = (2.0, 0.0)                       # class 0's faces: 0 ahead by 2, still ahead after the bias
     logits[5:] = (0.0, -0.6)                      # class 1's faces: the prior holds 1 behind, the bias lifts it
-    rows = tau_table({"a": (logits, truth), "b": (logits[::-1], truth[::-1])}, prior, [0.0, 1.0])
+    rows = tau_table({"a": (logits, truth), "b": (logits[::-1], truth[::-1])}, prior, ("x", "y"), [0.0, 1.0])
     assert [r["tau"] for r in rows] == [0.0, 1.0]
     assert rows[0]["a"] == pytest.approx(0.5) and rows[0]["mean"] == pytest.approx(0.5)   # every face called 0
     assert rows[1]["a"] == pytest.approx(1.0) and rows[1]["b"] == pytest.approx(1.0)
@@ -172,7 +172,7 @@ def test_the_table_tries_every_neutral_offset_with_every_tau():
     labels = ("other", "neutral")
     truth = np.array([0, 0, 0, 1, 1, 1])
     logits = np.array([[1, 0], [1, 0], [0, 0.3], [0, 1.5], [0, 1.5], [0, 1.5]], np.float64)
-    rows = tau_table({"a": (logits, truth)}, np.array([0.5, 0.5]), [0.0, 1.0], labels, [0.0, -0.5, -2.0])
+    rows = tau_table({"a": (logits, truth)}, np.array([0.5, 0.5]), labels, [0.0, 1.0], [0.0, -0.5, -2.0])
     assert [(r["tau"], r["neutral_offset"]) for r in rows] == [(t, o) for t in (0.0, 1.0) for o in (0.0, -0.5, -2.0)]
     assert [r["a"] for r in rows] == pytest.approx([5 / 6, 1.0, 0.5] * 2)   # an even prior: tau moves nothing
 

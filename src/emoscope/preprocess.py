@@ -13,7 +13,7 @@ import numpy as np
 
 
 def fit_to_input(crop: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """A uint8 crop (H, W) or (H, W, C) resized to ``size`` = (height, width).
+    """A crop (H, W) or (H, W, C), uint8 or float (it keeps its dtype), resized to ``size`` = (height, width).
 
     Enlarging interpolates bilinearly; shrinking averages areas (bilinear sampling would alias).
     """
@@ -25,7 +25,8 @@ def fit_to_input(crop: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def fit_all(crops: Sequence[np.ndarray] | np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Crops of any sizes -> one uint8 array (N, height, width[, C]), each through :func:`fit_to_input`."""
+    """Crops of any sizes -> one array (N, height, width[, C]) of their dtype (uint8 when there are none), each
+    through :func:`fit_to_input`."""
     if isinstance(crops, np.ndarray) and crops.shape[1:3] == tuple(size):
         return crops
     if len(crops) == 0:

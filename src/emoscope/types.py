@@ -39,6 +39,13 @@ class Detections:
     def select(self, keep: np.ndarray) -> "Detections":
         return Detections(self.boxes[keep], self.scores[keep], None if self.landmarks is None else self.landmarks[keep])
 
+    @classmethod
+    def concatenate(cls, parts: list["Detections"]) -> "Detections":
+        """The faces of several looks at one image (all with landmarks, or none)."""
+        landmarks = [part.landmarks for part in parts]
+        return cls(np.concatenate([part.boxes for part in parts]), np.concatenate([part.scores for part in parts]),
+                   None if any(points is None for points in landmarks) else np.concatenate(landmarks))
+
 
 def _round(value: float, digits: int = 2) -> float:
     return round(float(value), digits)

@@ -25,12 +25,8 @@ class FaceDetector(ABC):
         keeps to its time budget per frame (a copy of at most its ``input_max_side``); a photo (False)
         may get a larger copy (its ``photo_max_side``), slower, finding more small faces. YuNet and
         Haar see both alike."""
-        return self._detect_scaled(image, scale, stream)
-
-    def _detect_scaled(self, image: np.ndarray, scale: float, stream: bool, **options) -> Detections:
-        """:meth:`detect`'s work; ``options`` go to :meth:`_detect`."""
         small, scale = scaled_copy(image, min(1.0, scale, self.settings.max_side / max(image.shape[:2])))
-        found = self._detect(small, stream, **options)
+        found = self._detect(small, stream)
         if scale != 1.0 and len(found):
             found = Detections(found.boxes / scale, found.scores,
                                None if found.landmarks is None else found.landmarks / scale)

@@ -31,6 +31,11 @@ from ..types import Detections
 from .base import DetectorSettings, FaceDetector, scaled_copy
 
 
+# A big photo is also seen at the photo side for its large faces (_detect); the smaller faces of that look are
+# left to the first, which sees them larger (chosen on validation photos enlarged 2-12x, BENCHMARKS.md).
+WHOLE_LOOK_MIN_FACE = 128
+
+
 class NotAnEmoScopeDetector(ModelNotFoundError):
     """A loadable model whose metadata does not say it is an EmoScope face detector (YuNet's, for one)."""
 
@@ -150,12 +155,14 @@ class OnnxFaceDetector(FaceDetector):
                                      f"{' with landmarks' if self.info.landmarks else ''})")
         self.score_threshold = self.info.score_threshold if settings.score_threshold is None else settings.score_threshold
         self.nms_threshold = self.info.nms_threshold if settings.nms_threshold is None else settings.nms_threshold
+        self.whole_look_min_face: float | None = WHOLE_LOOK_MIN_FACE   # None: a big photo is seen once
 
-    def input_scale(self, height: int, width: int, *, stream: bool = False) -> float:
+    def input_scale(self, height: int, width: int, *, stream: bool = False, small_faces: bool = True) -> float:
         """How much to shrink a ``height`` x ``width`` image (a stream's frame with ``stream``, else a
-        photo) before the model sees it (1 = not at all)."""
+        photo) before the model sees it (1 = not at all). ``small_faces``: never so much that a ``min_face``
+        face falls under ``min_face_input`` px."""
         by_size = (self.info.input_max_side if stream else self.info.photo_side) / max(height, width)
-        by_faces = self.info.min_face_input / max(self.settings.min_face, 1e-6)
+        by_faces = self.info.min_face_input / max(self.settings.min_face, 1e-6) if small_faces else 0.0
         return min(1.0, max(by_size, by_faces))
 
     def detect(self, image: np.ndarray, scale: float = 1.0, *, stream: bool = False) -> Detections:
@@ -166,27 +173,55 @@ class OnnxFaceDetector(FaceDetector):
 
     def _second_look(self, image: np.ndarray, scale: float) -> Detections:
         """A photo with no face (of ``min_face`` or more) framed by a grey border: a face filling the photo (a
-        close-up, a cut-out) then looks like the close-ups of training. Faces come back in the photo's
-        coordinates, cut to it."""
-        border = int(round(self.info.second_look_border * max(image.shape[:2])))
+        close-up, a cut-out, a portrait) then looks like the close-ups of training. The frame goes around the
+        copy the first look started from, and the framed copy is kept within ``max_side`` too; it is looked at
+        as a photo (:meth:`_detect`: twice where it is big). Faces come back in the photo's coordinates, cut
+        to it."""
+        small, shrink = scaled_copy(image, min(1.0, scale, self.settings.max_side / max(image.shape[:2])))
+        border = int(round(self.info.second_look_border * max(small.shape[:2])))
         value = (self.info.pad_value,) * 3
-        framed = cv2.copyMakeBorder(image, border, border, border, border, cv2.BORDER_CONSTANT, value=value)
-        found = self._detect_scaled(framed, scale, False,
-                                    score_threshold=max(self.score_threshold, self.info.second_look_threshold))
+        framed = cv2.copyMakeBorder(small, border, border, border, border, cv2.BORDER_CONSTANT, value=value)
+        framed, frame_shrink = scaled_copy(framed, min(1.0, self.settings.max_side / max(framed.shape[:2])))
+        found = self._detect(framed, False, max(self.score_threshold, self.info.second_look_threshold))
         if not len(found):
             return found
-        height, width = image.shape[:2]
-        corners = np.concatenate([found.boxes[:, :2], found.boxes[:, :2] + found.boxes[:, 2:]], axis=1) - border
-        corners = np.clip(corners, 0, [width, height, width, height]).astype(np.float32)
+        height, width = small.shape[:2]
+        corners = np.concatenate([found.boxes[:, :2], found.boxes[:, :2] + found.boxes[:, 2:]], axis=1)
+        corners = corners / np.float32(frame_shrink) - border
+        corners = np.clip(corners, 0, [width, height, width, height]).astype(np.float32) / np.float32(shrink)
         boxes = np.concatenate([corners[:, :2], corners[:, 2:] - corners[:, :2]], axis=1)
-        landmarks = None if found.landmarks is None else found.landmarks - np.float32(border)
+        landmarks = None if found.landmarks is None else \
+            (found.landmarks / np.float32(frame_shrink) - np.float32(border)) / np.float32(shrink)
         sides = np.minimum(boxes[:, 2], boxes[:, 3])
         return Detections(boxes, found.scores, landmarks).select((sides > 0) & (sides >= self.settings.min_face))
 
     def _detect(self, image: np.ndarray, stream: bool, score_threshold: float | None = None) -> Detections:
-        """``score_threshold``: this look's, instead of the detector's own."""
+        """``score_threshold``: this look's, instead of the detector's own. A photo whose copy the min-face rule
+        keeps larger than the photo side is also seen at the photo side: a face filling much of a big photo
+        would otherwise be larger than any the model learnt, and be found as parts of itself. The faces of
+        that look of at least :attr:`whole_look_min_face` px are kept, and the first look's whose centre is not
+        inside one of them (no suppression across the two looks beyond that; the whole look's faces come
+        first)."""
         score_threshold = self.score_threshold if score_threshold is None else score_threshold
-        small, scale = scaled_copy(image, self.input_scale(*image.shape[:2], stream=stream))
+        scale = self.input_scale(*image.shape[:2], stream=stream)
+        found = self._look(image, scale, score_threshold)
+        if stream or self.whole_look_min_face is None:
+            return found
+        whole = self.input_scale(*image.shape[:2], small_faces=False)
+        if whole >= scale:
+            return found
+        large = self._look(image, whole, score_threshold)
+        large = large.select(np.minimum(large.boxes[:, 2], large.boxes[:, 3]) * whole >= self.whole_look_min_face)
+        if not len(large) or not len(found):
+            return large if len(large) else found
+        centres = found.boxes[:, :2] + found.boxes[:, 2:] / 2
+        x, y, w, h = (large.boxes[:, k][None] for k in range(4))
+        inside = ((centres[:, :1] > x) & (centres[:, :1] < x + w) & (centres[:, 1:] > y) & (centres[:, 1:] < y + h))
+        return Detections.concatenate([large, found.select(~inside.any(axis=1))])
+
+    def _look(self, image: np.ndarray, scale: float, score_threshold: float) -> Detections:
+        """One pass of the network over ``image`` shrunk by ``scale``, in the image's coordinates."""
+        small, scale = scaled_copy(image, scale)
         size = (small.shape[1], small.shape[0])
         multiple = self.info.pad_multiple
         padded_hw = (-(-size[1] // multiple) * multiple, -(-size[0] // multiple) * multiple)

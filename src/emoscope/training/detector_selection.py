@@ -78,13 +78,13 @@ def measure(model: str | Path, photos, crops, sides=PHOTO_SIDES, thresholds=THRE
     """Every candidate's scores. ``photos``: (BGR image, boxes, ignore) of WIDER val; ``crops``:
     (BGR image, its face box (1, 4)) of the crop folder's val split."""
     detector = OnnxFaceDetector(Path(model), DetectorSettings(score_threshold=min(thresholds)), threads=threads)
+    detector.whole_look_min_face = None     # the first look alone: the looks for big and faceless photos come after
     close_ups = _close_ups(photos, crops)
     if not close_ups:
         raise InputError("no close-ups to measure: the WIDER val photos have no face of "
                          f"{CLOSE_UP_MIN_FACE:g} px and no face crops were given")
     candidates = []
     for side in sides:
-        # the first look alone: a second look (benchmarks/second_look.py) is chosen after these
         detector.info = replace(detector.info, input_max_side=side, photo_max_side=side, second_look_border=0.0)
         wider = [detector.detect(image) for image, _, _ in photos]
         found = [detector.detect(image) for image, _ in close_ups]

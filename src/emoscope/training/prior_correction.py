@@ -205,10 +205,10 @@ def correct_model(source: str | Path, out: str | Path, correction: PriorCorrecti
     return out
 
 
-def tau_table(validation: dict[str, tuple[np.ndarray, np.ndarray]], prior, taus, labels=(),
+def tau_table(validation: dict[str, tuple[np.ndarray, np.ndarray]], prior, labels, taus,
               offsets=(0.0,)) -> list[dict]:
-    """For each tau and neutral offset (``labels``: the model's, where an offset is not 0), the balanced
-    accuracy (mean per-class recall) of ``argmax(logits + bias)`` on each validation set (name -> (logits,
+    """For each tau and neutral offset, the balanced accuracy (mean per-class recall) of ``argmax(logits +
+    bias)`` (:attr:`PriorCorrection.bias` over the model's ``labels``) on each validation set (name -> (logits,
     true class indices)) and their mean. The temperature does not move an argmax, so this holds for any
     temperature."""
     from sklearn.metrics import balanced_accuracy_score
@@ -216,7 +216,7 @@ def tau_table(validation: dict[str, tuple[np.ndarray, np.ndarray]], prior, taus,
     rows = []
     for tau in taus:
         for offset in offsets:
-            bias = logit_adjustment(prior, tau) + (neutral_offsets(labels, offset) if offset else 0.0)
+            bias = PriorCorrection(float(tau), tuple(prior), tuple(labels), neutral_offset=float(offset)).bias
             scores = {name: float(balanced_accuracy_score(truth, (logits + bias).argmax(1)))
                       for name, (logits, truth) in validation.items()}
             rows.append({"tau": float(tau), "neutral_offset": float(offset), **scores,
