@@ -82,13 +82,14 @@ class Analyzer:
         started = time.perf_counter()
         detections = (detector or self.detector).detect(image)
         detected = time.perf_counter()
-        crops = self.photo_classifier.crops(image, detections.boxes, detections.landmarks)
+        classifier = self.photo_classifier
+        crops = classifier.crops(image, detections.boxes, detections.landmarks)
         cropped = time.perf_counter()
-        probabilities = self.photo_classifier.predict(crops)
+        probabilities = classifier.predict(crops)
         classified = time.perf_counter()
         timings = {"detect": (detected - started) * 1e3, "align": (cropped - detected) * 1e3,
                    "classify": (classified - cropped) * 1e3, "total": (classified - started) * 1e3}
-        faces = faces_from_arrays(detections, probabilities, self.photo_classifier.labels)
+        faces = faces_from_arrays(detections, probabilities, classifier.labels)
         return ImageResult(path, image.shape[1], image.shape[0], faces, timings)
 
     def analyze(self, source) -> ImageResult:

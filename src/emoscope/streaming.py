@@ -29,7 +29,8 @@ def run_stream(analyzer: Analyzer, source, fps: float, sinks: Iterable[Sink] = (
     its own, so a server may run this beside other callers of the same analyzer without a lock.
     ``realtime`` (default: the source's own): finish each frame before reading the next (live sources).
     """
-    stream = StreamInfo(analyzer.stream_classifier.labels, fps, frames, title, None if audio_from is None else Path(audio_from))
+    audio = None if audio_from is None else Path(audio_from)
+    stream = StreamInfo(analyzer.stream_classifier.labels, fps, frames, title, audio)
     summary = feed_sinks(analyzer.stream(source, fps, settings, realtime), stream, sinks, duration)
     summary.stopped_at = getattr(source, "stopped_at", None)
     return summary

@@ -124,7 +124,7 @@ def run_batch(inputs, out_dir, scheduler: str | None = None, workers: int = _SET
     todo = []
     for path in files:
         entry = manifest["inputs"].get(str(path))
-        if is_finished(entry, path, out_dir, model_of(options, str(path))):
+        if is_finished(entry, path, out_dir, model_of(model, str(path))):
             report.done[str(path)] = entry
             report.skipped += 1
         else:
@@ -138,9 +138,9 @@ def run_batch(inputs, out_dir, scheduler: str | None = None, workers: int = _SET
     return report
 
 
-def model_of(options: dict, raw: str) -> str:
-    """The emotion model an input is read with under these analyzer options (a photo's or a stream's)."""
-    return str(emotion_model_for(options["model"], "stream" if is_video(raw) else "photo"))
+def model_of(model: str, raw: str) -> str:
+    """The emotion model an input is read with when the analyzer is given ``model`` (a photo's or a stream's)."""
+    return str(emotion_model_for(model, "stream" if is_video(raw) else "photo"))
 
 
 class _Run:
@@ -189,7 +189,7 @@ class _Run:
                 save_faces(self.out_dir, entry)
             self.report.done[raw] = entry
             self.manifest["inputs"][raw] = {**{k: v for k, v in entry.items() if k != "faces"},
-                                            "model": model_of(dict(self.options), raw)}
+                                            "model": model_of(dict(self.options)["model"], raw)}
             if "missing" in entry:
                 self.report.missing[raw] = entry["missing"]
             if "notice" in entry:

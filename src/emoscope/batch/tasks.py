@@ -39,8 +39,9 @@ def _analyze_image(analyzer, raw: str, out_dir: str) -> dict:
             return {**entry, "error": result.error}
         target = Path(out_dir) / "images" / f"{output_key(path)}.json"
         target.write_text(json.dumps(result.to_dict()))
+        labels = analyzer.photo_classifier.labels
         return {**entry, "sha256": sha256_of(path), "outputs": [str(target.relative_to(out_dir))],
-                "faces": [face_row(raw, None, None, face, analyzer.photo_classifier.labels) for face in result.faces]}
+                "faces": [face_row(raw, None, None, face, labels) for face in result.faces]}
     except OSError as error:
         return {**entry, "error": f"{error.strerror or error}"}
 
