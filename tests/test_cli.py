@@ -76,6 +76,10 @@ def test_one_by_one_image_is_a_success_with_no_face(tmp_path):
     cv2.imwrite(str(path), np.zeros((1, 1, 3), np.uint8))
     run = emoscope("image", path, "--detector", "haar")
     assert run.returncode == 0 and "no face found" in run.stdout
+    assert "no face found in 1 of 1 image(s)" in run.stderr and "--detector none" in run.stderr
+    assert "--min-face 20 ignores smaller faces" in run.stderr
+    run = emoscope("image", path, "--detector", "none")
+    assert run.returncode == 0 and "1 face(s)" in run.stdout and run.stderr == ""
 
 
 BAD_FILES = [

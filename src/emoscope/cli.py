@@ -26,7 +26,7 @@ def cmd_image(args) -> int:
     check_output_folder(args.out, paths)
     check_outputs({"--json": ("json", args.json), "--csv": ("csv", args.csv)}, paths)
     analyzer = build_analyzer(args)
-    failures = 0
+    failures = faceless = 0
     with ImageOutputs(args.out, args.json, args.csv, analyzer.photo_classifier.labels, args.annotate) as outputs:
         show_bar = len(paths) > 1 and args.json != "-" and sys.stderr.isatty()
         for result in tqdm(analyzer.analyze_many(paths), total=len(paths), disable=not show_bar, unit="image"):
@@ -34,8 +34,14 @@ def cmd_image(args) -> int:
             if result.error:
                 failures += 1
                 print(f"emoscope: error: {result.error}", file=sys.stderr)
-            elif args.json != "-":  # stdout is free: one line per image
+                continue
+            faceless += not result.faces
+            if args.json != "-":  # stdout is free: one line per image
                 print(_summary_line(result))
+    if faceless and args.detector != "none":
+        print(f"emoscope: no face found in {faceless} of {len(paths)} image(s): where an image is already a face "
+              f"crop, --detector none reads it whole; --min-face {args.min_face:g} ignores smaller faces",
+              file=sys.stderr)
     if failures == len(paths):
         return 1
     return 2 if failures else 0
