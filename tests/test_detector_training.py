@@ -1,4 +1,5 @@
 """The face detector's training side: WIDER FACE labels, augmentation, assignment, a tiny run, export."""
+import dataclasses
 import json
 import logging
 
@@ -372,9 +373,33 @@ def test_warm_start_refuses_a_file_of_another_layout(tmp_path):
 
 def test_photometric_augmentation_keeps_shape_and_type():
     image = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
-    config = DetectorAugment(colour=1, gray=1, blur=1, jpeg=1)
+    config = DetectorAugment(colour=1, gray=1, blur=1, jpeg=1, low_light=1)
     out = photometric(image, np.random.default_rng(0), config)
     assert out.shape == image.shape and out.dtype == np.uint8
+
+
+def test_low_light_darkens_and_adds_noise_and_draws_nothing_when_off():
+    image = np.full((64, 64, 3), 200, np.uint8)
+    config = DetectorAugment(colour=0, gray=0, blur=0, jpeg=0, low_light=1, low_light_gain=(0.25, 0.25),
+                             low_light_noise=6.0)
+    darker = [photometric(image, np.random.default_rng(seed), config).astype(np.float32) for seed in range(8)]
+    assert all(abs(d.mean() - 50) < 2 for d in darker)                 # 200 x 0.25, noise about zero
+    spread = [d.std() for d in darker]
+    assert max(spread) - min(spread) > 1 and max(spread) < 6.5   # sigma drawn from 0 to 6, one per image
+    assert (photometric(image, np.random.default_rng(0), dataclasses.replace(config, low_light=0.0)) == image).all()
+
+    class Counting:
+        def __init__(self):
+            self.generator, self.calls = np.random.default_rng(0), 0
+
+        def __getattr__(self, name):
+            self.calls += 1
+            return getattr(self.generator, name)
+
+    off, on = Counting(), Counting()
+    photometric(image, off, dataclasses.replace(config, low_light=0.0))
+    photometric(image, on, config)
+    assert off.calls == 4 and on.calls > 4   # off: one draw per other chance, as before it existed
 
 
 def test_assignment_picks_the_level_by_face_size_and_respects_ignore_regions():
@@ -464,7 +489,6 @@ def test_a_detector_file_whose_outputs_do_not_match_its_metadata_is_refused(tiny
 
 def test_a_finished_run_resumes_longer_and_refuses_other_settings(tiny_run):
     last, samples, config = tiny_run
-    import dataclasses
     longer = dataclasses.replace(config, epochs=config.epochs + 1)
     train_detector(samples, last.parent, longer)
     assert torch.load(last, weights_only=False)["step"] == (len(samples) // config.batch_size) * longer.epochs
@@ -485,12 +509,13 @@ def test_cli_trains_on_a_wider_format_folder(tmp_path, capsys):
     root = _wider_tree(tmp_path / "wider")
     out = tmp_path / "run"
     assert main(["train-detector", "--data", str(root), "--out", str(out), "--epochs", "1", "--batch-size", "2",
-                 "--size", "64"]) == 0
+                 "--size", "64", "--low-light", "0.5"]) == 0
     assert (out / "last.pt").is_file() and "training photos" in capsys.readouterr().out
     assert main(["export-detector", str(out / "last.pt"), "--out", str(tmp_path / "d.onnx")]) == 0
     info = OnnxFaceDetector(tmp_path / "d.onnx", DetectorSettings()).info
     assert info.trained_on.startswith("WIDER FACE") and info.photo_side == info.input_max_side == 320
     assert info.second_look_border == 0    # no second look unless asked
+    assert json.loads((out / "config.json").read_text())["low_light"] == 0.5
     assert main(["export-detector", str(out / "last.pt"), "--out", str(tmp_path / "p.onnx"), "--input-max-side",
                  "256", "--photo-max-side", "416", "--second-look-border", "0.25", "--second-look-threshold",
                  "0.6"]) == 0

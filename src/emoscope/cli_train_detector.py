@@ -43,6 +43,9 @@ def _add_train_detector_parser(commands) -> None:
                         help="YuNet ONNX file whose landmarks are the pseudo-labels (default: the one "
                              "`emoscope models` finds; without one, boxes only)")
     parser.add_argument("--init-from", metavar="ONNX", help="start from this EmoScope detector (e.g. the bundled one)")
+    parser.add_argument("--low-light", type=FRACTION, metavar="P",
+                        help="chance of darkening a training crop to 15-60%% of its levels, with sensor noise "
+                             "(default: 0; BENCHMARKS.md, 'Low light')")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for PyTorch (default: 1)")
     parser.add_argument("--restart", action="store_true", help="start over even if OUT holds a run")
     parser.set_defaults(handler=cmd_train_detector)
@@ -173,7 +176,7 @@ def cmd_train_detector(args) -> int:
                "seed": args.seed, "init_from": str(args.init_from) if args.init_from else None,
                "close_ups": str(Path(args.close_ups).resolve()) if args.close_ups else None,
                "tight_crops": f"{Path(args.tight_crops).resolve()} x {len(tight)}" if args.tight_crops else None,
-               "landmarks_from": str(Path(yunet).resolve()) if yunet else None}
+               "landmarks_from": str(Path(yunet).resolve()) if yunet else None, "low_light": args.low_light}
     config = DetectorTrainConfig(**{key: value for key, value in options.items() if value is not None})
     trained_on = f"WIDER FACE subset, {len(samples)} photos (held-out part excluded)"
     if close_ups:

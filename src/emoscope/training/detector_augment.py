@@ -58,6 +58,9 @@ class DetectorAugment:
     min_visible: float = 0.5            # share of a face that must stay inside the crop to count
     flip: float = 0.5
     colour: float = 0.8
+    low_light: float = 0.0              # chance of a dark, noisy crop (a night scene, a film's frame)
+    low_light_gain: tuple[float, float] = (0.15, 0.6)   # its levels scaled by a factor drawn in this range
+    low_light_noise: float = 8.0        # the sensor noise's largest standard deviation, grey levels
     gray: float = 0.05
     blur: float = 0.15
     jpeg: float = 0.2
@@ -189,13 +192,17 @@ def tiles(pools: list[list[DetectorSample]], rng: np.random.Generator, cfg: Dete
 
 
 def photometric(image: np.ndarray, rng: np.random.Generator, cfg: DetectorAugment) -> np.ndarray:
-    """Brightness, contrast, saturation, grey, blur and JPEG artefacts; boxes are unaffected."""
+    """Brightness, contrast, saturation, low light, grey, blur and JPEG artefacts; boxes are unaffected."""
     out = image
     if rng.random() < cfg.colour:
         work = out.astype(np.float32)
         gray = work.mean(axis=2, keepdims=True)
         work = gray + (work - gray) * rng.uniform(0.5, 1.5)
         work = work * rng.uniform(0.6, 1.4) + rng.uniform(-32, 32)
+        out = np.clip(work, 0, 255).astype(np.uint8)
+    if cfg.low_light and rng.random() < cfg.low_light:   # no draw without it: older runs' crops stay the same
+        work = out.astype(np.float32) * rng.uniform(*cfg.low_light_gain)
+        work += rng.normal(0.0, rng.uniform(0.0, cfg.low_light_noise), out.shape).astype(np.float32)
         out = np.clip(work, 0, 255).astype(np.uint8)
     if rng.random() < cfg.gray:
         out = cv2.cvtColor(cv2.cvtColor(out, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)

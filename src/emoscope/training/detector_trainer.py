@@ -44,6 +44,7 @@ class DetectorTrainConfig:
     close_ups: str = ""             # where the extra close-up crops come from (recorded, so resume can check)
     tight_crops: str = ""           # where the tight grey face crops come from, and how many ("" = none)
     landmarks_from: str = ""        # the model whose landmarks are the pseudo-labels ("" = boxes only)
+    low_light: float = 0.0          # chance of a dark, noisy crop (DetectorAugment.low_light)
     checkpoint_minutes: float = 5.0
     log_every: int = 20
 
@@ -115,7 +116,7 @@ def train_detector(samples: list[DetectorSample], out: str | Path, config: Detec
         optimizer.load_state_dict(state["optimizer"])
         step = state["step"]
         log.info("resuming %s at step %d of %d", out, step, total)
-    augment_cfg = DetectorAugment(size=config.size)
+    augment_cfg = DetectorAugment(size=config.size, low_light=config.low_light)
     close_ups = list(close_ups)
 
     def save():

@@ -1,0 +1,78 @@
+"""Faces in low light, on validation data only: EmoScope detector files beside YuNet, in one run.
+
+Night scenes and dark film frames are darker and noisier than WIDER's photos. Each set is seen as it is and in
+each form of ``_faces.LOW_LIGHT`` (levels x0.35; x0.2 with sensor noise of 4 grey levels, seeded per image):
+
+- WIDER val photos: recall / precision of faces >= 24 px (as ``detection.py`` set a);
+- ExpW val crops, and every 3rd FER2013 PublicTest face as a 4x grey close-up: found / precision;
+- background patches of WIDER val photos (``second_look.background_patches``): how many get a false face.
+
+Faces count from 24 px and detections from 19.2 px (``big_photos.scores``).
+
+    python benchmarks/low_light.py --detector-models shipped.onnx candidate.onnx [--no-yunet]
+
+The rule for a detector trained with darkened crops (``emoscope train-detector --low-light P``), fixed before its
+first run: it replaces the shipped one if, against it, recall on WIDER in each low-light form rises by at least
+0.02, and as they are WIDER's recall and precision and the ExpW crops' and FER close-ups' found shares fall by at
+most 0.005 each, and the patches get at most 2 more false faces in any form.
+"""
+from __future__ import annotations
+
+import argparse
+
+import cv2
+import numpy as np
+
+from _data import DATA, MODELS, require
+from _faces import FER_CLOSE_UP_BOX, LOW_LIGHT, NO_BOXES, expw_crops, fer2013_close_up, fer2013_faces, low_light
+from big_photos import scores
+from emoscope.data.widerface import load_widerface
+from emoscope.detection import create_detector
+from emoscope.settings import DetectorSettings
+from second_look import background_patches
+
+FORMS = {"as it is": (1.0, 0.0), **LOW_LIGHT}
+
+
+def seen(items, gain: float, noise: float):
+    """The items in one light: (image, boxes, ignore), each image darkened with its own seed."""
+    for index, (image, boxes, ignore) in enumerate(items):
+        yield (image if gain == 1 and not noise else low_light(image, gain, noise, seed=index)), boxes, ignore
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--detector-models", nargs="+", default=[None], metavar="FILE",
+                        help="EmoScope detector ONNX files (default: the bundled one)")
+    parser.add_argument("--no-yunet", action="store_true", help="leave YuNet out")
+    args = parser.parse_args()
+    cv2.setNumThreads(2)
+    entries = load_widerface(require(DATA / "widerface"), "val")
+    sets = {
+        "WIDER val": [(image, np.asarray(entry.boxes, np.float32).reshape(-1, 4),
+                       np.asarray(entry.ignore, np.float32).reshape(-1, 4)) for entry in entries
+                      if (image := cv2.imread(str(entry.path), cv2.IMREAD_COLOR)) is not None],
+        "ExpW val crops": [(cv2.imread(str(path), cv2.IMREAD_COLOR), box[None], NO_BOXES)
+                           for path, box in expw_crops(require(DATA / "expw"), "val")],
+        "FER close-ups": [(fer2013_close_up(face), FER_CLOSE_UP_BOX[None], NO_BOXES)
+                          for face, _ in fer2013_faces(require(DATA / "fer2013" / "fer2013.csv.gz"), "val")][::3],
+    }
+    patches = [(patch, NO_BOXES, NO_BOXES) for patch in background_patches(entries)]
+    detectors = [(model or "bundled", "emoscope", model) for model in args.detector_models]
+    if not args.no_yunet:
+        require(MODELS / "yunet")
+        detectors.append(("yunet", "yunet", None))
+    columns = [f"{name}, {form}" for name in sets for form in FORMS] + \
+              [f"patches with a false face, {form}" for form in FORMS]
+    print("| detector | " + " | ".join(columns) + " |")
+    print("|---" * (1 + len(columns)) + "|")
+    for label, name, model in detectors:
+        detector = create_detector(name, model, DetectorSettings(), threads=2)
+        cells = [scores(detector, seen(items, *FORMS[form])) for items in sets.values() for form in FORMS]
+        cells += [f"{sum(len(detector.detect(image)) > 0 for image, _, _ in seen(patches, *FORMS[form]))} of "
+                  f"{len(patches)}" for form in FORMS]
+        print(f"| {label} | " + " | ".join(cells) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
