@@ -152,6 +152,20 @@ def fer2013_close_up(face: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(big, cv2.COLOR_GRAY2BGR)
 
 
+# Low light, as a night scene or a dark film frame looks: the image's levels scaled by a gain, then (the second
+# form) sensor noise. ``train-detector --low-light`` darkens training crops alike, with gains and noise drawn at
+# random; these two forms are fixed, so that every run sees the same images.
+LOW_LIGHT = {"x0.35": (0.35, 0.0), "x0.2 + noise 4": (0.2, 4.0)}
+
+
+def low_light(image: np.ndarray, gain: float, noise: float, seed: int = 0) -> np.ndarray:
+    """``image`` darkened by ``gain`` with Gaussian noise of standard deviation ``noise`` (seeded) added."""
+    work = image.astype(np.float32) * np.float32(gain)
+    if noise:
+        work += np.random.default_rng(seed).normal(0.0, noise, image.shape).astype(np.float32)
+    return np.clip(np.rint(work), 0, 255).astype(np.uint8)
+
+
 def every_kth(items: list, limit: int | None) -> list:
     """At most ``limit`` of ``items``, spread evenly over them."""
     if limit and len(items) > limit:

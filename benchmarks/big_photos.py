@@ -70,6 +70,8 @@ def mosaics(patches: list[np.ndarray], count: int = 40, seed: int = 1) -> list[n
 
 
 def scores(detector, items) -> str:
+    """'recall / precision' over (image, boxes, ignore) items: faces of at least 24 px count for recall, detections
+    of at least 19.2 px for precision; a detection on an ignore region is true."""
     tally = SizeTally(24)
     for image, boxes, ignore in items:
         counted = np.r_[np.ones(len(boxes), bool), np.zeros(len(ignore), bool)]

@@ -1,6 +1,6 @@
 """Face detection: EmoScope's own detector beside YuNet and Haar in one run, each with its own defaults
-(``DetectorSettings()``: min face 20 px, max side 1280), on every set below. Sets a to d and f to h are photos
-and are detected as photos; e's frames as a stream's frames (EmoScope's detector sees a photo larger than a
+(``DetectorSettings()``: min face 20 px, max side 1280), on every set below. Sets a to d, f to h, j and k are
+photos and are detected as photos; e's frames as a stream's frames (EmoScope's detector sees a photo larger than a
 frame: ``photo_max_side`` against ``input_max_side`` in its model file; YuNet and Haar see both alike).
 
 A detection matches a face at IoU >= 0.4, greedily by score (``_faces.assign``). Face size is sqrt(w * h),
@@ -54,6 +54,9 @@ i. ms per 640 x 480 image: median over 5 passes of 9 frames cut from the shared 
 j. Big photos, as cameras take them (the shared sets are small): the ExpW test crops enlarged 12x to 1344 px
    portraits (the face two thirds of the photo: found / precision, as set d), and the WIDER test photos enlarged
    2x to at most 1024 px (recall / precision of faces >= ``--min-size`` px in the enlarged photo, as set a).
+k. Low light, as a night scene or a dark film frame (``_faces.LOW_LIGHT``: levels x0.35; x0.2 with sensor noise
+   of 4 grey levels, seeded per image): the WIDER photos (as set a), the ExpW test crops (as set d) and the FER2013
+   close-ups (as set h), darkened (``--skip`` name: ``dark``).
 
     python benchmarks/detection.py [--detectors emoscope yunet haar] [--detector-model FILE]
         [--threshold 0.35 0.4 0.45] [--wider-part test|val|held_out|train|all] [--min-size 24] [--limit N]
@@ -75,9 +78,9 @@ import cv2
 import numpy as np
 
 from _data import DATA, MODELS, require
-from _faces import (FER_CLOSE_UP_BOX, PX_BINS, SHARE_BINS, SizeTally, assign, bin_name, boxed_photos, cut_out,
-                    every_kth, expw_crops, fer2013_close_up, fer2013_faces, inside, portraits, side,
-                    write_tiled_video)
+from _faces import (FER_CLOSE_UP_BOX, LOW_LIGHT, PX_BINS, SHARE_BINS, SizeTally, assign, bin_name, boxed_photos,
+                    cut_out, every_kth, expw_crops, fer2013_close_up, fer2013_faces, inside, low_light, portraits,
+                    side, write_tiled_video)
 from emoscope import Analyzer
 from emoscope.data.widerface import PARTS, load_widerface
 from emoscope.detection import DetectorSettings, create_detector
@@ -88,21 +91,23 @@ from emoscope.types import Detections
 
 MARGINS = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0)
 POINTS = ("right eye", "left eye", "nose tip", "right mouth corner", "left mouth corner")
-SETS = ("wider", "boxed", "margins", "expw", "video", "stream", "jaffe", "landmarks", "fer", "speed", "big")
+SETS = ("wider", "boxed", "margins", "expw", "video", "stream", "jaffe", "landmarks", "fer", "speed", "big", "dark")
 BIG_PORTRAIT_SCALE = 12     # set j: ExpW's 112-px crops as 1344-px portraits
 BIG_PHOTO_SCALE = 2         # set j: WIDER's photos (at most 512 px here) at about their original size
 
 
-def wider_scores(detector, entries, min_size: float, enlarge: float = 1.0) -> dict:
-    """Recall and precision on WIDER photos (``enlarge``: each enlarged by that factor, bicubic), overall (faces
-    of at least ``min_size`` px) and by size."""
+def wider_scores(detector, entries, min_size: float, enlarge: float = 1.0, light: tuple | None = None) -> dict:
+    """Recall and precision on WIDER photos (``enlarge``: each enlarged by that factor, bicubic; ``light``: each
+    darkened, a (gain, noise) of ``LOW_LIGHT``), overall (faces of at least ``min_size`` px) and by size."""
     tally = SizeTally(min_size)
-    for entry in entries:
+    for index, entry in enumerate(entries):
         image = cv2.imread(str(entry.path))
         if image is None:
             continue
         if enlarge != 1.0:
             image = cv2.resize(image, None, fx=enlarge, fy=enlarge, interpolation=cv2.INTER_CUBIC)
+        if light:
+            image = low_light(image, *light, seed=index)
         counted = np.r_[np.ones(len(entry.boxes), bool), np.zeros(len(entry.ignore), bool)]
         tally.add(np.concatenate([entry.boxes, entry.ignore]) * enlarge, detector.detect(image),
                   min(image.shape[:2]), counted=counted)
@@ -336,6 +341,14 @@ def print_tables(results: list[dict], args) -> None:
               [[label, fmt(s["recall"]), fmt(s["precision"]), str(s["false"]), fmt(s["centred"])] for label, s in fer],
               "The face fills the middle half of a 384-px image, grey and soft: a close-up of a movie frame or a "
               "webcam. Its box is FER2013's 48-px crop, scaled.")
+    if dark := rows_with("low_light"):
+        table(f"Low light: WIDER {args.wider_part} recall / precision, ExpW test crops and FER2013 close-ups found / "
+              "precision",
+              ["detector"] + [f"{name}, {form}" for form in LOW_LIGHT for name in ("WIDER", "ExpW", "FER")],
+              [[label] + [r_p(s[form][name]) for form in LOW_LIGHT for name in ("wider", "expw", "fer")]
+               for label, s in dark],
+              "Each image's levels scaled by the gain, then Gaussian noise (seeded per image) added. The sets as they "
+              "are: sets a, d and h.")
     if speed := rows_with("ms_640x480"):
         photo, faceless = dict(rows_with("ms_640x480_photo")), dict(rows_with("ms_640x480_faceless_photo"))
 
@@ -370,9 +383,10 @@ def main():
     faces_dir = require(DATA / "faces")
     photos = boxed_photos(faces_dir)
     wider = every_kth(load_widerface(require(DATA / "widerface"), args.wider_part), args.limit) \
-        if {"wider", "big"} & set(run) else []
-    crops = expw_crops(require(DATA / "expw"), limit=args.limit) if {"expw", "big"} & set(run) else []
-    fer_faces = fer2013_faces(require(DATA / "fer2013" / "fer2013.csv.gz"), limit=args.limit) if "fer" in run else []
+        if {"wider", "big", "dark"} & set(run) else []
+    crops = expw_crops(require(DATA / "expw"), limit=args.limit) if {"expw", "big", "dark"} & set(run) else []
+    fer_faces = fer2013_faces(require(DATA / "fer2013" / "fer2013.csv.gz"), limit=args.limit) \
+        if {"fer", "dark"} & set(run) else []
     reference = None
     if "landmarks" in run:
         require(MODELS / "yunet")
@@ -414,6 +428,14 @@ def main():
             if "fer" in run:
                 row["fer_close_ups"] = crop_scores(detector, ((fer2013_close_up(face), FER_CLOSE_UP_BOX)
                                                               for face, _ in fer_faces))
+            if "dark" in run:
+                row["low_light"] = {form: {
+                    "wider": wider_scores(detector, wider, args.min_size, light=light),
+                    "expw": crop_scores(detector, ((low_light(cv2.imread(str(path)), *light, seed=index), box)
+                                                   for index, (path, box) in enumerate(crops))),
+                    "fer": crop_scores(detector, ((low_light(fer2013_close_up(face), *light, seed=index),
+                                                   FER_CLOSE_UP_BOX) for index, (face, _) in enumerate(fer_faces)))}
+                    for form, light in LOW_LIGHT.items()}
             if "video" in run:
                 row["video"] = video_scores(every_frame(detector), video, boxes)
             if {"stream", "jaffe"} & set(run):
