@@ -78,6 +78,7 @@ def test_one_by_one_image_is_a_success_with_no_face(tmp_path):
     assert run.returncode == 0 and "no face found" in run.stdout
     assert "no face found in 1 of 1 image(s)" in run.stderr and "--detector none" in run.stderr
     assert "--min-face 20 ignores smaller faces" in run.stderr
+    assert "--min-face" not in emoscope("image", path, "--detector", "haar", "--min-face", "0").stderr
     run = emoscope("image", path, "--detector", "none")
     assert run.returncode == 0 and "1 face(s)" in run.stdout and run.stderr == ""
 

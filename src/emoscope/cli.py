@@ -39,9 +39,9 @@ def cmd_image(args) -> int:
             if args.json != "-":  # stdout is free: one line per image
                 print(_summary_line(result))
     if faceless and args.detector != "none":
+        smaller = f"; --min-face {args.min_face:g} ignores smaller faces" if args.min_face > 0 else ""
         print(f"emoscope: no face found in {faceless} of {len(paths)} image(s): where an image is already a face "
-              f"crop, --detector none reads it whole; --min-face {args.min_face:g} ignores smaller faces",
-              file=sys.stderr)
+              f"crop, --detector none reads it whole{smaller}", file=sys.stderr)
     if failures == len(paths):
         return 1
     return 2 if failures else 0
