@@ -28,6 +28,7 @@ from _faces import FER_CLOSE_UP_BOX, LOW_LIGHT, NO_BOXES, expw_crops, fer2013_cl
 from big_photos import scores
 from emoscope.data.widerface import load_widerface
 from emoscope.detection import create_detector
+from emoscope.errors import ModelNotFoundError
 from emoscope.settings import DetectorSettings
 from second_look import background_patches
 
@@ -47,6 +48,15 @@ def main():
     parser.add_argument("--no-yunet", action="store_true", help="leave YuNet out")
     args = parser.parse_args()
     cv2.setNumThreads(2)
+    named = [(model or "bundled", "emoscope", model) for model in args.detector_models]
+    if not args.no_yunet:
+        require(MODELS / "yunet")
+        named.append(("yunet", "yunet", None))
+    try:   # every file checked before the data is read
+        detectors = [(label, create_detector(name, model, DetectorSettings(), threads=2))
+                     for label, name, model in named]
+    except ModelNotFoundError as error:
+        raise SystemExit(f"low_light.py: {error}") from None
     entries = load_widerface(require(DATA / "widerface"), "val")
     sets = {
         "WIDER val": [(image, np.asarray(entry.boxes, np.float32).reshape(-1, 4),
@@ -58,16 +68,11 @@ def main():
                           for face, _ in fer2013_faces(require(DATA / "fer2013" / "fer2013.csv.gz"), "val")][::3],
     }
     patches = [(patch, NO_BOXES, NO_BOXES) for patch in background_patches(entries)]
-    detectors = [(model or "bundled", "emoscope", model) for model in args.detector_models]
-    if not args.no_yunet:
-        require(MODELS / "yunet")
-        detectors.append(("yunet", "yunet", None))
     columns = [f"{name}, {form}" for name in sets for form in FORMS] + \
               [f"patches with a false face, {form}" for form in FORMS]
     print("| detector | " + " | ".join(columns) + " |")
     print("|---" * (1 + len(columns)) + "|")
-    for label, name, model in detectors:
-        detector = create_detector(name, model, DetectorSettings(), threads=2)
+    for label, detector in detectors:
         cells = [scores(detector, seen(items, *FORMS[form])) for items in sets.values() for form in FORMS]
         cells += [f"{sum(len(detector.detect(image)) > 0 for image, _, _ in seen(patches, *FORMS[form]))} of "
                   f"{len(patches)}" for form in FORMS]
