@@ -152,6 +152,7 @@ class _Run:
         self.client, self.pending, self.out_dir, self.manifest, self.report = client, pending, out_dir, manifest, report
         self.options, self.every, self.retries, self.segment_seconds, self.bar = \
             options, every, retries, segment_seconds, bar
+        self.model = dict(options)["model"]   # as the analyzer is given it; an input's own: model_of(self.model, raw)
         self.handlers: dict = {}
         # what stored segment rows depend on besides the file (JSON's own form, to compare with the manifest's);
         # the model as the stream reads it, so that "auto" and "fast" share them
@@ -189,7 +190,7 @@ class _Run:
                 save_faces(self.out_dir, entry)
             self.report.done[raw] = entry
             self.manifest["inputs"][raw] = {**{k: v for k, v in entry.items() if k != "faces"},
-                                            "model": model_of(dict(self.options)["model"], raw)}
+                                            "model": model_of(self.model, raw)}
             if "missing" in entry:
                 self.report.missing[raw] = entry["missing"]
             if "notice" in entry:
