@@ -90,14 +90,14 @@ def resized_photos(side: int, count: int = 30) -> list[np.ndarray]:
     return photos
 
 
-def median_ms(detector, photos: list[np.ndarray], passes: int) -> float:
+def median_ms(detector, photos: list[np.ndarray], passes: int, stream: bool = False) -> float:
     for photo in photos[:3]:
-        detector.detect(photo)
+        detector.detect(photo, stream=stream)
     times = []
     for _ in range(passes):
         for photo in photos:
             started = time.perf_counter()
-            detector.detect(photo)
+            detector.detect(photo, stream=stream)
             times.append((time.perf_counter() - started) * 1e3)
     return float(np.median(times))
 

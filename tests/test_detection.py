@@ -6,7 +6,7 @@ import pytest
 
 from emoscope import InputError, ModelNotFoundError
 from emoscope.detection import REGISTRY, DetectorSettings, check_options, create_detector, parse_region
-from emoscope.detection.onnx_detector import DetectorInfo, OnnxFaceDetector, decode
+from emoscope.detection.onnx_detector import DetectorInfo, OnnxFaceDetector, brightened, decode, mean_level
 from emoscope.settings import StreamSettings
 from emoscope.types import Detections
 
@@ -163,6 +163,7 @@ def test_detector_metadata_round_trip_and_refuses_other_models():
                               ("nms_threshold", "null", "a number from 0 to 1"),
                               ("second_look_border", "-0.1", "a share of the photo's side from 0 to 1"),
                               ("second_look_threshold", "1.5", "a number from 0 to 1"),
+                              ("dark_level", "300", "a grey level from 0 to 255"),
                               ("strides", "[8, 0]", "a list of whole numbers"), ("strides", "8", "a list of whole")):
         with pytest.raises(ModelNotFoundError, match=f"model: metadata '{name}' must be {what}"):
             DetectorInfo.from_metadata({**info.to_metadata(), name: value})
@@ -173,8 +174,8 @@ def test_a_faceless_photo_gets_a_second_look_in_a_grey_frame_and_its_faces_come_
     detector.info = replace(detector.info, second_look_border=0.25, second_look_threshold=0.6)
     looks = []
 
-    def looking(self, image, stream, score_threshold=None):
-        looks.append((image.shape, stream, score_threshold, image[0, 0].tolist()))
+    def looking(self, image, stream, score_threshold=None, dark_look=True):
+        looks.append((image.shape, stream, score_threshold, image[0, 0].tolist(), dark_look))
         if len(looks) % 2:   # the first look at each photo finds only a face under min_face
             return Detections(np.array([[5, 5, 10, 10]], np.float32), np.array([0.9], np.float32),
                               np.full((1, 5, 2), 8, np.float32))
@@ -182,8 +183,8 @@ def test_a_faceless_photo_gets_a_second_look_in_a_grey_frame_and_its_faces_come_
         return Detections(boxes, np.array([0.9, 0.7], np.float32), np.full((2, 5, 2), 60, np.float32))
     monkeypatch.setattr(OnnxFaceDetector, "_detect", looking)
     found = detector.detect(np.zeros((160, 200, 3), np.uint8))
-    # a border of 0.25 x 200 = 50 px of the model's pad value; the stricter of the two thresholds
-    assert looks[1] == ((260, 300, 3), False, max(0.6, detector.score_threshold), [114, 114, 114])
+    # a border of 0.25 x 200 = 50 px of the model's pad value; the stricter of the two thresholds; no dark look
+    assert looks[1] == ((260, 300, 3), False, max(0.6, detector.score_threshold), [114, 114, 114], False)
     # the first box cut to the photo; the second lies wholly in the border and is dropped
     np.testing.assert_allclose(found.boxes, [[0, 0, 90, 100]])
     np.testing.assert_allclose(found.landmarks, np.full((1, 5, 2), 10))
@@ -195,12 +196,68 @@ def test_a_faceless_photo_gets_a_second_look_in_a_grey_frame_and_its_faces_come_
     assert len(detector.detect(np.zeros((160, 200, 3), np.uint8))) == 0 and len(looks) == 1
 
 
+def test_a_dark_copy_is_also_seen_brightened_and_the_faces_of_both_passes_merged(monkeypatch):
+    detector = create_detector("emoscope")
+    detector.info = replace(detector.info, dark_level=70.0, second_look_border=0.0)
+    levels, shapes = [], []
+
+    def fake_pass(self, small, score_threshold):
+        levels.append(mean_level(small))
+        shapes.append(small.shape)
+        if len(levels) % 2:   # as it is: one face
+            return Detections(np.array([[10, 10, 40, 40]], np.float32), np.array([0.9], np.float32),
+                              np.zeros((1, 5, 2), np.float32))
+        # brightened: the same face again, a little shifted and less sure, and a face the first pass missed
+        return Detections(np.array([[12, 11, 40, 40], [150, 100, 60, 60]], np.float32),
+                          np.array([0.8, 0.7], np.float32), np.ones((2, 5, 2), np.float32))
+    monkeypatch.setattr(OnnxFaceDetector, "_pass", fake_pass)
+    found = detector.detect(np.full((240, 320, 3), 30, np.uint8))      # a photo seen at its own size
+    assert levels == pytest.approx([30, 110])                           # x 110 / 30
+    np.testing.assert_allclose(found.boxes, [[10, 10, 40, 40], [150, 100, 60, 60]])
+    assert found.scores.tolist() == pytest.approx([0.9, 0.7]) and found.landmarks[:, 0, 0].tolist() == [0, 1]
+    levels.clear(), shapes.clear()
+    found = detector.detect(np.full((640, 960, 3), 30, np.uint8))      # seen at half size: both passes alike
+    assert shapes == [(320, 480, 3)] * 2 and levels == pytest.approx([30, 110])
+    np.testing.assert_allclose(found.boxes, [[20, 20, 80, 80], [300, 200, 120, 120]])
+    levels.clear()
+    detector.detect(np.full((240, 320, 3), 20, np.uint8), stream=True)     # a stream's frame too
+    assert levels == pytest.approx([20, 80])                            # the gain stops at 4
+    levels.clear()
+    assert len(detector.detect(np.full((240, 320, 3), 100, np.uint8))) == 1
+    assert levels == pytest.approx([100])                               # not dark: one pass
+    detector.info = replace(detector.info, dark_level=0.0)              # a model without a dark look (before 2.3.2)
+    levels.clear()
+    assert len(detector.detect(np.full((240, 320, 3), 30, np.uint8))) == 1 and levels == pytest.approx([30])
+
+
+def test_the_second_look_is_not_brightened(monkeypatch):
+    """Its copy is mostly the grey frame, whose level says nothing of the photo's."""
+    detector = create_detector("emoscope")
+    detector.info = replace(detector.info, dark_level=100.0, second_look_border=0.25, second_look_threshold=0.6)
+    levels = []
+    monkeypatch.setattr(OnnxFaceDetector, "_pass", lambda self, small, score_threshold: levels.append(
+        mean_level(small)) or Detections.empty(with_landmarks=True))
+    assert len(detector.detect(np.full((240, 320, 3), 30, np.uint8))) == 0
+    # the photo as it is and brightened; then, framed (240 x 320 in 400 x 480 of grey 114), once
+    assert levels == pytest.approx([30, 110, (30 * 240 * 320 + 114 * (400 * 480 - 240 * 320)) / (400 * 480)])
+
+
+def test_brightening_reads_grey_and_colour_images_and_saturates():
+    grey = np.array([[10, 50]], np.uint8)                                # mean 30 -> x 3
+    assert mean_level(grey) == pytest.approx(30) and brightened(grey, 90).tolist() == [[30, 150]]
+    colour = np.zeros((2, 2, 3), np.uint8)
+    colour[..., 1], colour[..., 2] = 20, 70                               # mean over channels 30
+    assert mean_level(colour) == pytest.approx(30)
+    assert brightened(colour, 200)[0, 0].tolist() == [0, 80, 255]        # x 4 (not 200 / 30); 280 cut at 255
+    assert brightened(np.full((2, 2), 200, np.uint8), 110).tolist() == [[200, 200], [200, 200]]   # never darker
+
+
 def test_a_big_photo_is_framed_at_the_size_the_first_look_saw_and_its_faces_scaled_back(monkeypatch):
     detector = create_detector("emoscope", settings=DetectorSettings(max_side=1280))
     detector.info = replace(detector.info, second_look_border=0.25, second_look_threshold=0.6)
     shapes = []
 
-    def looking(self, image, stream, score_threshold=None):
+    def looking(self, image, stream, score_threshold=None, dark_look=True):
         shapes.append(image.shape)
         if len(shapes) == 1:
             return Detections.empty(with_landmarks=True)
@@ -222,7 +279,7 @@ def test_a_big_photo_is_also_seen_at_the_photo_side_for_the_faces_that_fill_it(m
     detector.info = replace(detector.info, photo_max_side=480, min_face_input=10.0, second_look_border=0.0)
     scales = []
 
-    def look(self, image, scale, score_threshold):
+    def look(self, image, scale, score_threshold, dark_look=True):
         scales.append(scale)
         if scale == 0.5:   # a part of the big face (inside it) and a small face elsewhere
             return Detections(np.array([[500, 300, 200, 200], [1100, 50, 40, 40]], np.float32),
@@ -283,6 +340,29 @@ def test_the_second_look_finds_grey_close_ups_the_first_misses(data_dir):
     detector.info = replace(detector.info, second_look_border=0.0)
     first_look_only = sum(len(detector.detect(image)) > 0 for image in close_ups)
     assert with_second_look >= first_look_only + 10, (first_look_only, with_second_look)   # 368 -> 387 measured
+
+
+def test_the_dark_look_finds_faces_of_photos_at_a_quarter_of_their_levels(data_dir):
+    """The 149 WIDER val photos at 0.25 of their levels: faces of at least 24 px found with the bundled detector's
+    dark look and without it."""
+    from emoscope.data.widerface import load_widerface, read_images
+    from emoscope.evaluation.detection import assign
+
+    photos = read_images(load_widerface(data_dir / "widerface", "val"))
+    detector = create_detector("emoscope")
+    assert detector.info.dark_level > 0     # the bundled model has one
+
+    def found() -> int:
+        count = 0
+        for image, entry in photos:
+            boxes = np.asarray(entry.boxes, np.float32).reshape(-1, 4)
+            boxes = boxes[np.sqrt(boxes[:, 2] * boxes[:, 3]) >= 24]
+            faces = detector.detect(cv2.convertScaleAbs(image, alpha=0.25))
+            count += int((assign(boxes, faces.boxes, faces.scores) >= 0).sum())
+        return count
+    with_dark_look = found()
+    detector.info = replace(detector.info, dark_level=0.0)
+    assert with_dark_look >= found() + 20, with_dark_look    # 181 -> 210 of 284 measured
 
 
 def test_a_photo_is_seen_larger_than_a_stream_frame():

@@ -514,14 +514,14 @@ def test_cli_trains_on_a_wider_format_folder(tmp_path, capsys):
     assert main(["export-detector", str(out / "last.pt"), "--out", str(tmp_path / "d.onnx")]) == 0
     info = OnnxFaceDetector(tmp_path / "d.onnx", DetectorSettings()).info
     assert info.trained_on.startswith("WIDER FACE") and info.photo_side == info.input_max_side == 320
-    assert info.second_look_border == 0    # no second look unless asked
+    assert info.second_look_border == info.dark_level == 0    # no second look nor dark look unless asked
     assert json.loads((out / "config.json").read_text())["low_light"] == 0.5
     assert main(["export-detector", str(out / "last.pt"), "--out", str(tmp_path / "p.onnx"), "--input-max-side",
                  "256", "--photo-max-side", "416", "--second-look-border", "0.25", "--second-look-threshold",
-                 "0.6"]) == 0
+                 "0.6", "--dark-level", "70"]) == 0
     info = OnnxFaceDetector(tmp_path / "p.onnx", DetectorSettings()).info
     assert (info.input_max_side, info.photo_max_side) == (256, 416)
-    assert (info.second_look_border, info.second_look_threshold) == (0.25, 0.6)
+    assert (info.second_look_border, info.second_look_threshold, info.dark_level) == (0.25, 0.6, 70.0)
     capsys.readouterr()
     assert main(["export-detector", str(out / "last.pt"), "--out", str(tmp_path / "s.onnx"), "--second-look-border",
                  "0.25"]) == 1   # a border with no threshold of its own would look again and keep nothing

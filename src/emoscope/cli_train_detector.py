@@ -73,6 +73,9 @@ def _add_export_detector_parser(commands) -> None:
                         "benchmarks/second_look.py chooses it)")
     parser.add_argument("--second-look-threshold", type=FRACTION,
                         help="the score a face found by the second look needs (required with a border)")
+    parser.add_argument("--dark-level", type=float_in(0.0, 255.0), default=DetectorInfo.dark_level, metavar="GREY",
+                        help="a copy whose mean grey level is under this is also looked at brightened; 0: never "
+                        "(default: %(default)s; benchmarks/low_light.py measures it)")
     parser.add_argument("--version", default=DetectorInfo.version, help="model version recorded in the metadata")
     parser.add_argument("--metrics", type=json_object_file, metavar="JSON",
                         help="measured metrics to record in the metadata")
@@ -129,7 +132,8 @@ def cmd_export_detector(args) -> int:
     info = DetectorInfo(score_threshold=args.score_threshold, input_max_side=args.input_max_side,
                         photo_max_side=args.photo_max_side,
                         min_face_input=args.min_face_input, second_look_border=args.second_look_border,
-                        second_look_threshold=second_look_threshold, version=args.version,
+                        second_look_threshold=second_look_threshold, dark_level=args.dark_level,
+                        version=args.version,
                         metrics=args.metrics or {})
     out = export_detector(args.checkpoint, args.out, info)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB); "

@@ -13,7 +13,8 @@ longer side (the size its time budget per frame allows), and a copy of a photo n
 shrinks a face of ``min_face`` (the caller's setting) below ``min_face_input`` pixels; the copy is
 padded to a multiple of ``pad_multiple``. A photo in which no face is found gets a second look (2.3.1 on): framed
 by a grey border ``second_look_border`` of its longer side wide, as close-ups were in training, where only a face
-scoring ``second_look_threshold`` or more is kept.
+scoring ``second_look_threshold`` or more is kept. A copy darker than ``dark_level`` (a mean grey level; 2.3.2 on) is
+looked at twice, as it is and brightened, and the faces of both looks merged.
 """
 from __future__ import annotations
 
@@ -30,6 +31,11 @@ from ..models import is_number, is_whole, refuse_unusable
 from ..types import Detections
 from .base import DetectorSettings, FaceDetector, scaled_copy
 
+
+# A dark copy (under the model's ``dark_level``) is also seen brightened to this mean grey level, by a gain of at
+# most DARK_MAX_GAIN (the noise is amplified with it): a darker copy stays under the target.
+DARK_TARGET_LEVEL = 110.0
+DARK_MAX_GAIN = 4.0
 
 # A big photo is also seen at the photo side for its large faces (_detect); the smaller faces of that look are
 # left to the first, which sees them larger (chosen on validation photos enlarged 2-12x, BENCHMARKS.md).
@@ -55,6 +61,7 @@ class DetectorInfo:
     nms_threshold: float = 0.3
     second_look_border: float = 0.0     # share of a faceless photo's longer side; 0: no second look
     second_look_threshold: float = 1.0
+    dark_level: float = 0.0             # mean grey level (0-255) under which a copy is also seen brightened; 0: never
     version: str = "0"
     trained_on: str = ""
     metrics: dict = field(default_factory=dict)
@@ -97,6 +104,7 @@ class DetectorInfo:
              "a share of the photo's side from 0 to 1"),
             ("second_look_threshold", self.second_look_threshold, is_number(self.second_look_threshold, 0, 1),
              fraction),
+            ("dark_level", self.dark_level, is_number(self.dark_level, 0, 255), "a grey level from 0 to 255"),
             ("strides", self.strides, strides, "a list of whole numbers of pixels")])
 
 
@@ -128,9 +136,14 @@ def decode(outputs: list[np.ndarray], strides, size_hw: tuple[int, int], score_t
     if not boxes:
         return Detections.empty(with_landmarks=landmarks)
     boxes, scores = np.concatenate(boxes).astype(np.float32), np.concatenate(scores).astype(np.float32)
-    kept = np.asarray(cv2.dnn.NMSBoxes(boxes.tolist(), scores.tolist(), score_threshold, nms_threshold),
-                      np.int64).reshape(-1)
+    kept = nms_kept(boxes, scores, score_threshold, nms_threshold)
     return Detections(boxes[kept], scores[kept], np.concatenate(points)[kept] if landmarks else None)
+
+
+def nms_kept(boxes: np.ndarray, scores: np.ndarray, score_threshold: float, nms_threshold: float) -> np.ndarray:
+    """Indices of the boxes (x, y, w, h) that non-maximum suppression keeps, best score first."""
+    return np.asarray(cv2.dnn.NMSBoxes(boxes.tolist(), scores.tolist(), score_threshold, nms_threshold),
+                      np.int64).reshape(-1)
 
 
 class OnnxFaceDetector(FaceDetector):
@@ -175,14 +188,16 @@ class OnnxFaceDetector(FaceDetector):
         """A photo with no face (of ``min_face`` or more) framed by a grey border: a face filling the photo (a
         close-up, a cut-out, a portrait) then looks like the close-ups of training. The frame goes around the
         copy the first look started from, and the framed copy is kept within ``max_side`` too; it is looked at
-        as a photo (:meth:`_detect`: twice where it is big). Faces come back in the photo's coordinates, cut
-        to it."""
+        as a photo (:meth:`_detect`: twice where it is big), without the dark look: the grey frame sets most of
+        the framed copy's mean level, and brightening would lighten the frame too. Faces come back in the photo's
+        coordinates, cut to it."""
         small, shrink = scaled_copy(image, min(1.0, scale, self.settings.max_side / max(image.shape[:2])))
         border = int(round(self.info.second_look_border * max(small.shape[:2])))
         value = (self.info.pad_value,) * 3
         framed = cv2.copyMakeBorder(small, border, border, border, border, cv2.BORDER_CONSTANT, value=value)
         framed, frame_shrink = scaled_copy(framed, min(1.0, self.settings.max_side / max(framed.shape[:2])))
-        found = self._detect(framed, False, max(self.score_threshold, self.info.second_look_threshold))
+        found = self._detect(framed, False, max(self.score_threshold, self.info.second_look_threshold),
+                             dark_look=False)
         if not len(found):
             return found
         height, width = small.shape[:2]
@@ -195,22 +210,23 @@ class OnnxFaceDetector(FaceDetector):
         sides = np.minimum(boxes[:, 2], boxes[:, 3])
         return Detections(boxes, found.scores, landmarks).select((sides > 0) & (sides >= self.settings.min_face))
 
-    def _detect(self, image: np.ndarray, stream: bool, score_threshold: float | None = None) -> Detections:
-        """``score_threshold``: this look's, instead of the detector's own. A photo whose copy the min-face rule
-        keeps larger than the photo side is also seen at the photo side: a face filling much of a big photo
-        would otherwise be larger than any the model learnt, and be found as parts of itself. The faces of
-        that look of at least :attr:`whole_look_min_face` px are kept, and the first look's whose centre is not
-        inside one of them (no suppression across the two looks beyond that; the whole look's faces come
-        first)."""
+    def _detect(self, image: np.ndarray, stream: bool, score_threshold: float | None = None,
+                dark_look: bool = True) -> Detections:
+        """``score_threshold``: this look's, instead of the detector's own; ``dark_look``: see :meth:`_look`. A
+        photo whose copy the min-face rule keeps larger than the photo side is also seen at the photo side: a face
+        filling much of a big photo would otherwise be larger than any the model learnt, and be found as parts of
+        itself. The faces of that look of at least :attr:`whole_look_min_face` px are kept, and the first look's
+        whose centre is not inside one of them (no suppression across the two looks beyond that; the whole look's
+        faces come first)."""
         score_threshold = self.score_threshold if score_threshold is None else score_threshold
         scale = self.input_scale(*image.shape[:2], stream=stream)
-        found = self._look(image, scale, score_threshold)
+        found = self._look(image, scale, score_threshold, dark_look)
         if stream or self.whole_look_min_face is None:
             return found
         whole = self.input_scale(*image.shape[:2], small_faces=False)
         if whole >= scale:
             return found
-        large = self._look(image, whole, score_threshold)
+        large = self._look(image, whole, score_threshold, dark_look)
         large = large.select(np.minimum(large.boxes[:, 2], large.boxes[:, 3]) * whole >= self.whole_look_min_face)
         if not len(large) or not len(found):
             return large if len(large) else found
@@ -219,20 +235,19 @@ class OnnxFaceDetector(FaceDetector):
         inside = ((centres[:, :1] > x) & (centres[:, :1] < x + w) & (centres[:, 1:] > y) & (centres[:, 1:] < y + h))
         return Detections.concatenate([large, found.select(~inside.any(axis=1))])
 
-    def _look(self, image: np.ndarray, scale: float, score_threshold: float) -> Detections:
-        """One pass of the network over ``image`` shrunk by ``scale``, in the image's coordinates."""
+    def _look(self, image: np.ndarray, scale: float, score_threshold: float, dark_look: bool = True) -> Detections:
+        """The network's faces in ``image`` shrunk by ``scale``, in the image's coordinates. With ``dark_look``, a
+        copy darker than the model's ``dark_level`` is seen twice, as it is and brightened (:func:`brightened`), and
+        the faces of both passes merged: the gain finds the dim faces of a night scene, but the noise it amplifies
+        hides some that the copy as it is shows, a noisy close-up's (BENCHMARKS.md, detector 2.3.2)."""
         small, scale = scaled_copy(image, scale)
-        size = (small.shape[1], small.shape[0])
-        multiple = self.info.pad_multiple
-        padded_hw = (-(-size[1] // multiple) * multiple, -(-size[0] // multiple) * multiple)
-        canvas = np.full((*padded_hw, 3), self.info.pad_value, np.uint8)
-        canvas[:size[1], :size[0]] = small if small.ndim == 3 else small[..., None]
-        blob = canvas.transpose(2, 0, 1)[None].astype(np.float32)
-        outputs = self._session.run(None, {"input": blob})
-        found = decode(outputs, self.info.strides, padded_hw, score_threshold, self.nms_threshold,
-                       self.info.landmarks)
+        found = self._pass(small, score_threshold)
+        if dark_look and self.info.dark_level and mean_level(small) < self.info.dark_level:
+            lit = self._pass(brightened(small, DARK_TARGET_LEVEL), score_threshold)
+            found = merged([found, lit], score_threshold, self.nms_threshold)
         if not len(found):
             return found
+        size = (small.shape[1], small.shape[0])
         boxes = found.boxes
         x1 = np.clip(boxes[:, 0], 0, size[0])
         y1 = np.clip(boxes[:, 1], 0, size[1])
@@ -241,3 +256,35 @@ class OnnxFaceDetector(FaceDetector):
         boxes = np.stack([x1, y1, x2 - x1, y2 - y1], axis=1) / np.float32(scale)
         landmarks = None if found.landmarks is None else found.landmarks / np.float32(scale)
         return Detections(boxes, found.scores, landmarks)
+
+    def _pass(self, small: np.ndarray, score_threshold: float) -> Detections:
+        """One pass of the network over ``small``, padded to the model's multiple, in ``small``'s coordinates."""
+        size = (small.shape[1], small.shape[0])
+        multiple = self.info.pad_multiple
+        padded_hw = (-(-size[1] // multiple) * multiple, -(-size[0] // multiple) * multiple)
+        canvas = np.full((*padded_hw, 3), self.info.pad_value, np.uint8)
+        canvas[:size[1], :size[0]] = small if small.ndim == 3 else small[..., None]
+        blob = canvas.transpose(2, 0, 1)[None].astype(np.float32)
+        outputs = self._session.run(None, {"input": blob})
+        return decode(outputs, self.info.strides, padded_hw, score_threshold, self.nms_threshold, self.info.landmarks)
+
+
+def mean_level(image: np.ndarray) -> float:
+    """The mean grey level of a uint8 image over all its pixels and channels."""
+    channels = image.shape[2] if image.ndim == 3 else 1
+    return float(np.mean(cv2.mean(image)[:channels]))
+
+
+def brightened(image: np.ndarray, target_level: float) -> np.ndarray:
+    """``image`` times the gain that brings its mean level to ``target_level``, from 1 (never darker) to
+    :data:`DARK_MAX_GAIN`; levels saturate at 255."""
+    gain = target_level / max(mean_level(image), 1.0)
+    return cv2.convertScaleAbs(image, alpha=min(DARK_MAX_GAIN, max(1.0, gain)))
+
+
+def merged(parts: list[Detections], score_threshold: float, nms_threshold: float) -> Detections:
+    """The faces of several passes over one copy, the overlapping ones suppressed as within a pass."""
+    faces = Detections.concatenate(parts)
+    if not len(faces):
+        return faces
+    return faces.select(nms_kept(faces.boxes, faces.scores, score_threshold, nms_threshold))
