@@ -1,5 +1,5 @@
-"""The emotion model's labelled face-crop sets, by split, for benchmarks/model_accuracy.py (test) and
-benchmarks/prior_correction.py (validation): one definition, so that both read the same faces.
+"""The emotion model's labelled face-crop sets, by split, for benchmarks/model_accuracy.py (test),
+benchmarks/prior_correction.py and low_light_emotion.py (validation): one definition, so that all read the same faces.
 
 - ``ferplus``: FER+ majority vote, 7 classes (rows whose top vote is tied, contempt, unknown or not-a-face left out);
 - ``fer2013``: FER2013's original single-annotator labels;

@@ -6,12 +6,13 @@ are read as they are and in each form of ``_faces.LOW_LIGHT`` (levels x0.35; x0.
 crop). Each model reads them in each way named by ``--ways``:
 
 - ``as-is``: as the model reads crops now;
-- ``brightened``: a crop whose mean grey level is under ``--below`` is brightened to a mean of 120 (gain at most 4,
-  as the detector's dark look, ``emoscope.detection.onnx_detector.brightened``) before the model reads it;
+- ``brightened``: a crop whose mean grey level is under ``--below`` is brightened to a mean of 120 (gain at most 4:
+  the detector's ``emoscope.detection.onnx_detector.brightened``, which the detector uses with 110) before the model
+  reads it (every crop is read again, the bright ones unchanged: a data set is not cut into parts here);
 - ``both``: such a crop is read as it is and brightened, and the two logits averaged.
 
 Prints balanced accuracy (the mean over the three sets, then each set) per model, way and light, and the share of
-crops under ``--below``.
+crops under ``--below`` (the mean of the three sets' shares).
 
     python benchmarks/low_light_emotion.py --models fast accurate --below 60
 
@@ -40,7 +41,7 @@ WAYS = ("as-is", "brightened", "both")
 CROP_TARGET_LEVEL = 120.0
 
 
-def balanced_accuracy(classifier: EmotionClassifier, dataset, images: np.ndarray, way: str, below: float) -> float:
+def read_balanced_accuracy(classifier: EmotionClassifier, dataset, images: np.ndarray, way: str, below: float) -> float:
     logits = dataset_logits(classifier, dataclasses.replace(dataset, images=images))
     dark = images.reshape(len(images), -1).mean(axis=1) < below
     if way != "as-is" and dark.any():
@@ -73,7 +74,7 @@ def main():
         for way in args.ways:
             cells = []
             for light in LIGHTS:
-                scores = [balanced_accuracy(classifier, dataset, dark_sets[light][name], way, args.below)
+                scores = [read_balanced_accuracy(classifier, dataset, dark_sets[light][name], way, args.below)
                           for name, dataset in sets.items()]
                 cells.append(f"{np.mean(scores):.4f} ({' / '.join(f'{score:.3f}' for score in scores)})")
             print(f"| {model} | {way} | " + " | ".join(cells) + " |", flush=True)

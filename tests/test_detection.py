@@ -215,7 +215,8 @@ def test_a_dark_copy_is_also_seen_brightened_and_the_faces_of_both_passes_merged
     assert levels == pytest.approx([30, 110])                           # x 110 / 30
     np.testing.assert_allclose(found.boxes, [[10, 10, 40, 40], [150, 100, 60, 60]])
     assert found.scores.tolist() == pytest.approx([0.9, 0.7]) and found.landmarks[:, 0, 0].tolist() == [0, 1]
-    levels.clear(), shapes.clear()
+    levels.clear()
+    shapes.clear()
     found = detector.detect(np.full((640, 960, 3), 30, np.uint8))      # seen at half size: both passes alike
     assert shapes == [(320, 480, 3)] * 2 and levels == pytest.approx([30, 110])
     np.testing.assert_allclose(found.boxes, [[20, 20, 80, 80], [300, 200, 120, 120]])

@@ -235,7 +235,7 @@ class OnnxFaceDetector(FaceDetector):
         inside = ((centres[:, :1] > x) & (centres[:, :1] < x + w) & (centres[:, 1:] > y) & (centres[:, 1:] < y + h))
         return Detections.concatenate([large, found.select(~inside.any(axis=1))])
 
-    def _look(self, image: np.ndarray, scale: float, score_threshold: float, dark_look: bool = True) -> Detections:
+    def _look(self, image: np.ndarray, scale: float, score_threshold: float, dark_look: bool) -> Detections:
         """The network's faces in ``image`` shrunk by ``scale``, in the image's coordinates. With ``dark_look``, a
         copy darker than the model's ``dark_level`` is seen twice, as it is and brightened (:func:`brightened`), and
         the faces of both passes merged: the gain finds the dim faces of a night scene, but the noise it amplifies
