@@ -166,6 +166,13 @@ def low_light(image: np.ndarray, gain: float, noise: float, seed: int = 0) -> np
     return np.clip(np.rint(work), 0, 255).astype(np.uint8)
 
 
+def in_light(images, gain: float, noise: float):
+    """Each image darkened by :func:`low_light` with its index as the seed; the images themselves at gain 1 without
+    noise."""
+    for index, image in enumerate(images):
+        yield image if gain == 1 and not noise else low_light(image, gain, noise, seed=index)
+
+
 def every_kth(items: list, limit: int | None) -> list:
     """At most ``limit`` of ``items``, spread evenly over them."""
     if limit and len(items) > limit:

@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from _data import DATA, MODELS, require
-from _faces import FER_CLOSE_UP_BOX, LOW_LIGHT, NO_BOXES, expw_crops, fer2013_close_up, fer2013_faces, low_light
+from _faces import FER_CLOSE_UP_BOX, LOW_LIGHT, NO_BOXES, expw_crops, fer2013_close_up, fer2013_faces, in_light
 from big_photos import median_ms, resized_photos, scores
 from detection import timing_frames
 from emoscope.data.widerface import load_widerface
@@ -43,9 +43,9 @@ FORMS = {"as it is": (1.0, 0.0), **LOW_LIGHT}
 
 
 def seen(items, gain: float, noise: float):
-    """The items in one light: (image, boxes, ignore), each image darkened with its own seed."""
-    for index, (image, boxes, ignore) in enumerate(items):
-        yield (image if gain == 1 and not noise else low_light(image, gain, noise, seed=index)), boxes, ignore
+    """The items in one light: (image, boxes, ignore), each image darkened with its own seed (``in_light``)."""
+    for image, (_, boxes, ignore) in zip(in_light((image for image, _, _ in items), gain, noise), items):
+        yield image, boxes, ignore
 
 
 def main():

@@ -8,7 +8,8 @@ crop). Each model reads them in each way named by ``--ways``:
 - ``as-is``: as the model reads crops now;
 - ``brightened``: a crop whose mean grey level is under ``--below`` is brightened to a mean of 120 (gain at most 4:
   the detector's ``emoscope.detection.onnx_detector.brightened``, which the detector uses with 110) before the model
-  reads it (every crop is read again, the bright ones unchanged: a data set is not cut into parts here);
+  reads it (every crop is read again, the bright ones unchanged: a data set is not cut into parts here; once
+  for both ways);
 - ``both``: such a crop is read as it is and brightened, and the two logits averaged.
 
 Prints balanced accuracy (the mean over the three sets, then each set) per model, way and light, and the share of
@@ -29,7 +30,7 @@ import dataclasses
 import numpy as np
 
 from _emotion_sets import crop_sets
-from _faces import LOW_LIGHT, low_light
+from _faces import LOW_LIGHT, in_light
 from emoscope.classification import EmotionClassifier
 from emoscope.detection.onnx_detector import brightened
 from emoscope.errors import ModelNotFoundError
@@ -41,16 +42,23 @@ WAYS = ("as-is", "brightened", "both")
 CROP_TARGET_LEVEL = 120.0
 
 
-def read_balanced_accuracy(classifier: EmotionClassifier, dataset, images: np.ndarray, way: str, below: float) -> float:
-    logits = dataset_logits(classifier, dataclasses.replace(dataset, images=images))
+def read_ways(classifier: EmotionClassifier, dataset, images: np.ndarray, ways, below: float) -> dict[str, float]:
+    """Balanced accuracy of the model reading ``images`` (``dataset``'s faces in one light) in each way."""
+    plain = dataset_logits(classifier, dataclasses.replace(dataset, images=images))
     dark = images.reshape(len(images), -1).mean(axis=1) < below
-    if way != "as-is" and dark.any():
+    lit_logits = plain
+    if dark.any() and set(ways) - {"as-is"}:
         lit = images.copy()
         lit[dark] = np.stack([brightened(image, CROP_TARGET_LEVEL) for image in images[dark]])
         lit_logits = dataset_logits(classifier, dataclasses.replace(dataset, images=lit))
-        logits[dark] = lit_logits[dark] if way == "brightened" else (logits[dark] + lit_logits[dark]) / 2
     truth = np.array([classifier.labels.index(dataset.labels[y]) for y in dataset.hard_labels])
-    return classification_metrics(truth, logits.argmax(axis=1), classifier.labels)["balanced_accuracy"]
+    scores = {}
+    for way in ways:
+        logits = plain.copy()
+        if way != "as-is":
+            logits[dark] = lit_logits[dark] if way == "brightened" else (plain[dark] + lit_logits[dark]) / 2
+        scores[way] = classification_metrics(truth, logits.argmax(axis=1), classifier.labels)["balanced_accuracy"]
+    return scores
 
 
 def main():
@@ -68,18 +76,19 @@ def main():
     print("|---" * (2 + len(LIGHTS)) + "|")
     for model, classifier in classifiers:
         sets = crop_sets(classifier, "val")
-        dark_sets = {light: {name: dataset.images if gain == 1 and not noise else
-                             np.stack([low_light(image, gain, noise, seed=i) for i, image in enumerate(dataset.images)])
-                             for name, dataset in sets.items()} for light, (gain, noise) in LIGHTS.items()}
+        scores, shares = {}, {}      # (light, set name) -> {way: balanced accuracy}; light -> share of dark crops
+        for light, (gain, noise) in LIGHTS.items():
+            darkened = {name: np.stack(list(in_light(dataset.images, gain, noise))) for name, dataset in sets.items()}
+            for name, dataset in sets.items():
+                scores[light, name] = read_ways(classifier, dataset, darkened[name], args.ways, args.below)
+            shares[light] = np.mean([(images.reshape(len(images), -1).mean(axis=1) < args.below).mean()
+                                     for images in darkened.values()])
         for way in args.ways:
             cells = []
             for light in LIGHTS:
-                scores = [read_balanced_accuracy(classifier, dataset, dark_sets[light][name], way, args.below)
-                          for name, dataset in sets.items()]
-                cells.append(f"{np.mean(scores):.4f} ({' / '.join(f'{score:.3f}' for score in scores)})")
+                by_set = [scores[light, name][way] for name in sets]
+                cells.append(f"{np.mean(by_set):.4f} ({' / '.join(f'{score:.3f}' for score in by_set)})")
             print(f"| {model} | {way} | " + " | ".join(cells) + " |", flush=True)
-        shares = {light: np.mean([(images.reshape(len(images), -1).mean(axis=1) < args.below).mean()
-                                  for images in by_name.values()]) for light, by_name in dark_sets.items()}
         notes.append(f"{model}: crops under level {args.below:g}: " +
                      ", ".join(f"{light} {share:.3f}" for light, share in shares.items()))
     print("\n".join(notes))
