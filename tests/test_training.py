@@ -13,7 +13,7 @@ from emoscope.labels import EMOTIONS  # noqa: E402
 from emoscope.models import CropSpec  # noqa: E402
 from emoscope.training import selection, trainer as trainer_module  # noqa: E402
 from emoscope.training.architectures import architecture_names, get_architecture  # noqa: E402
-from emoscope.training.augment import AugmentConfig, augment_batch  # noqa: E402
+from emoscope.training.augment import AugmentConfig, augment_batch, degrade  # noqa: E402
 from emoscope.training.export import export_onnx, max_abs_difference  # noqa: E402
 from emoscope.training.trainer import TrainConfig, TrainingError, class_weights, train  # noqa: E402
 
@@ -133,6 +133,42 @@ def test_augmentation_is_seeded_and_keeps_range():
     assert torch.equal(a, b) and a.shape == x.shape and a.min() >= 0 and a.max() <= 1
     assert torch.allclose(augment_batch(x, AugmentConfig.none(), torch.Generator()), x, atol=1e-5)
 
+
+
+def test_quality_change_draws_nothing_when_off_and_changes_images_when_on():
+    x = torch.rand(8, 1, 48, 48)
+    plain = augment_batch(x, AugmentConfig(), torch.Generator().manual_seed(3))
+    off = augment_batch(x, AugmentConfig(degrade_probability=0.0), torch.Generator().manual_seed(3))
+    on = augment_batch(x, AugmentConfig(degrade_probability=1.0), torch.Generator().manual_seed(3))
+    assert torch.equal(plain, off)          # runs recorded before the option repeat exactly
+    assert on.shape == x.shape and on.min() >= 0 and on.max() <= 1
+    assert sum(not torch.equal(a, b) for a, b in zip(plain, on)) >= 6
+
+
+def test_each_quality_change_does_what_it_says():
+    checkerboard = ((torch.arange(64).view(1, -1) + torch.arange(64).view(-1, 1)) % 2).float().view(1, 1, 64, 64)
+    shrunk = degrade(checkerboard, 0, 0.0)      # to 19 px and back: one-pixel detail averages out to grey
+    assert shrunk.shape == checkerboard.shape and float(shrunk.std()) < 0.05
+    assert float(shrunk.mean()) == pytest.approx(0.5, abs=0.02)
+    blurred = degrade(checkerboard, 1, 0.5)     # sigma 1 px
+    assert float(blurred.std()) < 0.2 * float(checkerboard.std())
+    assert float(blurred.mean()) == pytest.approx(0.5, abs=0.01)
+    ramp = torch.linspace(0.3, 0.7, 64).view(1, 1, 1, 64).repeat(1, 1, 64, 1)
+    edge = torch.where(torch.arange(64) < 32, 0.3, 0.7).view(1, 1, 1, 64).repeat(1, 1, 64, 1)
+    soft = degrade(edge, 1, 0.0)                # sigma 0.5 px
+    sharpened = degrade(soft, 2, 1.0)           # unsharp masking steepens the softened edge, within [0, 1]
+    assert sharpened.diff(dim=-1).abs().max() > 1.5 * soft.diff(dim=-1).abs().max()
+    assert sharpened.min() >= 0 and sharpened.max() <= 1
+    assert torch.allclose(degrade(ramp, 2, 0.5)[..., 8:-8], ramp[..., 8:-8], atol=1e-5)   # a linear ramp has no detail
+
+
+def test_the_quality_change_is_an_augmentation_option_of_train(tmp_path):
+    from test_cli import emoscope
+
+    for extra, message in ((["--degrade", "0.3", "--no-augment"], "--degrade is an augmentation"),
+                           (["--degrade", "1.5"], "--degrade")):
+        run = emoscope("train", "--dataset", "folder", "--data", tmp_path, "--out", tmp_path / "run", *extra)
+        assert run.returncode != 0 and message in run.stderr and "Traceback" not in run.stderr
 
 def test_train_export_evaluate_from_the_command_line(tmp_path):
     """The whole model workflow through the CLI on a small class-folder data set."""

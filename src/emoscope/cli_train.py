@@ -142,6 +142,8 @@ def _add_train_parser(commands) -> None:
                              "--sampling balanced, whose draws are balanced already)")
     parser.add_argument("--no-augment", action="store_true", help="turn off augmentation (shift, scale, rotation, "
                         "flip, brightness/contrast, erasing)")
+    parser.add_argument("--degrade", type=float_in(0.0, 1.0), default=0.0, metavar="P",
+                        help="share of training faces seen at a lower resolution, blurred or sharpened (default: 0)")
     parser.add_argument("--patience", type=int, default=5, help="stop after this many epochs without validation gain")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--soft-weight", type=float, help="share of the loss on the FER+ vote head "
@@ -174,6 +176,8 @@ def cmd_train(args) -> int:
 
     if args.source_shares and args.sampling != "balanced":
         raise InputError("--source-shares needs --sampling balanced")
+    if args.degrade and args.no_augment:
+        raise InputError("--degrade is an augmentation; it cannot go with --no-augment")
     if args.teacher_online and not args.teacher_model:   # said before the data is read
         raise InputError("--teacher-online needs --teacher ONNX (a teacher-logits file has one output per image)")
     size = get_architecture(args.arch).input_size   # faces cut from photos (ExpW) are cut at the model's input size
@@ -190,7 +194,8 @@ def cmd_train(args) -> int:
         arch=args.arch, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
         label_smoothing=args.label_smoothing,
         class_weighting=args.class_weighting or ("none" if args.sampling == "balanced" else TrainConfig.class_weighting),
-        augment=AugmentConfig.none() if args.no_augment else AugmentConfig(), patience=args.patience,
+        augment=AugmentConfig.none() if args.no_augment else AugmentConfig(degrade_probability=args.degrade),
+        patience=args.patience,
         seed=args.seed, threads=args.threads, teacher_online=args.teacher_online,
         **{name: getattr(args, name) for name in ("soft_weight", "ema_decay", "teacher_logits", "teacher_model",
                                                   "distill_weight", "distill_temperature", "sampling", "source_shares",

@@ -1,6 +1,10 @@
 """Batch augmentation on tensors: one random affine warp per image (shift, scale, rotation,
-flip), brightness/contrast jitter and random erasing, all drawn from an explicit generator so
-a seeded run is repeatable."""
+flip), brightness/contrast jitter, random erasing and, where asked, a change of image quality, all drawn from an
+explicit generator so a seeded run is repeatable.
+
+The quality change (``degrade_probability``) shows the network the faces the pipeline gives it that the training
+crops lack: FER2013's faces are all 48 px and soft, while a face cut from a photo may be a 20-px face enlarged
+(blurrier) or a large face averaged down (sharper)."""
 from __future__ import annotations
 
 import math
@@ -19,10 +23,42 @@ class AugmentConfig:
     brightness: float = 0.25    # additive, pixels in [0, 1]
     contrast: float = 0.25      # multiplicative around the image mean
     erase_probability: float = 0.25
+    degrade_probability: float = 0.0    # share of images seen at a lower resolution, blurred or sharpened
 
     @classmethod
     def none(cls) -> "AugmentConfig":
-        return cls(0.0, 0.0, 0.0, False, 0.0, 0.0, 0.0)
+        return cls(0.0, 0.0, 0.0, False, 0.0, 0.0, 0.0, 0.0)
+
+
+LOWEST_RESOLUTION = 0.3     # a degraded image's side may shrink to this share before it is enlarged back
+BLUR_SIGMAS = (0.5, 1.5)    # px at the network's input
+SHARPEN_AMOUNTS = (0.5, 1.5)
+
+
+def _gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
+    """``image`` (1, C, H, W) blurred by a separable Gaussian, the border replicated."""
+    radius = max(1, math.ceil(3 * sigma))
+    taps = torch.exp(-(torch.arange(-radius, radius + 1, dtype=image.dtype) ** 2) / (2 * sigma ** 2))
+    taps = taps / taps.sum()
+    channels = image.shape[1]
+    padded = F.pad(image, (radius, radius, radius, radius), mode="replicate")
+    rows = F.conv2d(padded, taps.view(1, 1, 1, -1).repeat(channels, 1, 1, 1), groups=channels)
+    return F.conv2d(rows, taps.view(1, 1, -1, 1).repeat(channels, 1, 1, 1), groups=channels)
+
+
+def degrade(image: torch.Tensor, kind: int, strength: float) -> torch.Tensor:
+    """One image (1, C, H, W) in [0, 1] changed in quality. ``kind`` 0: shrunk by area averaging to between
+    ``LOWEST_RESOLUTION`` and 1 of its side (``strength`` 0..1 from the smallest) and enlarged back bilinearly;
+    1: Gaussian blur; 2: unsharp masking. ``strength`` in [0, 1] picks within each kind's range."""
+    height, width = image.shape[-2:]
+    if kind == 0:
+        share = LOWEST_RESOLUTION + (1 - LOWEST_RESOLUTION) * strength
+        small = F.interpolate(image, size=(max(1, round(height * share)), max(1, round(width * share))), mode="area")
+        return F.interpolate(small, size=(height, width), mode="bilinear", align_corners=False).clamp(0, 1)
+    if kind == 1:
+        return _gaussian_blur(image, BLUR_SIGMAS[0] + (BLUR_SIGMAS[1] - BLUR_SIGMAS[0]) * strength)
+    amount = SHARPEN_AMOUNTS[0] + (SHARPEN_AMOUNTS[1] - SHARPEN_AMOUNTS[0]) * strength
+    return (image + amount * (image - _gaussian_blur(image, 1.0))).clamp(0, 1)
 
 
 def _uniform(n: int, low: float, high: float, generator: torch.Generator) -> torch.Tensor:
@@ -57,4 +93,11 @@ def augment_batch(images: torch.Tensor, config: AugmentConfig, generator: torch.
         fill = torch.rand(n, generator=generator)
         for i in torch.nonzero(erase).flatten().tolist():
             out[i, :, y0[i]: y0[i] + eh[i], x0[i]: x0[i] + ew[i]] = fill[i]
+
+    if config.degrade_probability > 0:   # no draws otherwise: runs recorded before this option repeat exactly
+        chosen = torch.rand(n, generator=generator) < config.degrade_probability
+        kinds = torch.randint(0, 3, (n,), generator=generator)
+        strengths = torch.rand(n, generator=generator)
+        for i in torch.nonzero(chosen).flatten().tolist():
+            out[i: i + 1] = degrade(out[i: i + 1], int(kinds[i]), float(strengths[i]))
     return out
