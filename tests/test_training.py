@@ -134,15 +134,20 @@ def test_augmentation_is_seeded_and_keeps_range():
     assert torch.allclose(augment_batch(x, AugmentConfig.none(), torch.Generator()), x, atol=1e-5)
 
 
-
 def test_quality_change_draws_nothing_when_off_and_changes_images_when_on():
     x = torch.rand(8, 1, 48, 48)
-    plain = augment_batch(x, AugmentConfig(), torch.Generator().manual_seed(3))
-    off = augment_batch(x, AugmentConfig(degrade_probability=0.0), torch.Generator().manual_seed(3))
-    on = augment_batch(x, AugmentConfig(degrade_probability=1.0), torch.Generator().manual_seed(3))
-    assert torch.equal(plain, off)          # runs recorded before the option repeat exactly
+    states, batches = {}, {}
+    for p in (0.0, 1.0):
+        generator = torch.Generator().manual_seed(3)
+        batches[p] = augment_batch(x, AugmentConfig(degrade_probability=p), generator)
+        states[p] = generator.get_state()
+    plain = torch.Generator().manual_seed(3)
+    assert torch.equal(augment_batch(x, AugmentConfig(), plain), batches[0.0])
+    # off, it draws nothing, so the batches after it (and runs recorded before the option) are what they were
+    assert torch.equal(plain.get_state(), states[0.0]) and not torch.equal(states[0.0], states[1.0])
+    on = batches[1.0]
     assert on.shape == x.shape and on.min() >= 0 and on.max() <= 1
-    assert sum(not torch.equal(a, b) for a, b in zip(plain, on)) >= 6
+    assert sum(not torch.equal(a, b) for a, b in zip(batches[0.0], on)) >= 6
 
 
 def test_each_quality_change_does_what_it_says():
@@ -153,22 +158,50 @@ def test_each_quality_change_does_what_it_says():
     blurred = degrade(checkerboard, 1, 0.5)     # sigma 1 px
     assert float(blurred.std()) < 0.2 * float(checkerboard.std())
     assert float(blurred.mean()) == pytest.approx(0.5, abs=0.01)
-    ramp = torch.linspace(0.3, 0.7, 64).view(1, 1, 1, 64).repeat(1, 1, 64, 1)
-    edge = torch.where(torch.arange(64) < 32, 0.3, 0.7).view(1, 1, 1, 64).repeat(1, 1, 64, 1)
+    edge = torch.where(torch.arange(64) < 32, 0.0, 1.0).view(1, 1, 1, 64).repeat(1, 1, 64, 1)
     soft = degrade(edge, 1, 0.0)                # sigma 0.5 px
-    sharpened = degrade(soft, 2, 1.0)           # unsharp masking steepens the softened edge, within [0, 1]
-    assert sharpened.diff(dim=-1).abs().max() > 1.5 * soft.diff(dim=-1).abs().max()
-    assert sharpened.min() >= 0 and sharpened.max() <= 1
+    sharpened = degrade(soft, 2, 1.0)           # unsharp masking steepens the softened edge; the overshoot is clipped
+    assert sharpened.diff(dim=-1).abs().max() > 1.2 * soft.diff(dim=-1).abs().max()
+    assert sharpened.min() == 0 and sharpened.max() == 1
+    ramp = torch.linspace(0.3, 0.7, 64).view(1, 1, 1, 64).repeat(1, 1, 64, 1)
     assert torch.allclose(degrade(ramp, 2, 0.5)[..., 8:-8], ramp[..., 8:-8], atol=1e-5)   # a linear ramp has no detail
 
 
-def test_the_quality_change_is_an_augmentation_option_of_train(tmp_path):
-    from test_cli import emoscope
+def test_a_face_blurred_or_sharpened_at_two_sizes_looks_alike():
+    """An online teacher's larger copy of a batch gets the student's draws: a blur is in proportion to the side (at a
+    fixed width in px the 128-px copy would get half the 64-px copy's blur, a mismatch of over half the change)."""
+    import torch.nn.functional as F
 
-    for extra, message in ((["--degrade", "0.3", "--no-augment"], "--degrade is an augmentation"),
-                           (["--degrade", "1.5"], "--degrade")):
-        run = emoscope("train", "--dataset", "folder", "--data", tmp_path, "--out", tmp_path / "run", *extra)
-        assert run.returncode != 0 and message in run.stderr and "Traceback" not in run.stderr
+    face = F.avg_pool2d(torch.rand(1, 1, 128, 128, generator=torch.Generator().manual_seed(0)), 5, 1, 2)
+    small = F.interpolate(face, size=(64, 64), mode="area")
+    for kind in (1, 2):
+        change = (degrade(small, kind, 0.3) - small).abs().mean()
+        mismatch = (F.interpolate(degrade(face, kind, 0.3), size=(64, 64), mode="area") - degrade(small, kind, 0.3))
+        assert mismatch.abs().mean() < 0.2 * change, kind
+
+
+def test_a_run_recorded_before_the_quality_change_existed_resumes(trained, tmp_path):
+    import shutil
+
+    run = shutil.copytree(trained[0], tmp_path / "run")
+    older = json.loads((run / "config.json").read_text())
+    del older["augment"]["degrade_probability"]
+    (run / "config.json").write_text(json.dumps(older))
+    assert train(TrainConfig(epochs=2, **FAST), synthetic(200, 0), synthetic(60, 1), run, progress=False).exists()
+    with pytest.raises(TrainingError, match="another configuration"):
+        train(TrainConfig(epochs=2, augment=AugmentConfig(degrade_probability=0.3), **FAST), synthetic(200, 0),
+              synthetic(60, 1), run, progress=False)
+
+
+def test_the_quality_change_is_an_augmentation_option_of_train(tmp_path):
+    from test_cli import assert_one_line_error, emoscope
+
+    run = emoscope("train", "--dataset", "folder", "--data", tmp_path, "--out", tmp_path / "run", "--degrade", "0.3",
+                   "--no-augment")
+    assert_one_line_error(run, "--degrade is an augmentation")
+    run = emoscope("train", "--dataset", "folder", "--data", tmp_path, "--out", tmp_path / "run", "--degrade", "1.5")
+    assert run.returncode == 2 and "argument --degrade" in run.stderr and "Traceback" not in run.stderr
+
 
 def test_train_export_evaluate_from_the_command_line(tmp_path):
     """The whole model workflow through the CLI on a small class-folder data set."""
@@ -183,8 +216,9 @@ def test_train_export_evaluate_from_the_command_line(tmp_path):
             folder.mkdir(parents=True, exist_ok=True)
             cv2.imwrite(str(folder / f"{i}.png"), data.images[i])
     run = emoscope("train", "--dataset", "folder", "--data", tmp_path / "faces", "--arch", "simple_cnn",
-                   "--epochs", "1", "--threads", "1", "--out", tmp_path / "run")
+                   "--epochs", "1", "--threads", "1", "--degrade", "0.3", "--out", tmp_path / "run")
     assert run.returncode == 0, run.stderr
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["augment"]["degrade_probability"] == 0.3
     run = emoscope("export", tmp_path / "run" / "best.pt", "--out", tmp_path / "m.onnx", "--margin", "0.15")
     assert run.returncode == 0 and "max |PyTorch - ONNX Runtime|" in run.stdout, run.stderr
     run = emoscope("evaluate", tmp_path / "m.onnx", "--dataset", "folder", "--data", tmp_path / "faces",

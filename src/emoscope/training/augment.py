@@ -27,18 +27,26 @@ class AugmentConfig:
 
     @classmethod
     def none(cls) -> "AugmentConfig":
-        return cls(0.0, 0.0, 0.0, False, 0.0, 0.0, 0.0, 0.0)
+        return cls(shift=0.0, scale=0.0, rotation=0.0, flip=False, brightness=0.0, contrast=0.0,
+                   erase_probability=0.0, degrade_probability=0.0)
 
 
 LOWEST_RESOLUTION = 0.3     # a degraded image's side may shrink to this share before it is enlarged back
-BLUR_SIGMAS = (0.5, 1.5)    # px at the network's input
-SHARPEN_AMOUNTS = (0.5, 1.5)
+# Blur widths are px on a 64-px side and in proportion on others, so that a teacher's larger copy of a batch
+# (``train --teacher-online``) is changed as the student's is.
+REFERENCE_SIDE = 64
+BLUR_SIGMAS = (0.5, 1.5)
+SHARPEN_SIGMA = 1.0
+SHARPEN_AMOUNTS = (0.5, 1.5)    # unsharp masking: image + amount * (image - blurred)
 
 
 def _gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
-    """``image`` (1, C, H, W) blurred by a separable Gaussian, the border replicated."""
+    """``image`` (1, C, H, W) blurred by a separable Gaussian of ``sigma`` px on a ``REFERENCE_SIDE`` side (in
+    proportion on others), the border replicated."""
+    sigma = sigma * image.shape[-1] / REFERENCE_SIDE
     radius = max(1, math.ceil(3 * sigma))
-    taps = torch.exp(-(torch.arange(-radius, radius + 1, dtype=image.dtype) ** 2) / (2 * sigma ** 2))
+    taps = torch.exp(-(torch.arange(-radius, radius + 1, dtype=image.dtype, device=image.device) ** 2)
+                     / (2 * sigma ** 2))
     taps = taps / taps.sum()
     channels = image.shape[1]
     padded = F.pad(image, (radius, radius, radius, radius), mode="replicate")
@@ -49,16 +57,17 @@ def _gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
 def degrade(image: torch.Tensor, kind: int, strength: float) -> torch.Tensor:
     """One image (1, C, H, W) in [0, 1] changed in quality. ``kind`` 0: shrunk by area averaging to between
     ``LOWEST_RESOLUTION`` and 1 of its side (``strength`` 0..1 from the smallest) and enlarged back bilinearly;
-    1: Gaussian blur; 2: unsharp masking. ``strength`` in [0, 1] picks within each kind's range."""
+    1: Gaussian blur; 2: unsharp masking. ``strength`` in [0, 1] picks within each kind's range. Each kind is in
+    proportion to the side, so that one image changed at two sizes looks alike."""
     height, width = image.shape[-2:]
     if kind == 0:
         share = LOWEST_RESOLUTION + (1 - LOWEST_RESOLUTION) * strength
         small = F.interpolate(image, size=(max(1, round(height * share)), max(1, round(width * share))), mode="area")
-        return F.interpolate(small, size=(height, width), mode="bilinear", align_corners=False).clamp(0, 1)
+        return F.interpolate(small, size=(height, width), mode="bilinear", align_corners=False)
     if kind == 1:
         return _gaussian_blur(image, BLUR_SIGMAS[0] + (BLUR_SIGMAS[1] - BLUR_SIGMAS[0]) * strength)
     amount = SHARPEN_AMOUNTS[0] + (SHARPEN_AMOUNTS[1] - SHARPEN_AMOUNTS[0]) * strength
-    return (image + amount * (image - _gaussian_blur(image, 1.0))).clamp(0, 1)
+    return (image + amount * (image - _gaussian_blur(image, SHARPEN_SIGMA))).clamp(0, 1)
 
 
 def _uniform(n: int, low: float, high: float, generator: torch.Generator) -> torch.Tensor:

@@ -187,7 +187,9 @@ def _same_run(saved: dict | None, current: dict) -> bool:
     """Whether a saved configuration is the same run (the thread count may differ between sessions)."""
     if saved is None:
         return False
-    saved = {**asdict(TrainConfig()), **saved}  # options added since the run started keep their defaults
+    # options added since the run started keep their defaults, the augmentation's own among them
+    saved = {**asdict(TrainConfig()), **saved}
+    saved["augment"] = {**asdict(AugmentConfig()), **saved["augment"]}
     ignore = ("threads",)
     return {k: v for k, v in saved.items() if k not in ignore} == {k: v for k, v in current.items() if k not in ignore}
 
