@@ -238,16 +238,17 @@ def test_a_checkpoint_exported_with_a_prior_correction_agrees_with_pytorch_plus_
 
 
 def test_the_bundled_model_graph_and_metadata_agree_on_its_prior_correction():
-    """3.0.1 is 3.0.0 (class-balanced draws: tau 0 on validation) with an offset of -0.5 on neutral's logit, also
-    chosen on validation: the graph's bias is the recorded one."""
+    """3.1.0's logit adjustment, tau 0.3 without a neutral offset, was chosen on validation: the graph's bias is the
+    recorded one, -tau * log(recorded prior)."""
     classifier = EmotionClassifier()
     proto = onnx.load(str(classifier.path))
     recorded = classifier.info.prior_correction
-    assert recorded["tau"] == 0.0 and recorded["neutral_offset"] == -0.5
+    assert recorded["tau"] == 0.3 and recorded.get("neutral_offset", 0.0) == 0.0
     bias = next(i for i in proto.graph.initializer if i.name == BIAS_NAME)
     in_graph = onnx.numpy_helper.to_array(bias).ravel()
-    assert in_graph.tolist() == pytest.approx([recorded["bias"][label] for label in classifier.labels])
-    assert in_graph.tolist() == pytest.approx([0, 0, 0, 0, 0, 0, -0.5])
+    assert in_graph.tolist() == pytest.approx([recorded["bias"][label] for label in classifier.labels], abs=1e-5)
+    assert in_graph.tolist() == pytest.approx([-0.3 * np.log(recorded["prior"][label]) for label in classifier.labels],
+                                              abs=1e-5)
 
 
 def test_a_class_without_training_faces_has_no_prior_to_correct(tmp_path):
