@@ -48,6 +48,11 @@ def crop_sets(classifier, split: str) -> dict:
     }
 
 
+
+def true_classes(classifier, dataset) -> np.ndarray:
+    """Each face's true class as an index into the model's labels (a data set may order its labels otherwise)."""
+    return np.array([classifier.labels.index(dataset.labels[y]) for y in dataset.hard_labels])
+
 def best_match(boxes, box) -> int | None:
     """Index of the box in ``boxes`` (x, y, w, h) that overlaps ``box`` most, if at IoU >= ``MIN_IOU``; else None."""
     if not len(boxes):

@@ -29,7 +29,7 @@ import dataclasses
 
 import numpy as np
 
-from _emotion_sets import crop_sets
+from _emotion_sets import crop_sets, true_classes
 from _faces import LOW_LIGHT, in_light
 from emoscope.classification import EmotionClassifier
 from emoscope.detection.onnx_detector import brightened
@@ -51,7 +51,7 @@ def read_ways(classifier: EmotionClassifier, dataset, images: np.ndarray, ways, 
         lit = images.copy()
         lit[dark] = np.stack([brightened(image, CROP_TARGET_LEVEL) for image in images[dark]])
         lit_logits = dataset_logits(classifier, dataclasses.replace(dataset, images=lit))
-    truth = np.array([classifier.labels.index(dataset.labels[y]) for y in dataset.hard_labels])
+    truth = true_classes(classifier, dataset)
     scores = {}
     for way in ways:
         logits = plain.copy()

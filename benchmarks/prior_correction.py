@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _emotion_sets import FER2013, TITLES, VOTES, crop_sets, require
+from _emotion_sets import FER2013, TITLES, VOTES, crop_sets, require, true_classes
 from emoscope.classification import EmotionClassifier
 from emoscope.evaluation.metrics import fit_temperature, reliability, softmax
 from emoscope.evaluation.run import dataset_logits
@@ -68,7 +68,7 @@ def main():
 
     validation = {}
     for name, dataset in crop_sets(classifier, "val").items():
-        truth = np.array([classifier.labels.index(dataset.labels[y]) for y in dataset.hard_labels])
+        truth = true_classes(classifier, dataset)
         validation[name] = (dataset_logits(classifier, dataset), truth)
         print(f"{TITLES[name, 'val']}: {len(truth)} faces")
     table = tau_table(validation, prior.prior, classifier.labels, grid(args.taus), grid(args.neutral_offsets))

@@ -30,7 +30,8 @@ import cv2
 import numpy as np
 
 from _data import require
-from _emotion_sets import EXPW, TITLES, best_match, crop_sets, expw_images
+from _emotion_sets import EXPW, TITLES, best_match, crop_sets, expw_images, true_classes
+from crop_resampling import scored
 from emoscope.classification import EmotionClassifier
 from emoscope.detection import create_detector
 from emoscope.settings import DetectorSettings
@@ -46,7 +47,6 @@ CANVAS = (240, 320)
 """Height and width of the photo a shrunk ExpW face is set in."""
 LARGEST_FACE_SIDE = 64
 """``--face-sides`` must shrink ExpW's faces (about 75 px as cut)."""
-BATCH = 256
 
 
 def shrunk(images: np.ndarray, side: int) -> np.ndarray:
@@ -56,8 +56,8 @@ def shrunk(images: np.ndarray, side: int) -> np.ndarray:
 
 def balanced_accuracy(classifier: EmotionClassifier, dataset, images) -> float:
     logits = dataset_logits(classifier, dataclasses.replace(dataset, images=images))
-    truth = np.array([classifier.labels.index(dataset.labels[y]) for y in dataset.hard_labels])
-    return classification_metrics(truth, logits.argmax(axis=1), classifier.labels)["balanced_accuracy"]
+    return classification_metrics(true_classes(classifier, dataset), logits.argmax(axis=1),
+                                  classifier.labels)["balanced_accuracy"]
 
 
 def on_canvas(image: np.ndarray, box, face_side: int | None):
@@ -76,23 +76,19 @@ def on_canvas(image: np.ndarray, box, face_side: int | None):
 def pipeline_scores(classifiers, samples, face_side: int | None, detector) -> tuple[int, list[float]]:
     """Faces found, and each model's balanced accuracy over all ``samples`` ((image, emotion name, box); a face not
     found is wrong)."""
-    found_faces, truth = [], []
+    faces = []   # (photo, box or None, landmarks, emotion name), as crop_resampling.scored reads them
     for image, label, box in samples:
         photo, moved = on_canvas(image, box, face_side)
         detections = detector.detect(photo)
         match = best_match(detections.boxes, moved)
-        landmarks = None if match is None or detections.landmarks is None else detections.landmarks[match]
-        found_faces.append(None if match is None else (photo, detections.boxes[match], landmarks))
-        truth.append(label)
-    scores = []
-    for classifier in classifiers:
-        crops = [classifier.crop(*face) for face in found_faces if face is not None]
-        answers = iter(np.concatenate([classifier.predict(crops[start: start + BATCH]).argmax(axis=1)
-                                       for start in range(0, len(crops), BATCH)] or [np.zeros(0, int)]))
-        predicted = [-1 if face is None else next(answers) for face in found_faces]
-        true = [classifier.labels.index(name) for name in truth]
-        scores.append(classification_metrics(true, predicted, classifier.labels)["balanced_accuracy"])
-    return sum(face is not None for face in found_faces), scores
+        if match is None:
+            faces.append((photo, None, None, label))
+        else:
+            landmarks = None if detections.landmarks is None else detections.landmarks[match]
+            faces.append((photo, detections.boxes[match], landmarks, label))
+    scores = [scored(classifier, [(*face[:3], classifier.labels.index(face[3])) for face in faces])[1]
+              for classifier in classifiers]
+    return sum(face[1] is not None for face in faces), scores
 
 
 def main():
