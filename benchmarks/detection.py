@@ -79,8 +79,8 @@ import numpy as np
 
 from _data import DATA, MODELS, require
 from _faces import (FER_CLOSE_UP_BOX, LOW_LIGHT, PX_BINS, SHARE_BINS, SizeTally, assign, bin_name, boxed_photos,
-                    cut_out, every_kth, expw_crops, fer2013_close_up, fer2013_faces, inside, low_light, portraits,
-                    side, write_tiled_video)
+                    cut_out, every_kth, expw_crops, fer2013_close_up, fer2013_faces, in_light, inside, low_light,
+                    portraits, side, write_tiled_video)
 from emoscope import Analyzer
 from emoscope.data.widerface import PARTS, load_widerface
 from emoscope.detection import DetectorSettings, create_detector
@@ -431,10 +431,10 @@ def main():
             if "dark" in run:
                 row["low_light"] = {form: {
                     "wider": wider_scores(detector, wider, args.min_size, light=light),
-                    "expw": crop_scores(detector, ((low_light(cv2.imread(str(path)), *light, seed=index), box)
-                                                   for index, (path, box) in enumerate(crops))),
-                    "fer": crop_scores(detector, ((low_light(fer2013_close_up(face), *light, seed=index),
-                                                   FER_CLOSE_UP_BOX) for index, (face, _) in enumerate(fer_faces)))}
+                    "expw": crop_scores(detector, zip(in_light((cv2.imread(str(path)) for path, _ in crops), *light),
+                                                      (box for _, box in crops))),
+                    "fer": crop_scores(detector, ((image, FER_CLOSE_UP_BOX) for image in in_light(
+                        (fer2013_close_up(face) for face, _ in fer_faces), *light)))}
                     for form, light in LOW_LIGHT.items()}
             if "video" in run:
                 row["video"] = video_scores(every_frame(detector), video, boxes)

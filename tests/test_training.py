@@ -404,9 +404,11 @@ def test_teacher_logits_that_do_not_fit_are_one_clear_error(tmp_path, problem, m
 
 def test_a_tiny_run_distils_an_onnx_teacher_computed_once_on_its_own_images(tmp_path, monkeypatch):
     from conftest import tiny_model
+    from emoscope.models import sha256_of
     from emoscope.training import distill
 
     teacher = tiny_model(tmp_path / "teacher.onnx", seed=4)
+    digest = sha256_of(teacher)
     train_set, val_set = synthetic(200, 0), synthetic(60, 1)
     config = TrainConfig(epochs=2, teacher_model=str(teacher), distill_weight=0.7, **FAST)
     best = train(config, train_set, val_set, tmp_path / "student", progress=False)
@@ -416,14 +418,14 @@ def test_a_tiny_run_distils_an_onnx_teacher_computed_once_on_its_own_images(tmp_
     np.testing.assert_allclose(kept, expected, atol=1e-5)
     # the kept outputs are read back for the same model and images, and never for other images
     monkeypatch.setattr(EmotionClassifier, "raw_outputs", lambda *a: pytest.fail("recomputed"))
-    again = distill.onnx_teacher_outputs(teacher, train_set, tmp_path / "student" / "teacher_outputs.npz", 1)
+    again = distill.onnx_teacher_outputs(teacher, digest, train_set, tmp_path / "student" / "teacher_outputs.npz", 1)
     np.testing.assert_array_equal(again.numpy(), kept)
     monkeypatch.undo()
     other = synthetic(30, 7)
-    fresh = distill.onnx_teacher_outputs(teacher, other, tmp_path / "student" / "teacher_outputs.npz", 1)
+    fresh = distill.onnx_teacher_outputs(teacher, digest, other, tmp_path / "student" / "teacher_outputs.npz", 1)
     assert fresh.shape == (30, 7)
     (tmp_path / "student" / "teacher_outputs.npz").write_bytes(b"cut short")   # damaged: computed again
-    np.testing.assert_allclose(distill.onnx_teacher_outputs(teacher, train_set, tmp_path / "student" /
+    np.testing.assert_allclose(distill.onnx_teacher_outputs(teacher, digest, train_set, tmp_path / "student" /
                                                             "teacher_outputs.npz", 1).numpy(), expected, atol=1e-5)
 
 

@@ -6,6 +6,7 @@ Each command imports what it needs when it runs, so the analysis commands never 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from .cli_train_detector import DETECTOR_TRAINING_COMMANDS, add_detector_training_commands
@@ -142,8 +143,8 @@ def _add_train_parser(commands) -> None:
                              "--sampling balanced, whose draws are balanced already)")
     parser.add_argument("--no-augment", action="store_true", help="turn off augmentation (shift, scale, rotation, "
                         "flip, brightness/contrast, erasing)")
-    parser.add_argument("--degrade", type=float_in(0.0, 1.0), default=0.0, metavar="P",
-                        help="share of training faces seen at a lower resolution, blurred or sharpened (default: 0)")
+    parser.add_argument("--degrade", type=float_in(0.0, 1.0), metavar="P", help="share of training faces seen at a "
+                        "lower resolution, blurred or sharpened (default: AugmentConfig's)")
     parser.add_argument("--patience", type=int, default=5, help="stop after this many epochs without validation gain")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--soft-weight", type=float, help="share of the loss on the FER+ vote head "
@@ -190,12 +191,14 @@ def cmd_train(args) -> int:
         train_set = combine_datasets([train_set] + [t for t, _ in extra], size)
         val_set = combine_datasets([val_set] + [v for _, v in extra], size)
     print(f"train {len(train_set)} {train_set.class_counts()}\nval {len(val_set)} {val_set.class_counts()}")
+    augment = AugmentConfig.none() if args.no_augment else AugmentConfig()
+    if args.degrade is not None:
+        augment = dataclasses.replace(augment, degrade_probability=args.degrade)
     config = TrainConfig(
         arch=args.arch, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
         label_smoothing=args.label_smoothing,
         class_weighting=args.class_weighting or ("none" if args.sampling == "balanced" else TrainConfig.class_weighting),
-        augment=AugmentConfig.none() if args.no_augment else AugmentConfig(degrade_probability=args.degrade),
-        patience=args.patience,
+        augment=augment, patience=args.patience,
         seed=args.seed, threads=args.threads, teacher_online=args.teacher_online,
         **{name: getattr(args, name) for name in ("soft_weight", "ema_decay", "teacher_logits", "teacher_model",
                                                   "distill_weight", "distill_temperature", "sampling", "source_shares",

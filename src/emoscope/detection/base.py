@@ -25,8 +25,16 @@ class FaceDetector(ABC):
         keeps to its time budget per frame (a copy of at most its ``input_max_side``); a photo (False)
         may get a larger copy (its ``photo_max_side``), slower, finding more small faces. YuNet and
         Haar see both alike."""
-        small, scale = scaled_copy(image, min(1.0, scale, self.settings.max_side / max(image.shape[:2])))
-        found = self._detect(small, stream)
+        small, scale = self._within_max_side(image, scale)
+        return self._in_image(self._detect(small, stream), scale)
+
+    def _within_max_side(self, image: np.ndarray, scale: float) -> tuple[np.ndarray, float]:
+        """The copy the detector sees (:meth:`detect`) and the scale applied (:func:`scaled_copy`)."""
+        return scaled_copy(image, min(1.0, scale, self.settings.max_side / max(image.shape[:2])))
+
+    def _in_image(self, found: Detections, scale: float) -> Detections:
+        """Faces ``found`` in a copy shrunk by ``scale``, in the image's coordinates, those under ``min_face``
+        dropped."""
         if scale != 1.0 and len(found):
             found = Detections(found.boxes / scale, found.scores,
                                None if found.landmarks is None else found.landmarks / scale)

@@ -179,19 +179,19 @@ class OnnxFaceDetector(FaceDetector):
         return min(1.0, max(by_size, by_faces))
 
     def detect(self, image: np.ndarray, scale: float = 1.0, *, stream: bool = False) -> Detections:
-        found = super().detect(image, scale, stream=stream)
+        small, shrink = self._within_max_side(image, scale)
+        found = self._in_image(self._detect(small, stream), shrink)
         if stream or len(found) or not self.info.second_look_border:
             return found
-        return self._second_look(image, scale)
+        return self._second_look(small, shrink)
 
-    def _second_look(self, image: np.ndarray, scale: float) -> Detections:
+    def _second_look(self, small: np.ndarray, shrink: float) -> Detections:
         """A photo with no face (of ``min_face`` or more) framed by a grey border: a face filling the photo (a
-        close-up, a cut-out, a portrait) then looks like the close-ups of training. The frame goes around the
-        copy the first look started from, and the framed copy is kept within ``max_side`` too; it is looked at
-        as a photo (:meth:`_detect`: twice where it is big), without the dark look: the grey frame sets most of
-        the framed copy's mean level, and brightening would lighten the frame too. Faces come back in the photo's
-        coordinates, cut to it."""
-        small, shrink = scaled_copy(image, min(1.0, scale, self.settings.max_side / max(image.shape[:2])))
+        close-up, a cut-out, a portrait) then looks like the close-ups of training. The frame goes around
+        ``small``, the copy the first look started from (the photo shrunk by ``shrink``), and the framed copy is
+        kept within ``max_side`` too; it is looked at as a photo (:meth:`_detect`: twice where it is big), without
+        the dark look: the grey frame sets most of the framed copy's mean level, and brightening would lighten the
+        frame too. Faces come back in the photo's coordinates, cut to it."""
         border = int(round(self.info.second_look_border * max(small.shape[:2])))
         value = (self.info.pad_value,) * 3
         framed = cv2.copyMakeBorder(small, border, border, border, border, cv2.BORDER_CONSTANT, value=value)
@@ -242,8 +242,8 @@ class OnnxFaceDetector(FaceDetector):
         hides some that the copy as it is shows, a noisy close-up's (BENCHMARKS.md, detector 2.3.2)."""
         small, scale = scaled_copy(image, scale)
         found = self._pass(small, score_threshold)
-        if dark_look and self.info.dark_level and mean_level(small) < self.info.dark_level:
-            lit = self._pass(brightened(small, DARK_TARGET_LEVEL), score_threshold)
+        if dark_look and self.info.dark_level and (level := mean_level(small)) < self.info.dark_level:
+            lit = self._pass(brightened(small, DARK_TARGET_LEVEL, level), score_threshold)
             found = merged([found, lit], score_threshold, self.nms_threshold)
         if not len(found):
             return found
@@ -275,10 +275,11 @@ def mean_level(image: np.ndarray) -> float:
     return float(np.mean(cv2.mean(image)[:channels]))
 
 
-def brightened(image: np.ndarray, target_level: float) -> np.ndarray:
-    """``image`` times the gain that brings its mean level to ``target_level``, from 1 (never darker) to
-    :data:`DARK_MAX_GAIN`; levels saturate at 255."""
-    gain = target_level / max(mean_level(image), 1.0)
+def brightened(image: np.ndarray, target_level: float, level: float | None = None) -> np.ndarray:
+    """``image`` times the gain that brings its mean level (``level``, where the caller has it; else
+    :func:`mean_level`) to ``target_level``, from 1 (never darker) to :data:`DARK_MAX_GAIN`; levels saturate at
+    255."""
+    gain = target_level / max(mean_level(image) if level is None else level, 1.0)
     return cv2.convertScaleAbs(image, alpha=min(DARK_MAX_GAIN, max(1.0, gain)))
 
 

@@ -87,17 +87,16 @@ def load_teacher_logits(path: str | Path, dataset: FaceDataset, outputs: int) ->
     return torch.from_numpy(logits[dataset.rows])
 
 
-def onnx_teacher_outputs(model: str | Path, dataset: FaceDataset, cache: Path, threads: int = 2,
+def onnx_teacher_outputs(model: str | Path, model_sha256: str, dataset: FaceDataset, cache: Path, threads: int = 2,
                          batch_size: int = 256) -> torch.Tensor:
     """An exported emotion model's outputs (its logits) for every image of ``dataset``, (N, labels).
-    They are kept in ``cache`` with a fingerprint of the model file and the images, so a resumed run reads
-    them back and another model or other images compute them afresh."""
-    from ..models import sha256_of
+    They are kept in ``cache`` with a fingerprint of the model file (``model_sha256``, its SHA-256) and the
+    images, so a resumed run reads them back and another model or other images compute them afresh."""
     from ..preprocess import fit_all
 
     teacher = _checked_teacher(model, dataset.labels, threads)
     images = np.ascontiguousarray(dataset.images)
-    digest = hashlib.sha256(f"{sha256_of(teacher.path)} {images.dtype} {images.shape}".encode())
+    digest = hashlib.sha256(f"{model_sha256} {images.dtype} {images.shape}".encode())
     digest.update(memoryview(images).cast("B"))
     fingerprint = digest.hexdigest()
     kept = _kept_outputs(cache)
@@ -137,12 +136,6 @@ class OnlineTeacher:
         self._classifier = _checked_teacher(model, labels, threads)
         self.input_size = tuple(self._classifier.info.input_size)   # (height, width)
 
-    def fit(self, images: np.ndarray) -> np.ndarray:
-        """uint8 crops (N, H, W) of any size at the teacher's input size, as inference fits them."""
-        from ..preprocess import fit_all
-
-        return fit_all(images, self.input_size)
-
     def __call__(self, gray_unit: torch.Tensor) -> torch.Tensor:
         """Logits (N, labels) for a batch of gray crops (N, 1, H, W) in [0, 1] at the teacher's input size."""
         return torch.from_numpy(self._classifier.raw_outputs(gray_unit[:, 0].numpy() * np.float32(255.0)))
@@ -157,11 +150,12 @@ def _kept_outputs(cache: Path) -> tuple[np.ndarray, str] | None:
         return None
 
 
-def load_teacher(logits_file: str, model: str, online: bool, dataset: FaceDataset, num_labels: int, num_soft: int,
-                 out_dir: Path, threads: int) -> tuple[torch.Tensor | OnlineTeacher, tuple[slice, ...]]:
+def load_teacher(logits_file: str, model: str, model_sha256: str | None, online: bool, dataset: FaceDataset,
+                 num_labels: int, num_soft: int, out_dir: Path,
+                 threads: int) -> tuple[torch.Tensor | OnlineTeacher, tuple[slice, ...]]:
     """The teacher's outputs for each training image (or, ``online``, the teacher to run on each batch) and
     the student's heads they teach: every head for a teacher-logits file (its width is checked), the label
-    head for an ONNX model."""
+    head for an ONNX model (``model_sha256``: its file's SHA-256)."""
     if logits_file and model:
         raise TrainingError("give a teacher-logits file or a teacher model, not both")
     if online and not model:
@@ -170,7 +164,8 @@ def load_teacher(logits_file: str, model: str, online: bool, dataset: FaceDatase
     if online:
         return OnlineTeacher(model, dataset.labels, threads), (slice(0, num_labels),)
     if model:
-        return onnx_teacher_outputs(model, dataset, out_dir / "teacher_outputs.npz", threads), (slice(0, num_labels),)
+        return (onnx_teacher_outputs(model, model_sha256, dataset, out_dir / "teacher_outputs.npz", threads),
+                (slice(0, num_labels),))
     heads = (slice(0, num_labels),) + ((slice(num_labels, num_labels + num_soft),) if num_soft else ())
     return load_teacher_logits(logits_file, dataset, num_labels + num_soft), heads
 

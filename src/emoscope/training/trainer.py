@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from ..evaluation.metrics import classification_metrics
 from ..models import resolve_emotion_model, sha256_of
+from ..preprocess import fit_all
 from .architectures import architecture_names, get_architecture
 from .augment import AugmentConfig, augment_batch
 from .errors import TrainingError
@@ -239,8 +240,8 @@ def train(config: TrainConfig, train_set: FaceDataset, val_set: FaceDataset, out
     if config.teacher_logits or config.teacher_model or config.teacher_online:
         from .distill import distillation_loss, load_teacher
 
-        teacher, heads = load_teacher(config.teacher_logits, config.teacher_model, config.teacher_online, train_set,
-                                      num_labels, num_soft, out_dir, config.threads)
+        teacher, heads = load_teacher(config.teacher_logits, config.teacher_model, teacher_file, config.teacher_online,
+                                      train_set, num_labels, num_soft, out_dir, config.threads)
 
     torch.manual_seed(config.seed)
     model = spec_arch.build(num_labels + num_soft, pretrained=not config.init_from)
@@ -279,7 +280,7 @@ def train(config: TrainConfig, train_set: FaceDataset, val_set: FaceDataset, out
     draw_weights = torch.from_numpy(sampling_weights(train_set, config.source_shares)) if config.sampling == "balanced" else None
     images = torch.from_numpy(input_spec.fit(train_set.images))   # uint8 in memory, at the model's input size
     # an online teacher's own copy at its input size, augmented with the same draws as the student's batch
-    teacher_images = torch.from_numpy(teacher.fit(train_set.images)) if config.teacher_online else None
+    teacher_images = torch.from_numpy(fit_all(train_set.images, teacher.input_size)) if config.teacher_online else None
     targets = torch.from_numpy(train_set.targets).to(device)
     smoothed = targets * (1 - config.label_smoothing) + config.label_smoothing / num_labels
     soft_targets = None if train_set.soft_targets is None else torch.from_numpy(train_set.soft_targets).to(device)
