@@ -8,6 +8,8 @@ benchmarks/prior_correction.py and low_light_emotion.py (validation): one defini
 
 ``val`` is FER2013 PublicTest and ExpW val; ``test`` is FER2013 PrivateTest and ExpW test.
 
+JAFFE is split by subject (``JAFFE_SUBJECTS``): posed faces for validation, and held-out ones for test.
+
 The whole-image sets that go through a detector (model_accuracy.py's pipeline sets, crop_framing.py, detection.py's
 JAFFE) are read here too, as (BGR image, class index, the face's known box or None), with ``best_match``, the rule
 that says which detection is the labelled face.
@@ -30,6 +32,10 @@ FER2013 = DATA / "fer2013" / "fer2013.csv.gz"
 VOTES = DATA / "ferplus" / "fer2013new.csv"
 EXPW = DATA / "expw"
 JAFFE = DATA / "jaffe" / "jaffe_128px_png.zip"
+JAFFE_SUBJECTS = {"val": ("KA", "KM", "MK", "NM", "UY"), "test": ("KL", "KR", "NA", "TM", "YM")}
+"""JAFFE's ten women split in two (every other one, sorted by code), fixed on 2026-12-07 before either half was read:
+the first half's posed faces may choose a correction or train a model (benchmarks/jaffe_training_folder.py), the
+second half is held out."""
 MIN_IOU = 0.3
 """A face found must overlap the face's known box this much to be that face."""
 
@@ -75,9 +81,13 @@ def fer2013_close_ups(fer_csv: Path, split: str, labels, limit: int | None = Non
         yield fer2013_close_up(face), labels.index(EMOTIONS[label]), FER_CLOSE_UP_BOX.tolist()
 
 
-def jaffe_images(zip_path: Path, labels):
-    """JAFFE's photos as (BGR image, class index, None); the label is the code in the name (KA.AN1.39)."""
+def jaffe_images(zip_path: Path, labels, split: str | None = None):
+    """JAFFE's photos as (BGR image, class index, None), all or those of ``split``'s subjects (``JAFFE_SUBJECTS``);
+    the subject and the label are the codes in the name (KA.AN1.39)."""
     with zipfile.ZipFile(zip_path) as archive:
         for name in sorted(n for n in archive.namelist() if n.endswith(".png")):
-            label = canonical_label(name.rsplit("/", 1)[-1].split(".")[1][:2])
+            subject, code = name.rsplit("/", 1)[-1].split(".")[:2]
+            if split is not None and subject not in JAFFE_SUBJECTS[split]:
+                continue
+            label = canonical_label(code[:2])
             yield cv2.imdecode(np.frombuffer(archive.read(name), np.uint8), cv2.IMREAD_COLOR), labels.index(label), None

@@ -136,7 +136,8 @@ def test_members_with_their_own_tensor_names_and_weights_beyond_float16_are_comb
 
 
 def test_prior_corrections_must_agree_and_the_ensemble_is_not_corrected_again(tmp_path):
-    from emoscope.training.prior_correction import PriorCorrectionError, check_correctable
+    from emoscope.training.prior_correction import (PriorCorrection, PriorCorrectionError, check_correctable,
+                                                    correct_model)
 
     correction = {"tau": 0.5, "prior": [1 / 7] * 7, "bias": {label: 0.0 for label in TINY_METADATA["labels"]}}
     corrected = tiny_model(tmp_path / "c.onnx", {**TINY_METADATA, "prior_correction": correction})
@@ -148,6 +149,9 @@ def test_prior_corrections_must_agree_and_the_ensemble_is_not_corrected_again(tm
     assert EmotionClassifier(both).info.prior_correction["in_members"] is True
     with pytest.raises(PriorCorrectionError):
         check_correctable(both, tmp_path / "again.onnx")
+    with pytest.raises(PriorCorrectionError, match="its members carry the correction"):
+        correct_model(both, tmp_path / "again.onnx", PriorCorrection(0.5, (1 / 7,) * 7, TINY_METADATA["labels"]),
+                      replacing=True)
 
 
 def test_an_empty_file_is_not_an_emotion_model(tmp_path):

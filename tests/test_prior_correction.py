@@ -175,6 +175,8 @@ def test_the_table_tries_every_neutral_offset_with_every_tau():
     rows = tau_table({"a": (logits, truth)}, np.array([0.5, 0.5]), labels, [0.0, 1.0], [0.0, -0.5, -2.0])
     assert [(r["tau"], r["neutral_offset"]) for r in rows] == [(t, o) for t in (0.0, 1.0) for o in (0.0, -0.5, -2.0)]
     assert [r["a"] for r in rows] == pytest.approx([5 / 6, 1.0, 0.5] * 2)   # an even prior: tau moves nothing
+    # neutral answered 4, 3 and 0 times of 6, where 3 of 6 faces are neutral
+    assert [r["neutral_ratio"]["a"] for r in rows] == pytest.approx([4 / 3, 1.0, 0.0] * 2)
 
 
 def test_the_export_command_corrects_an_onnx_model_with_the_prior_of_its_training_data(tmp_path):
@@ -198,6 +200,14 @@ def test_the_export_command_corrects_an_onnx_model_with_the_prior_of_its_trainin
                                    "--version", "9"), "--prior-correction needs --data")
     assert_one_line_error(emoscope("export", source, "--out", tmp_path / "d.onnx", "--prior-correction", "1",
                                    "--data", tmp_path / "fer.csv"), "give it a --version")
+    again = ("export", tmp_path / "c.onnx", "--out", tmp_path / "r.onnx", "--prior-correction", "0.2", "--dataset",
+             "fer2013", "--data", tmp_path / "fer.csv", "--version", "10")
+    assert_one_line_error(emoscope(*again), "already prior-corrected (tau 0.5, neutral offset 0)")
+    assert emoscope(*again, "--replace-correction").returncode == 0
+    replaced = read_metadata(onnx.load(str(tmp_path / "r.onnx")))["prior_correction"]
+    assert [replaced["bias"][k] for k in EMOTIONS] == pytest.approx(-0.2 * np.log(prior), abs=1e-5)
+    assert_one_line_error(emoscope("export", source, "--out", tmp_path / "e.onnx", "--replace-correction",
+                                   "--version", "9"), "--replace-correction goes with --prior-correction")
     assert_one_line_error(emoscope("export", source, "--out", tmp_path / "d.onnx"), "nothing to change")
     refused = emoscope("export", source, "--out", tmp_path / "d.onnx", "--prior-correction", "-1")
     assert refused.returncode == 2 and "must be at least 0" in refused.stderr   # refused while parsing
@@ -256,3 +266,19 @@ def test_a_class_without_training_faces_has_no_prior_to_correct(tmp_path):
     (tmp_path / "fer.csv").write_text("emotion,pixels,Usage\n" + "".join(f"{e},{pixels},Training\n" for e in (0, 3, 6)))
     with pytest.raises(PriorCorrectionError, match="no training faces of disgust, fear, sad, surprise"):
         PriorCorrection.from_training_data(1.0, "fer2013", tmp_path / "fer.csv", EMOTIONS)
+
+
+def test_a_corrected_model_can_have_its_correction_replaced_not_added_to(tmp_path):
+    source = tiny_model(tmp_path / "m.onnx", {**TINY_METADATA, "version": "1"})
+    corrected = correct_model(source, tmp_path / "c.onnx", PriorCorrection(1.0, PRIOR, EMOTIONS), version="2")
+    new = PriorCorrection(0.3, PRIOR, EMOTIONS, "test prior", neutral_offset=-0.5)
+    out = correct_model(corrected, tmp_path / "r.onnx", new, temperature=0.9, version="3", replacing=True)
+    x = np.random.default_rng(1).normal(size=(4, 1, 48, 48)).astype(np.float32)
+    np.testing.assert_allclose(run(out, x), run(source, x) + new.bias, atol=1e-5)
+    proto = onnx.load(str(out))
+    assert [n.name for n in proto.graph.node].count("prior_correction") == 1
+    assert [i.name for i in proto.graph.initializer].count(BIAS_NAME) == 1
+    recorded = read_metadata(proto)["prior_correction"]
+    assert recorded["tau"] == 0.3 and recorded["neutral_offset"] == -0.5 and recorded["prior_from"] == "test prior"
+    with pytest.raises(PriorCorrectionError, match="correct the uncorrected model instead, or replace its correction"):
+        correct_model(corrected, tmp_path / "again.onnx", new)      # replacing is asked for, never assumed

@@ -323,6 +323,38 @@ def test_two_label_sets_train_two_heads_and_export_one_blended_output(tmp_path):
     assert probabilities.shape == (8, 7) and np.allclose(probabilities.sum(1), 1, atol=1e-5)
     model, _ = load_checkpoint(best)
     assert model(torch.zeros(1, 1, 48, 48)).shape == (1, 7)
+    # the heads mixed anew in the exported file: the blend of the network's two heads at the new share
+    import onnx
+    import onnxruntime as ort
+
+    from emoscope.training.prior_correction import set_soft_share
+
+    proto = onnx.load(str(path))
+    assert set_soft_share(proto, 0.75) == 2
+    x = classifier.to_tensor(list(synthetic(4, 3).images))
+    got = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+    with torch.no_grad():
+        raw = model.model(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, selection.blend_log_probabilities(raw, 7, 0.75), atol=1e-4)
+    with pytest.raises(EmoScopeError, match="from 0 to 1"):
+        set_soft_share(proto, 1.5)
+
+
+def test_a_runs_resume_point_exports_its_last_epoch_as_it_was_validated(trained):
+    """last.pt holds the raw weights and their moving average; the average (and the head share of its epoch) is
+    what that epoch's validation scored, so that is what a checkpoint of it loads as."""
+    from emoscope.training.export import load_checkpoint
+
+    out, best = trained
+    state = torch.load(out / "last.pt", weights_only=False)
+    blended, facts = load_checkpoint(out / "last.pt")
+    loaded = blended.model.state_dict()
+    assert all(torch.equal(value, state["ema"][f"module.{name}"]) for name, value in loaded.items())
+    assert any(not torch.equal(value, state["model"][name]) for name, value in loaded.items())
+    assert facts["soft_share"] == state["history"][-1].get("soft_share", 0.0)
+    best_state = torch.load(best, weights_only=False)
+    if best_state["epoch"] == state["epoch"]:                       # the last epoch was the best: the same weights
+        assert all(torch.equal(value, best_state["model"][name]) for name, value in loaded.items())
 
 
 def test_a_resumed_run_may_use_another_thread_count(trained, tmp_path):

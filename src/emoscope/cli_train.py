@@ -50,6 +50,8 @@ def add_training_commands(commands) -> None:
     export.add_argument("--neutral-offset", type=float_in(-10.0, 10.0), metavar="B",
                         help="with --prior-correction, also add B to neutral's logit (negative: fewer 'neutral' "
                              "answers; benchmarks/prior_correction.py --neutral-offsets chooses it on validation)")
+    export.add_argument("--replace-correction", action="store_true",
+                        help="with --prior-correction on a corrected ONNX model: take its correction out first")
     export.add_argument("--dataset", choices=DATASET_KINDS, help="layout of --data (default: the model's trained_on)")
     export.add_argument("--data", metavar="PATH", help="the training data, for --prior-correction")
     export.add_argument("--votes", metavar="CSV", help="FER+ fer2013new.csv, for --prior-correction of FER+ models")
@@ -259,8 +261,10 @@ def _prior_correction(args, labels, trained_on: str, soft_share: float):
 
 
 def cmd_export(args) -> int:
-    if args.neutral_offset is not None and args.prior_correction is None:
-        raise InputError("--neutral-offset goes with --prior-correction TAU (0 for none)")
+    for option, given in (("--neutral-offset", args.neutral_offset is not None),
+                          ("--replace-correction", args.replace_correction)):
+        if given and args.prior_correction is None:
+            raise InputError(f"{option} goes with --prior-correction TAU (0 for none)")
     if Path(args.checkpoint).suffix.lower() == ".onnx":   # an exported model: a changed copy of it
         from .classification import read_model_info
         from .models import CropSpec
@@ -274,7 +278,8 @@ def cmd_export(args) -> int:
         if (args.prior_correction is not None or reframed) and args.version is None:
             raise InputError(f"{args.checkpoint}: a copy that reads faces differently is another model; give it a "
                              "--version")
-        check_correctable(args.checkpoint, args.out, adding_bias=args.prior_correction is not None)  # before data
+        check_correctable(args.checkpoint, args.out, adding_bias=args.prior_correction is not None,  # before data
+                          replacing=args.replace_correction)
         info = read_model_info(args.checkpoint)
         crop = None
         if reframed:
@@ -285,7 +290,8 @@ def cmd_export(args) -> int:
         correction = None if args.prior_correction is None else _prior_correction(
             args, info.labels, info.metadata.get("trained_on", ""),
             float(info.metadata.get("heads", {}).get("soft_share", 0.0)))
-        out = correct_model(args.checkpoint, args.out, correction, args.temperature, args.version, args.metrics, crop)
+        out = correct_model(args.checkpoint, args.out, correction, args.temperature, args.version, args.metrics, crop,
+                            replacing=args.replace_correction)
         changes = ([f"crop {info.crop} -> {crop}"] if crop else []) + (
             ["logit bias " + ", ".join(f"{k} {v:+.3f}" for k, v in zip(info.labels, correction.bias))]
             if correction else [])

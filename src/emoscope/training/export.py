@@ -34,9 +34,20 @@ class BlendedHeads(torch.nn.Module):
         return (1.0 - self.soft_share) * hard + self.soft_share * soft
 
 
+def _validated_form(state: dict) -> tuple[dict, float]:
+    """The weights and head share of a checkpoint as its epoch was validated. ``best.pt`` holds just that; a
+    run's resume point (``last.pt``) holds the raw weights beside their moving average (``ema``), and the
+    average, with the head share its epoch chose, is what that epoch's validation scored."""
+    if not state.get("ema"):
+        return state["model"], float(state.get("soft_share", 0.0))
+    averaged = {name[len("module."):]: value for name, value in state["ema"].items() if name.startswith("module.")}
+    return averaged, float(state["history"][-1].get("soft_share", 0.0))
+
+
 def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict]:
-    """The model of a training checkpoint (in eval mode, two heads blended into one output) and the
-    checkpoint's facts. A file that is not a checkpoint of a known architecture is one clear error."""
+    """The model of a training checkpoint (``best.pt``, or ``last.pt``: its last epoch as validated; in eval
+    mode, two heads blended into one output) and the checkpoint's facts. A file that is not a checkpoint of a
+    known architecture is one clear error."""
     try:
         state = torch.load(str(path), map_location="cpu", weights_only=False)
         arch, labels = state["arch"], state["labels"]
@@ -44,12 +55,13 @@ def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict]:
         raise TrainingError(f"{path}: not an EmoScope training checkpoint ({str(error).splitlines()[0][:120]})") from None
     outputs = len(labels) + len(state.get("soft_labels", []))
     model = get_architecture(arch).build(outputs, pretrained=False)
+    weights, soft_share = _validated_form(state)
     try:
-        model.load_state_dict(state["model"])
+        model.load_state_dict(weights)
     except RuntimeError:
         raise TrainingError(f"{path}: its weights do not fit architecture {arch!r} with {outputs} outputs") from None
     two_heads = outputs > len(labels)
-    return BlendedHeads(model, len(labels), two_heads, float(state.get("soft_share", 0.0))).eval(), state
+    return BlendedHeads(model, len(labels), two_heads, soft_share).eval(), {**state, "soft_share": soft_share}
 
 
 def export_onnx(checkpoint: str | Path, out: str | Path, crop: CropSpec = CropSpec(), version: str = "0",

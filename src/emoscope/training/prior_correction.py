@@ -12,6 +12,9 @@ A second, optional term is an offset on neutral's logit alone (``neutral_offset`
 "neutral" for many expressive faces unlike FER's (issue #17, users' first complaint), which no prior of the
 training labels explains. Like tau it is chosen on validation faces, by balanced accuracy.
 
+A corrected model's correction can be replaced (:func:`remove_logit_bias`), and a two-head model's mix of its
+heads set anew (:func:`set_soft_share`), so that all three are chosen on validation after training.
+
 NumPy and ONNX only (no PyTorch): an existing ONNX model can be corrected on an install without torch.
 """
 from __future__ import annotations
@@ -115,6 +118,16 @@ class PriorCorrection:
 BIAS_NAME = "prior_correction_bias"
 
 
+def _rename(graph, old: str, new: str) -> None:
+    """Every use of the tensor name ``old`` in ``graph``'s nodes and value infos becomes ``new``."""
+    for node in graph.node:
+        node.output[:] = [new if name == old else name for name in node.output]
+        node.input[:] = [new if name == old else name for name in node.input]
+    for info in graph.value_info:
+        if info.name == old:
+            info.name = new
+
+
 def add_logit_bias(proto, bias: np.ndarray) -> None:
     """Add ``bias`` to the graph's first output in place: its producer now writes ``<output>_uncorrected``
     and one ``Add`` with a constant (1, K) initializer writes the output under its old name."""
@@ -127,15 +140,55 @@ def add_logit_bias(proto, bias: np.ndarray) -> None:
     if len(dims) == 2 and dims[1].HasField("dim_value") and dims[1].dim_value != len(bias):
         raise PriorCorrectionError(f"the model has {dims[1].dim_value} outputs, the bias {len(bias)} values")
     raw = f"{output}_uncorrected"
-    for node in graph.node:
-        node.output[:] = [raw if name == output else name for name in node.output]
-        node.input[:] = [raw if name == output else name for name in node.input]
-    for info in graph.value_info:
-        if info.name == output:
-            info.name = raw
+    _rename(graph, output, raw)
     graph.initializer.append(numpy_helper.from_array(np.asarray(bias, np.float32).reshape(1, -1), BIAS_NAME))
     graph.node.append(helper.make_node("Add", [raw, BIAS_NAME], [output], name="prior_correction"))
     onnx.checker.check_model(proto)
+
+
+def remove_logit_bias(proto) -> None:
+    """Undo :func:`add_logit_bias` in place: the ``Add`` and its constant go, the raw logits are the output again."""
+    graph = proto.graph
+    output = graph.output[0].name
+    adds = [node for node in graph.node if node.name == "prior_correction" and list(node.output) == [output]]
+    if len(adds) != 1 or not any(init.name == BIAS_NAME for init in graph.initializer):
+        raise PriorCorrectionError("the model's correction is not one Add on its output; it cannot be replaced")
+    raw = adds[0].input[0]
+    graph.node.remove(adds[0])
+    graph.initializer.remove(next(init for init in graph.initializer if init.name == BIAS_NAME))
+    _rename(graph, raw, output)
+
+
+def set_soft_share(proto, soft_share: float) -> int:
+    """Blend a two-head model's heads anew, in place: ``(1 - s) * log_softmax(hard) + s * log_softmax(soft)``
+    (:class:`emoscope.training.export.BlendedHeads`) with ``s = soft_share``, in every member of an ensemble.
+    The two weights are the constants of the ``Mul`` after each head's ``LogSoftmax``, told apart by where the
+    head's ``Slice`` starts (the hard head at 0). Returns how many heads were changed; the metadata is the
+    caller's."""
+    from onnx import numpy_helper
+
+    if not 0.0 <= soft_share <= 1.0:
+        raise PriorCorrectionError(f"the soft head's share must be from 0 to 1, got {soft_share}")
+    graph = proto.graph
+    producer = {name: node for node in graph.node for name in node.output}
+    constants = {init.name: init for init in graph.initializer}
+    constants.update({node.output[0]: node.attribute[0].t for node in graph.node
+                      if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value"})
+    changed = 0
+    for node in graph.node:
+        head = producer.get(node.input[0]) if node.op_type == "Mul" else None
+        cut = producer.get(head.input[0]) if head is not None and head.op_type == "LogSoftmax" else None
+        if cut is None or cut.op_type != "Slice" or node.input[1] not in constants or cut.input[1] not in constants:
+            continue
+        hard = int(numpy_helper.to_array(constants[cut.input[1]]).ravel()[0]) == 0
+        weight = constants[node.input[1]]
+        weight.CopyFrom(numpy_helper.from_array(np.full(numpy_helper.to_array(weight).shape,
+                                                        1.0 - soft_share if hard else soft_share, np.float32),
+                                                weight.name))
+        changed += 1
+    if changed == 0 or changed % 2:
+        raise PriorCorrectionError(f"found {changed} blended heads; a two-head model has two per network")
+    return changed
 
 
 def read_metadata(proto) -> dict:
@@ -149,10 +202,10 @@ def write_metadata(proto, metadata: dict) -> None:
         entry.key, entry.value = key, json.dumps(value)
 
 
-def check_correctable(source: str | Path, out: str | Path, adding_bias: bool = True):
+def check_correctable(source: str | Path, out: str | Path, adding_bias: bool = True, replacing: bool = False):
     """The ONNX proto and metadata of ``source`` if a changed copy of it can be written to ``out``: a
     different file, a model with EmoScope metadata and, where a bias is to be added (``adding_bias``),
-    logits not corrected already; else one clear error."""
+    logits not corrected already (or ``replacing`` their correction); else one clear error."""
     import onnx
 
     source, out = Path(source), Path(out)
@@ -169,26 +222,33 @@ def check_correctable(source: str | Path, out: str | Path, adding_bias: bool = T
         raise PriorCorrectionError(f"{source}: not an EmoScope emotion model (no crop and labels in its metadata)")
     if adding_bias and metadata.get("outputs") != "logits":
         raise PriorCorrectionError(f"{source}: outputs {metadata.get('outputs')!r}; a prior correction needs logits")
-    if adding_bias and "prior_correction" in metadata:
+    if adding_bias and "prior_correction" in metadata and not replacing:
         done = metadata["prior_correction"]
         raise PriorCorrectionError(f"{source}: already prior-corrected (tau {done.get('tau')}, neutral offset "
-                                   f"{done.get('neutral_offset', 0)}); correct the uncorrected model instead")
+                                   f"{done.get('neutral_offset', 0)}); correct the uncorrected model instead, "
+                                   "or replace its correction (--replace-correction)")
     return proto, metadata
 
 
 def correct_model(source: str | Path, out: str | Path, correction: PriorCorrection | None = None,
                   temperature: float | None = None, version: str | None = None, metrics: dict | None = None,
-                  crop: CropSpec | None = None) -> Path:
+                  crop: CropSpec | None = None, replacing: bool = False) -> Path:
     """Write a copy of the ONNX emotion model ``source`` to ``out`` (never over ``source``) whose logits
     carry ``correction``'s bias where given, with its metadata updated: ``prior_correction``, and ``crop``
     (the face framing), ``temperature``, ``version``, ``metrics`` where given. The weights are not touched.
     A copy with a bias or another framing answers differently: the source's ``metrics`` are dropped unless
     new ones are given, and its temperature is kept unless one is given (refit it: a calibrated temperature
-    holds only roughly after a change)."""
+    holds only roughly after a change). ``replacing``: a correction already in ``source`` is taken out first
+    (:func:`remove_logit_bias`), so ``correction`` is the whole bias, not one added to it."""
     import onnx
 
     source, out = Path(source), Path(out)
-    proto, metadata = check_correctable(source, out, adding_bias=correction is not None)
+    proto, metadata = check_correctable(source, out, adding_bias=correction is not None, replacing=replacing)
+    if correction is not None and "prior_correction" in metadata:
+        if metadata["prior_correction"].get("in_members"):
+            raise PriorCorrectionError(f"{source}: its members carry the correction; rebuild it from uncorrected ones")
+        remove_logit_bias(proto)
+        del metadata["prior_correction"]
     if correction is not None:
         if tuple(metadata.get("labels", ())) != correction.labels:
             raise PriorCorrectionError(f"{source}: labels {metadata.get('labels')} differ from the prior's "
@@ -209,16 +269,23 @@ def tau_table(validation: dict[str, tuple[np.ndarray, np.ndarray]], prior, label
               offsets=(0.0,)) -> list[dict]:
     """For each tau and neutral offset, the balanced accuracy (mean per-class recall) of ``argmax(logits +
     bias)`` (:attr:`PriorCorrection.bias` over the model's ``labels``) on each validation set (name -> (logits,
-    true class indices)) and their mean. The temperature does not move an argmax, so this holds for any
-    temperature."""
+    true class indices)) and their mean; with a neutral class, also ``neutral_ratio``: per set, the share of
+    answers that are neutral over the share of faces that are. The temperature does not move an argmax, so
+    this holds for any temperature."""
     from sklearn.metrics import balanced_accuracy_score
 
+    neutral = list(labels).index("neutral") if "neutral" in labels else None
     rows = []
     for tau in taus:
         for offset in offsets:
             bias = PriorCorrection(float(tau), tuple(prior), tuple(labels), neutral_offset=float(offset)).bias
-            scores = {name: float(balanced_accuracy_score(truth, (logits + bias).argmax(1)))
-                      for name, (logits, truth) in validation.items()}
-            rows.append({"tau": float(tau), "neutral_offset": float(offset), **scores,
-                         "mean": float(np.mean(list(scores.values())))})
+            answers = {name: (logits + bias).argmax(1) for name, (logits, _) in validation.items()}
+            scores = {name: float(balanced_accuracy_score(truth, answers[name]))
+                      for name, (_, truth) in validation.items()}
+            row = {"tau": float(tau), "neutral_offset": float(offset), **scores,
+                   "mean": float(np.mean(list(scores.values())))}
+            if neutral is not None:
+                row["neutral_ratio"] = {name: float(np.mean(answers[name] == neutral) / np.mean(truth == neutral))
+                                        for name, (_, truth) in validation.items() if (truth == neutral).any()}
+            rows.append(row)
     return rows
