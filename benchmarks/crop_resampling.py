@@ -95,8 +95,8 @@ def main():
             "FER2013 PublicTest close-ups": (list(fer2013_close_ups(require(FER2013), "val", labels)), [1])}
     if not args.no_test:
         sets["ExpW test (test)"] = (list(expw_images(EXPW, "test", labels)), args.factors)
-        sets["JAFFE (test)"] = ([(image, label, None) for image, label, _ in jaffe_images(require(JAFFE), labels)],
-                                args.factors)
+        sets["JAFFE (all 213)"] = ([(image, label, None) for image, label, _ in jaffe_images(require(JAFFE), labels)],
+                                   args.factors)
     print(f"model {classifier.path.name} {classifier.info.metadata.get('version', '')}; accuracy / balanced accuracy, "
           "a face not found counting as wrong\n")
     print("| set | enlarged | face px | faces found | area step, then warp | bare warp | ms per crop: area / bare |")

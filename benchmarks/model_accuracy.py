@@ -135,7 +135,7 @@ def print_set(title, r, out=sys.stdout):
 
 
 TEMPERATURE_FITS = {"ferplus": "FER+ PublicTest majority labels, after the correction",
-                    "all": "the three validation sets alike (mean NLL), after the correction"}
+                    "all": "the three crop validation sets alike (mean NLL), after the correction"}
 """How benchmarks/prior_correction.py fitted the temperature (its --temperature-on), in words for the metadata."""
 
 
@@ -158,7 +158,10 @@ def summary(results, selection: dict | None = None) -> dict:
                 if row.get("soft_share") == share}   # a table over several head mixes: the chosen mix's rows
         picked = (selection["chosen_tau"], selection.get("chosen_neutral_offset", 0.0))
         chosen = {"prior_correction_selection": {
-            "chosen_on": "best mean balanced accuracy over " + "; ".join(selection["validation_sets"].values()),
+            "chosen_on": "best mean balanced accuracy over " + "; ".join(selection["validation_sets"].values())
+                         + (f"; neutral at most {selection['max_neutral_ratio']:g}x its true share on "
+                            + ", ".join(selection["neutral_ratio_on"]) if selection.get("max_neutral_ratio") else ""),
+            **({"soft_share": share} if share is not None else {}),
             "validation_mean_balanced_accuracy": {
                 f"tau {tau:g}" + (f", neutral offset {offset:+g}" if offset else ""):
                     round(rows[tau, offset]["mean"], 4)

@@ -44,6 +44,7 @@ import onnx
 
 from _emotion_sets import FER2013, JAFFE, TITLES, VOTES, crop_sets, jaffe_images, require, true_classes
 from crop_resampling import detected_faces
+from emoscope import EmoScopeError
 from emoscope.classification import EmotionClassifier
 from emoscope.detection import create_detector
 from emoscope.evaluation.metrics import fit_temperature, reliability, softmax
@@ -60,29 +61,32 @@ def grid(text: str) -> list[float]:
 POSED_TITLE = "JAFFE validation subjects, pipeline"
 
 
-def most_neutral(row: dict) -> float:
-    """The highest ratio of neutral answers to neutral's true share over a table row's validation sets."""
-    return max(row.get("neutral_ratio", {}).values(), default=float("nan"))
+SET_NAMES = ("ferplus", "fer2013", "expw", "jaffe")
 
 
-def posed_validation(classifier, threads: int) -> tuple[np.ndarray, np.ndarray]:
-    """Logits and true classes of JAFFE's validation subjects through the bundled detector and the model's crop; a
-    face not found gets logits of -inf but for the true class's runner-up, so that it counts as wrong."""
-    faces = detected_faces(create_detector("auto", threads=threads), jaffe_images(require(JAFFE), classifier.labels,
-                                                                                  "val"), 1)
+def posed_faces(labels, threads: int) -> list:
+    """JAFFE's validation subjects through the bundled detector (``crop_resampling.detected_faces``), found once for
+    every head mix."""
+    faces = detected_faces(create_detector("auto", threads=threads), jaffe_images(require(JAFFE), labels, "val"), 1)
+    print(f"{POSED_TITLE}: {len(faces)} faces, {sum(face[1] is not None for face in faces)} of them found")
+    return faces
+
+
+def posed_validation(classifier, faces) -> tuple[np.ndarray, np.ndarray]:
+    """Logits and true classes of the posed faces, each cut by the model's crop; a face not found gets logits that
+    only a class other than the true one and neutral can win, so that it counts as wrong and as no neutral answer."""
     found = [face for face in faces if face[1] is not None]
     logits = iter(classifier.raw_outputs([classifier.crop(image, box, marks) for image, box, marks, _ in found]))
-    truth = np.array([label for *_, label in faces])
-    print(f"{POSED_TITLE}: {len(faces)} faces, {len(found)} of them found")
+    neutral = classifier.labels.index("neutral")
     rows = []
     for (_, box, _, label) in faces:
-        if box is None:      # wrong whatever the bias: only a class other than the true one can win
+        if box is None:
             row = np.full(len(classifier.labels), -1e9)
-            row[(label + 1) % len(row)] = 0.0
+            row[next(k for k in range(len(row)) if k not in (label, neutral))] = 0.0
         else:
             row = next(logits)
         rows.append(row)
-    return np.array(rows, np.float64), truth
+    return np.array(rows, np.float64), np.array([label for *_, label in faces])
 
 
 def uncorrected_copy(path: Path, soft_share: float | None, folder: Path) -> Path:
@@ -99,19 +103,20 @@ def uncorrected_copy(path: Path, soft_share: float | None, folder: Path) -> Path
         metadata["heads"] = {**metadata["heads"], "soft_share": soft_share}
     metadata.pop("metrics", None)
     write_metadata(proto, metadata)
-    out = folder / f"uncorrected-{soft_share}.onnx"
+    out = folder / ("uncorrected.onnx" if soft_share is None else f"uncorrected-share-{soft_share:g}.onnx")
     onnx.save(proto, str(out))
     return out
 
 
-def validation_logits(classifier, posed: bool, threads: int) -> tuple[dict, dict]:
-    """name -> (logits, true classes) of the validation sets, and their titles."""
+def validation_logits(classifier, posed: list | None) -> tuple[dict, dict]:
+    """name -> (logits, true classes) of the validation sets (the posed faces' too, where given), and their
+    titles."""
     validation, titles = {}, {}
     for name, dataset in crop_sets(classifier, "val").items():
         validation[name], titles[name] = (dataset_logits(classifier, dataset),
                                           true_classes(classifier, dataset)), TITLES[name, "val"]
-    if posed:
-        validation["jaffe"], titles["jaffe"] = posed_validation(classifier, threads), POSED_TITLE
+    if posed is not None:
+        validation["jaffe"], titles["jaffe"] = posed_validation(classifier, posed), POSED_TITLE
     for name, (_, truth) in validation.items():
         print(f"{titles[name]}: {len(truth)} faces")
     return validation, titles
@@ -136,17 +141,27 @@ def main():
                         "pipeline as a fourth validation set")
     parser.add_argument("--max-neutral-ratio", type=float, help="only choices whose neutral answers are at most this "
                         "many times neutral's true share on every validation set (or those of --neutral-ratio-on)")
-    parser.add_argument("--neutral-ratio-on", nargs="+", metavar="SET", help="the validation sets --max-neutral-ratio "
-                        "holds on (ferplus, fer2013, expw, jaffe; default: all)")
+    parser.add_argument("--neutral-ratio-on", nargs="+", choices=SET_NAMES, help="the validation sets "
+                        "--max-neutral-ratio holds on (default: all; jaffe with --posed-val)")
     args = parser.parse_args()
+    if "jaffe" in (args.neutral_ratio_on or ()) and not args.posed_val:
+        raise SystemExit("--neutral-ratio-on jaffe needs --posed-val")
+    with tempfile.TemporaryDirectory(prefix="prior_correction-") as folder:
+        try:
+            choose(args, Path(folder))
+        except EmoScopeError as error:     # a model without two heads for --soft-shares, a prior that cannot be had
+            raise SystemExit(str(error)) from None
 
+
+def choose(args, folder: Path) -> None:
+    """The table over every head mix, tau and offset; the choice, its temperature and (``--write``) its file."""
     source = EmotionClassifier(args.model, threads=args.threads)
     recorded = source.info.prior_correction
     if recorded:
         print(f"{source.path} is corrected (tau {recorded['tau']:g}, neutral offset "
               f"{recorded.get('neutral_offset', 0):+g}): it is read without its correction")
-    folder = Path(tempfile.mkdtemp(prefix="prior_correction-"))
     shares = grid(args.soft_shares) if args.soft_shares else [None]
+    posed = posed_faces(source.labels, args.threads) if args.posed_val else None
     table, models = [], {}
     for share in shares:
         models[share] = classifier = EmotionClassifier(uncorrected_copy(source.path, share, folder), args.threads)
@@ -156,7 +171,7 @@ def main():
                                                    classifier.labels, soft_share, votes=require(VOTES))
         print(f"soft share {soft_share:g}; prior ({prior.source}): "
               + ", ".join(f"{k} {v:.4f}" for k, v in zip(prior.labels, prior.prior)))
-        validation, titles = validation_logits(classifier, args.posed_val, args.threads)
+        validation, titles = validation_logits(classifier, posed)
         for row in tau_table(validation, prior.prior, classifier.labels, grid(args.taus), grid(args.neutral_offsets)):
             table.append({"soft_share": soft_share, **row, "_share": share, "_prior": prior, "_validation": validation})
     limited = args.neutral_ratio_on or list(validation)

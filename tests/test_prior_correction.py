@@ -208,6 +208,9 @@ def test_the_export_command_corrects_an_onnx_model_with_the_prior_of_its_trainin
     assert [replaced["bias"][k] for k in EMOTIONS] == pytest.approx(-0.2 * np.log(prior), abs=1e-5)
     assert_one_line_error(emoscope("export", source, "--out", tmp_path / "e.onnx", "--replace-correction",
                                    "--version", "9"), "--replace-correction goes with --prior-correction")
+    assert_one_line_error(emoscope("export", tmp_path / "run.pt", "--out", tmp_path / "f.onnx", "--prior-correction",
+                                   "0.2", "--replace-correction", "--data", tmp_path / "fer.csv"),
+                          "has no correction to replace")
     assert_one_line_error(emoscope("export", source, "--out", tmp_path / "d.onnx"), "nothing to change")
     refused = emoscope("export", source, "--out", tmp_path / "d.onnx", "--prior-correction", "-1")
     assert refused.returncode == 2 and "must be at least 0" in refused.stderr   # refused while parsing

@@ -330,7 +330,8 @@ def test_two_label_sets_train_two_heads_and_export_one_blended_output(tmp_path):
     from emoscope.training.prior_correction import set_soft_share
 
     proto = onnx.load(str(path))
-    assert set_soft_share(proto, 0.75) == 2
+    assert set_soft_share(proto, 0.5) == 2 and set_soft_share(proto, 0.75) == 2    # set again: replaced
+    onnx.checker.check_model(proto)
     x = classifier.to_tensor(list(synthetic(4, 3).images))
     got = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
     with torch.no_grad():
@@ -355,6 +356,17 @@ def test_a_runs_resume_point_exports_its_last_epoch_as_it_was_validated(trained)
     best_state = torch.load(best, weights_only=False)
     if best_state["epoch"] == state["epoch"]:                       # the last epoch was the best: the same weights
         assert all(torch.equal(value, best_state["model"][name]) for name, value in loaded.items())
+
+
+def test_without_a_moving_average_the_resume_point_exports_its_weights_and_its_epochs_head_mix(tmp_path):
+    from emoscope.training.export import load_checkpoint
+
+    config = TrainConfig(epochs=1, soft_weight=0.5, ema_decay=0.0, **FAST)
+    train(config, with_votes(synthetic(120, 0), 0), with_votes(synthetic(40, 1), 1), tmp_path / "run", progress=False)
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
+    blended, facts = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert all(torch.equal(value, state["model"][name]) for name, value in blended.model.state_dict().items())
+    assert facts["soft_share"] == blended.soft_share == state["history"][-1]["soft_share"]
 
 
 def test_a_resumed_run_may_use_another_thread_count(trained, tmp_path):

@@ -297,6 +297,9 @@ def cmd_export(args) -> int:
             if correction else [])
         print(f"wrote {out}: a copy of {args.checkpoint}" + (f" with {'; '.join(changes)}" if changes else ""))
         return 0
+    if args.replace_correction:
+        raise InputError(f"{args.checkpoint}: a training checkpoint has no correction to replace; "
+                         "--replace-correction is for an ONNX model")
     from .models import CropSpec
     from .training.export import export_onnx, load_checkpoint, max_abs_difference
 

@@ -38,10 +38,11 @@ def _validated_form(state: dict) -> tuple[dict, float]:
     """The weights and head share of a checkpoint as its epoch was validated. ``best.pt`` holds just that; a
     run's resume point (``last.pt``) holds the raw weights beside their moving average (``ema``), and the
     average, with the head share its epoch chose, is what that epoch's validation scored."""
-    if not state.get("ema"):
+    if "history" not in state:                  # best.pt
         return state["model"], float(state.get("soft_share", 0.0))
-    averaged = {name[len("module."):]: value for name, value in state["ema"].items() if name.startswith("module.")}
-    return averaged, float(state["history"][-1].get("soft_share", 0.0))
+    weights = state["model"] if not state.get("ema") else {      # a run without a moving average validates its weights
+        name[len("module."):]: value for name, value in state["ema"].items() if name.startswith("module.")}
+    return weights, float(state["history"][-1].get("soft_share", 0.0))
 
 
 def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict]:

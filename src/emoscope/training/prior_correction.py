@@ -163,8 +163,8 @@ def set_soft_share(proto, soft_share: float) -> int:
     """Blend a two-head model's heads anew, in place: ``(1 - s) * log_softmax(hard) + s * log_softmax(soft)``
     (:class:`emoscope.training.export.BlendedHeads`) with ``s = soft_share``, in every member of an ensemble.
     The two weights are the constants of the ``Mul`` after each head's ``LogSoftmax``, told apart by where the
-    head's ``Slice`` starts (the hard head at 0). Returns how many heads were changed; the metadata is the
-    caller's."""
+    head's ``Slice`` starts (the hard head at 0); each ``Mul`` gets a constant of its own (the exporter may share
+    one between equal weights). Returns how many heads were changed; the metadata is the caller's."""
     from onnx import numpy_helper
 
     if not 0.0 <= soft_share <= 1.0:
@@ -174,20 +174,29 @@ def set_soft_share(proto, soft_share: float) -> int:
     constants = {init.name: init for init in graph.initializer}
     constants.update({node.output[0]: node.attribute[0].t for node in graph.node
                       if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value"})
-    changed = 0
+    changed, replaced = 0, set()
     for node in graph.node:
         head = producer.get(node.input[0]) if node.op_type == "Mul" else None
         cut = producer.get(head.input[0]) if head is not None and head.op_type == "LogSoftmax" else None
         if cut is None or cut.op_type != "Slice" or node.input[1] not in constants or cut.input[1] not in constants:
             continue
         hard = int(numpy_helper.to_array(constants[cut.input[1]]).ravel()[0]) == 0
-        weight = constants[node.input[1]]
-        weight.CopyFrom(numpy_helper.from_array(np.full(numpy_helper.to_array(weight).shape,
-                                                        1.0 - soft_share if hard else soft_share, np.float32),
-                                                weight.name))
+        shape = numpy_helper.to_array(constants[node.input[1]]).shape
+        replaced.add(node.input[1])
+        name = f"{node.output[0]}_share"
+        for old in [init for init in graph.initializer if init.name == name]:   # set before: replaced
+            graph.initializer.remove(old)
+        graph.initializer.append(numpy_helper.from_array(
+            np.full(shape, 1.0 - soft_share if hard else soft_share, np.float32), name))
+        node.input[1] = name
         changed += 1
     if changed == 0 or changed % 2:
         raise PriorCorrectionError(f"found {changed} blended heads; a two-head model has two per network")
+    unused = replaced - {name for node in graph.node for name in node.input}
+    for init in [init for init in graph.initializer if init.name in unused]:
+        graph.initializer.remove(init)
+    for node in [node for node in graph.node if node.op_type == "Constant" and node.output[0] in unused]:
+        graph.node.remove(node)
     return changed
 
 
@@ -222,6 +231,8 @@ def check_correctable(source: str | Path, out: str | Path, adding_bias: bool = T
         raise PriorCorrectionError(f"{source}: not an EmoScope emotion model (no crop and labels in its metadata)")
     if adding_bias and metadata.get("outputs") != "logits":
         raise PriorCorrectionError(f"{source}: outputs {metadata.get('outputs')!r}; a prior correction needs logits")
+    if adding_bias and replacing and metadata.get("prior_correction", {}).get("in_members"):
+        raise PriorCorrectionError(f"{source}: its members carry the correction; rebuild it from uncorrected ones")
     if adding_bias and "prior_correction" in metadata and not replacing:
         done = metadata["prior_correction"]
         raise PriorCorrectionError(f"{source}: already prior-corrected (tau {done.get('tau')}, neutral offset "
@@ -245,8 +256,6 @@ def correct_model(source: str | Path, out: str | Path, correction: PriorCorrecti
     source, out = Path(source), Path(out)
     proto, metadata = check_correctable(source, out, adding_bias=correction is not None, replacing=replacing)
     if correction is not None and "prior_correction" in metadata:
-        if metadata["prior_correction"].get("in_members"):
-            raise PriorCorrectionError(f"{source}: its members carry the correction; rebuild it from uncorrected ones")
         remove_logit_bias(proto)
         del metadata["prior_correction"]
     if correction is not None:
