@@ -138,6 +138,9 @@ def test_folder_without_validation_gets_a_stratified_holdout(tmp_path):
             _image(tmp_path / folder / f"{i}.png", value=i)
     train, val = load_train_val("folder", tmp_path, seed=1)
     assert len(train) == 18 and sorted(val.hard_labels.tolist()) == [3, 4]
+    # a data set added to another one's (train --also) keeps all its faces for training and adds no validation
+    train, val = load_train_val("folder", tmp_path, seed=1, holdout=False)
+    assert len(train) == 20 and val is None
 
 
 def test_rafdb_layout(tmp_path):

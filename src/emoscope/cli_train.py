@@ -121,7 +121,7 @@ def _add_train_parser(commands) -> None:
     parser.add_argument("--votes", metavar="CSV", help="FER+ fer2013new.csv (ferplus, fer2013+ferplus)")
     parser.add_argument("--also", action="append", type=dataset_and_path, default=[], metavar="KIND:PATH",
                         help="train on this data set too, e.g. expw:../shared/data/expw (its val split joins "
-                             "validation; may be repeated)")
+                             "validation; one without a val split trains whole; may be repeated)")
     parser.add_argument("--sampling", choices=("shuffle", "balanced"), help="balanced: every class equally often "
                         "within each data set, each data set by --source-shares (default: shuffle)")
     parser.add_argument("--source-shares", choices=("sqrt", "equal"), help="with --sampling balanced, each data "
@@ -188,10 +188,10 @@ def cmd_train(args) -> int:
                                         args.on_error, args.seed, size=size)
     if args.also:
         extra = [load_train_val(kind, path, with_contempt=args.with_contempt, on_error=args.on_error, seed=args.seed,
-                                size=size)
+                                size=size, holdout=False)
                  for kind, path in args.also]
         train_set = combine_datasets([train_set] + [t for t, _ in extra], size)
-        val_set = combine_datasets([val_set] + [v for _, v in extra], size)
+        val_set = combine_datasets([val_set] + [v for _, v in extra if v is not None], size)
     print(f"train {len(train_set)} {train_set.class_counts()}\nval {len(val_set)} {val_set.class_counts()}")
     augment = AugmentConfig.none() if args.no_augment else AugmentConfig()
     if args.degrade is not None:

@@ -74,11 +74,14 @@ _FOLDER_SPLIT_NAMES = {"train": ("train", "training", "Training"), "val": ("val"
 
 
 def load_train_val(kind: str, data: str | Path, votes=None, scheme="majority", with_contempt=False,
-                   on_error="fail", seed=0, crop=None, size=None) -> tuple[FaceDataset, FaceDataset]:
-    """Training and validation splits; layouts without a validation split get a 10% stratified hold-out."""
+                   on_error="fail", seed=0, crop=None, size=None,
+                   holdout: bool = True) -> tuple[FaceDataset, FaceDataset | None]:
+    """Training and validation splits; layouts without a validation split get a 10% stratified hold-out, or, with
+    ``holdout=False`` (a data set added to one that validates), none: all of it trains and the split is None. A
+    hold-out of a small added set would weigh its few faces in the choice of epoch like a whole data set."""
     train_set = load_split(kind, data, "train", votes, scheme, with_contempt, on_error, crop, size)
     has_val = kind in ("fer2013", "ferplus", "fer2013+ferplus", "expw") or (
         kind in ("folder", "affectnet") and any((Path(data) / n).is_dir() for n in _FOLDER_SPLIT_NAMES["val"]))
     if has_val:
         return train_set, load_split(kind, data, "val", votes, scheme, with_contempt, on_error, crop, size)
-    return holdout_split(train_set, 0.1, seed)
+    return holdout_split(train_set, 0.1, seed) if holdout else (train_set, None)
