@@ -59,8 +59,6 @@ def grid(text: str) -> list[float]:
 
 
 POSED_TITLE = "JAFFE validation subjects, pipeline"
-
-
 SET_NAMES = ("ferplus", "fer2013", "expw", "jaffe")
 
 
@@ -108,11 +106,11 @@ def uncorrected_copy(path: Path, soft_share: float | None, folder: Path) -> Path
     return out
 
 
-def validation_logits(classifier, posed: list | None) -> tuple[dict, dict]:
-    """name -> (logits, true classes) of the validation sets (the posed faces' too, where given), and their
-    titles."""
+def validation_logits(classifier, datasets: dict, posed: list | None) -> tuple[dict, dict]:
+    """name -> (logits, true classes) of the validation crop sets (``crop_sets``, read once for every head mix) and
+    of the posed faces where given, and their titles."""
     validation, titles = {}, {}
-    for name, dataset in crop_sets(classifier, "val").items():
+    for name, dataset in datasets.items():
         validation[name], titles[name] = (dataset_logits(classifier, dataset),
                                           true_classes(classifier, dataset)), TITLES[name, "val"]
     if posed is not None:
@@ -161,6 +159,7 @@ def choose(args, folder: Path) -> None:
         print(f"{source.path} is corrected (tau {recorded['tau']:g}, neutral offset "
               f"{recorded.get('neutral_offset', 0):+g}): it is read without its correction")
     shares = grid(args.soft_shares) if args.soft_shares else [None]
+    datasets = crop_sets(source, "val")             # every head mix frames faces as the source does
     posed = posed_faces(source.labels, args.threads) if args.posed_val else None
     table, models = [], {}
     for share in shares:
@@ -171,12 +170,14 @@ def choose(args, folder: Path) -> None:
                                                    classifier.labels, soft_share, votes=require(VOTES))
         print(f"soft share {soft_share:g}; prior ({prior.source}): "
               + ", ".join(f"{k} {v:.4f}" for k, v in zip(prior.labels, prior.prior)))
-        validation, titles = validation_logits(classifier, posed)
+        validation, titles = validation_logits(classifier, datasets, posed)
         for row in tau_table(validation, prior.prior, classifier.labels, grid(args.taus), grid(args.neutral_offsets)):
             table.append({"soft_share": soft_share, **row, "_share": share, "_prior": prior, "_validation": validation})
     limited = args.neutral_ratio_on or list(validation)
-    allowed = [row for row in table if args.max_neutral_ratio is None
-               or max(row["neutral_ratio"][name] for name in limited) <= args.max_neutral_ratio]
+    for row in table:
+        row["most_neutral"] = max(row["neutral_ratio"][name] for name in limited)
+        row["allowed"] = args.max_neutral_ratio is None or row["most_neutral"] <= args.max_neutral_ratio
+    allowed = [row for row in table if row["allowed"]]
     if not allowed:
         raise SystemExit(f"no choice keeps neutral within {args.max_neutral_ratio}x its share on {', '.join(limited)}")
     own_share = float(source.info.metadata.get("heads", {}).get("soft_share", 0.0))
@@ -187,10 +188,10 @@ def choose(args, folder: Path) -> None:
           + ", ".join(limited))
     print("share  tau  neutral  " + "  ".join(f"{name:>8s}" for name in validation) + "      mean  neutral x")
     for row in table:
-        mark = "  <- chosen" if row is best else "" if row in allowed else "  (neutral over the limit)"
+        mark = "  <- chosen" if row is best else "" if row["allowed"] else "  (neutral over the limit)"
         scores = "  ".join(f"{row[name]:8.4f}" for name in validation)
         print(f"{row['soft_share']:5.3f}  {row['tau']:4.2f}  {row['neutral_offset']:+6.2f}  {scores}  "
-              f"{row['mean']:8.4f}  {max(row['neutral_ratio'][name] for name in limited):8.2f}{mark}")
+              f"{row['mean']:8.4f}  {row['most_neutral']:8.2f}{mark}")
 
     prior, validation, classifier = best["_prior"], best["_validation"], models[best["_share"]]
     correction = PriorCorrection(best["tau"], prior.prior, prior.labels, prior.source, best["neutral_offset"])
