@@ -251,17 +251,17 @@ def test_a_checkpoint_exported_with_a_prior_correction_agrees_with_pytorch_plus_
 
 
 def test_the_bundled_model_graph_and_metadata_agree_on_its_prior_correction():
-    """3.1.0's logit adjustment, tau 0.3 without a neutral offset, was chosen on validation: the graph's bias is the
-    recorded one, -tau * log(recorded prior)."""
+    """3.2.0's logit adjustment, tau 0.4 with -0.3 on neutral's logit, was chosen on validation: the graph's bias is
+    the recorded one, -tau * log(recorded prior) plus the offset on neutral."""
     classifier = EmotionClassifier()
     proto = onnx.load(str(classifier.path))
     recorded = classifier.info.prior_correction
-    assert recorded["tau"] == 0.3 and recorded.get("neutral_offset", 0.0) == 0.0
+    assert recorded["tau"] == 0.4 and recorded["neutral_offset"] == -0.3
     bias = next(i for i in proto.graph.initializer if i.name == BIAS_NAME)
     in_graph = onnx.numpy_helper.to_array(bias).ravel()
     assert in_graph.tolist() == pytest.approx([recorded["bias"][label] for label in classifier.labels], abs=1e-5)
-    assert in_graph.tolist() == pytest.approx([-0.3 * np.log(recorded["prior"][label]) for label in classifier.labels],
-                                              abs=1e-5)
+    expected = [-0.4 * np.log(recorded["prior"][label]) - 0.3 * (label == "neutral") for label in classifier.labels]
+    assert in_graph.tolist() == pytest.approx(expected, abs=5e-5)   # the recorded prior is rounded to 6 places
 
 
 def test_a_class_without_training_faces_has_no_prior_to_correct(tmp_path):
