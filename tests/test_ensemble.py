@@ -8,7 +8,7 @@ from conftest import TINY_METADATA, tiny_model
 
 pytest.importorskip("onnx")
 from emoscope.classification import EmotionClassifier  # noqa: E402
-from emoscope.training.ensemble import build_ensemble  # noqa: E402
+from emoscope.training.ensemble import build_ensemble, extract_member  # noqa: E402
 from emoscope.training.errors import TrainingError  # noqa: E402
 
 
@@ -183,3 +183,46 @@ def test_members_of_another_input_size_see_the_ensemble_input_resized(tmp_path, 
     wide = tiny_model(tmp_path / "wide.onnx", {**TINY_METADATA, "input_size": [48, 60]}, seed=3)
     with pytest.raises(TrainingError, match=r"wide\.onnx: its input is not square"):
         build_ensemble([large, wide], tmp_path / "bad.onnx", version="1")
+
+
+def test_a_member_read_out_of_an_ensemble_computes_what_it_did_alone_and_rebuilds_the_ensemble(tmp_path):
+    import onnx
+
+    small = tiny_model(tmp_path / "small.onnx", {**TINY_METADATA, "input_size": [48, 48], "version": "3"}, side=48)
+    large = tiny_model(tmp_path / "large.onnx", {**TINY_METADATA, "input_size": [72, 72], "version": "1"}, seed=1,
+                       side=72)
+    pair = build_ensemble([small, large], tmp_path / "pair.onnx", version="2", temperature=0.8)
+    out = [extract_member(pair, index, tmp_path / f"member{index}.onnx") for index in (0, 1)]
+    for original, member, side in zip((small, large), out, (48, 72)):
+        x = np.random.default_rng(side).normal(size=(3, 1, side, side)).astype(np.float32)
+        np.testing.assert_allclose(_logits(member, x), _logits(original, x), atol=2e-3)   # float16-rounded weights
+        proto = onnx.load(str(member))
+        assert all(t.data_type == onnx.TensorProto.FLOAT for t in proto.graph.initializer if t.name == "w")
+        names = [t.name for t in proto.graph.initializer] + [n for node in proto.graph.node for n in node.output]
+        assert set(names) == {"w", "shape", "flat", "logits"}   # the member's own names, no ensemble prefix
+    info = EmotionClassifier(out[1]).info
+    assert info.input_size == (72, 72) and info.temperature == 1.0 and info.metadata["version"] == "1"
+    assert "members" not in info.metadata and info.prior_correction is None
+    rebuilt = build_ensemble(out, tmp_path / "rebuilt.onnx", version="2", temperature=0.8)
+    x = np.random.default_rng(0).normal(size=(2, 1, 72, 72)).astype(np.float32)
+    np.testing.assert_allclose(_logits(rebuilt, x), _logits(pair, x), atol=1e-5)
+
+
+def test_export_member_refuses_a_missing_member_a_lone_model_and_its_own_input_in_one_line(tmp_path):
+    from test_cli import emoscope as run
+
+    members = [tiny_model(tmp_path / f"m{seed}.onnx", seed=seed) for seed in (0, 1)]
+    pair = build_ensemble(members, tmp_path / "pair.onnx", version="2")
+    done = run("export-member", pair, "--index", "1", "--out", tmp_path / "one.onnx", "--version", "7")
+    assert done.returncode == 0, done.stderr
+    assert "member 1 of" in done.stdout and EmotionClassifier(tmp_path / "one.onnx").info.metadata["version"] == "7"
+    for args, message in (((pair, "--index", "2"), "no member 2; its members are 0 to 1"),
+                          ((members[0], "--index", "0"), "not an ensemble (no members recorded)"),
+                          ((tmp_path / "none.onnx", "--index", "0"), "no such emotion model file")):
+        refused = run("export-member", *args, "--out", tmp_path / "x.onnx")
+        assert refused.returncode == 1 and message in refused.stderr and "Traceback" not in refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1
+    before = pair.read_bytes()
+    refused = run("export-member", pair, "--index", "0", "--out", pair)
+    assert refused.returncode == 1 and "would overwrite its ensemble" in refused.stderr
+    assert pair.read_bytes() == before

@@ -14,7 +14,7 @@ from .cli_types import POSITIVE_FLOAT, float_in, json_object_file
 from .data import DATASET_KINDS
 from .errors import InputError
 
-TRAINING_COMMANDS = ("train", "teacher-logits", "export", "export-ensemble", "quantize", "evaluate",
+TRAINING_COMMANDS = ("train", "teacher-logits", "export", "export-ensemble", "export-member", "quantize", "evaluate",
                      *DETECTOR_TRAINING_COMMANDS)
 
 
@@ -72,6 +72,15 @@ def add_training_commands(commands) -> None:
     ensemble.add_argument("--metrics", type=json_object_file, metavar="JSON",
                           help="measured metrics to record in the metadata")
     ensemble.set_defaults(handler=cmd_export_ensemble)
+
+    member = commands.add_parser("export-member", help="write one member of an ensemble file as a model of its own",
+                                 description="The member's graph alone (float32 weights, no mirror view, no correction "
+                                             "added over the members), e.g. to train it on with train --init-from.")
+    member.add_argument("ensemble", help="ONNX file written by export-ensemble, or a bundled model's name (accurate)")
+    member.add_argument("--index", type=int, required=True, help="which member, from 0 (as listed by models info)")
+    member.add_argument("--out", required=True, help="ONNX file to write (never the ensemble)")
+    member.add_argument("--version", help="version recorded in the metadata (default: the member's recorded one)")
+    member.set_defaults(handler=cmd_export_member)
 
     quantize = commands.add_parser("quantize", help="write an int8 copy of an ONNX emotion model (train extra)",
                                    description="Static int8 quantization calibrated on crops from a data set's "
@@ -322,6 +331,15 @@ def cmd_export_ensemble(args) -> int:
 
     out = build_ensemble(args.members, args.out, args.version, args.temperature, not args.no_mirror, args.metrics)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) from {len(args.members)} members")
+    return 0
+
+
+def cmd_export_member(args) -> int:
+    from .models import resolve_emotion_model
+    from .training.ensemble import extract_member
+
+    out = extract_member(resolve_emotion_model(args.ensemble), args.index, args.out, args.version)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB): member {args.index} of {args.ensemble}")
     return 0
 
 

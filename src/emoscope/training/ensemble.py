@@ -177,3 +177,65 @@ def build_ensemble(members: list[str | Path], out: str | Path, version: str, tem
     out.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(out))
     return out
+
+
+def extract_member(ensemble: str | Path, index: int, out: str | Path, version: str | None = None) -> Path:
+    """Write member ``index`` (from 0) of an ensemble file as a model of its own: its graph alone, weights back to
+    float32, no mirror view and no correction added over the members; e.g. to train one member on
+    (``train --init-from``) when its run folder is gone. ``version`` defaults to the member's recorded one."""
+    import onnx
+    from onnx import TensorProto, numpy_helper, shape_inference, utils
+
+    ensemble, out = Path(ensemble), Path(out)
+    if out.exists() and out.resolve() == ensemble.resolve():
+        raise TrainingError(f"{out}: the member would overwrite its ensemble; choose another --out")
+    proto, metadata = _load_member(ensemble)
+    members = metadata.get("members") or []
+    if not 0 <= index < len(members):
+        raise TrainingError(f"{ensemble}: no member {index}; " + (f"its members are 0 to {len(members) - 1}" if members
+                                                                 else "not an ensemble (no members recorded)"))
+    prefix = f"m{index}_"
+    nodes = [node for node in proto.graph.node if any(name.startswith(prefix) for name in node.output)]
+    produced = {name for node in nodes for name in node.output}
+    constants = {tensor.name for tensor in proto.graph.initializer}
+    feeding = {name for node in nodes for name in node.input if name and name not in produced | constants}
+    output = next((node.input[0] for node in proto.graph.node
+                   if node.output[0] == f"ensemble/log_probabilities_{index}"), None)   # build_ensemble's names
+    if len(feeding) != 1 or output not in produced:
+        raise TrainingError(f"{ensemble}: member {index} cannot be told apart; not an export-ensemble file")
+    member = utils.Extractor(shape_inference.infer_shapes(proto)).extract_model(list(feeding), [output])
+    graph = member.graph
+    halves = {tensor.name: tensor for tensor in graph.initializer if tensor.data_type == TensorProto.FLOAT16}
+    for cast in [node for node in graph.node if node.op_type == "Cast" and node.input[0] in halves]:
+        graph.initializer.append(numpy_helper.from_array(
+            numpy_helper.to_array(halves[cast.input[0]]).astype(np.float32), cast.output[0]))
+        graph.node.remove(cast)
+    for tensor in halves.values():
+        graph.initializer.remove(tensor)
+    renames = {next(iter(feeding)): "input", output: "logits"}
+
+    def own_name(name: str) -> str:   # the member's names as exported, without the ensemble's prefix
+        return renames.get(name, name[len(prefix):] if name.startswith(prefix) else name)
+
+    for node in graph.node:
+        node.input[:] = [own_name(name) for name in node.input]
+        node.output[:] = [own_name(name) for name in node.output]
+        node.name = own_name(node.name)
+    for tensor in graph.initializer:
+        tensor.name = own_name(tensor.name)
+    del graph.value_info[:]
+    graph.input[0].name, graph.output[0].name = "input", "logits"
+    del member.opset_import[:]
+    member.opset_import.extend(proto.opset_import)
+    recorded = members[index]
+    own = {key: value for key, value in metadata.items() if key not in ("members", "prior_correction", "metrics")}
+    own.update(temperature=1.0, version=version or recorded.get("version", ""), metrics={},
+               **{key: recorded[key] for key in ("architecture", "trained_on", "input_size") if recorded.get(key)})
+    correction = metadata.get("prior_correction")
+    if correction and correction.get("in_members"):   # the members carried it: so does this one
+        own["prior_correction"] = {key: value for key, value in correction.items() if key != "in_members"}
+    write_metadata(member, own)
+    onnx.checker.check_model(member)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(member, str(out))
+    return out
